@@ -1,0 +1,1 @@
+"""Command-line interface: one sub-module per group of commands, each exposing ``register``."""

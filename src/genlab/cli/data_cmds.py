@@ -1,0 +1,95 @@
+"""``genlab datasets`` and ``genlab show-data``: what data is available, and what it looks like."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from genlab.data import dataset_status, default_data_dirs, load_dataset
+from genlab.report.images import save_image_grid
+
+DATASETS_EXAMPLES = """examples:
+  genlab datasets
+  genlab datasets --data-dir ../shared/data
+
+Datasets are looked for in --data-dir, then $GENLAB_DATA, then ~/.cache/genlab, each holding
+one sub-folder per dataset (mnist/, fashion-mnist/, cifar10/, stl10/). Any image folder loads
+as folder:PATH (split/class/*.png or class/*.png).
+"""
+
+SHOW_EXAMPLES = """examples:
+  genlab show-data mnist-mini --split train -n 64 --out grid.png
+  genlab show-data folder:../shared/data/cifar10-jpg --split test -n 100 --out cifar.png
+  genlab show-data stl10 --split unlabeled --size 64 --data-dir ../shared/data --out stl.png
+"""
+
+
+def _format_splits(splits: dict[str, int]) -> str:
+    return " / ".join(f"{name} {n:,}" for name, n in splits.items()) or "-"
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    rows = [
+        (
+            row["name"],
+            "yes" if row["found"] else "no",
+            _format_splits(row["splits"]),
+            "x".join(map(str, row["shape"])) if row["shape"] else "-",
+            row["error"] or row["path"] or "-",
+        )
+        for row in dataset_status(args.data_dir)
+    ]
+    header = ("dataset", "found", "splits (default val)", "shape", "location")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1])
+    print("\nsearched:", ", ".join(str(d) for d in default_data_dirs(args.data_dir)))
+    print("also: folder:PATH loads an image folder (split/class/*.png or class/*.png)")
+    return 0
+
+
+def cmd_show_data(args: argparse.Namespace) -> int:
+    ds = load_dataset(args.name, data_dir=args.data_dir, size=args.size)
+    split = ds.split(args.split)
+    generator = torch.Generator().manual_seed(args.seed)
+    idx = torch.randperm(len(split), generator=generator)[: args.n]
+    labels = [ds.class_names[i] if i >= 0 else "?" for i in split.labels[idx].tolist()]
+    title = f"{ds.name} / {args.split} ({len(idx)} of {len(split):,})"
+    path = save_image_grid(
+        split.images[idx], args.out, labels=labels if ds.class_names else None, title=title
+    )
+    c, h, w = ds.shape
+    print(f"wrote {path}: {len(idx)} images of {ds.name}/{args.split}, {c}x{h}x{w}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``datasets`` and ``show-data`` to the genlab command parser."""
+    p = sub.add_parser(
+        "datasets",
+        help="list datasets: found or not, where, split sizes, image shape",
+        description="List every named dataset: found or not, where, split sizes, image shape.",
+        epilog=DATASETS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data-dir", default=None, help="look here first (then $GENLAB_DATA)")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser(
+        "show-data",
+        help="write a grid of dataset images with their class names",
+        description="Write a PNG grid of randomly chosen images of one split, with class names.",
+        epilog=SHOW_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "name", metavar="NAME", help="dataset name (see `genlab datasets`) or folder:PATH"
+    )
+    p.add_argument("--split", default="train", help="split to show (default: train)")
+    p.add_argument("-n", type=int, default=64, help="number of images (default: 64)")
+    p.add_argument("--out", required=True, help="output PNG path")
+    p.add_argument("--data-dir", default=None, help="look here first (then $GENLAB_DATA)")
+    p.add_argument("--seed", type=int, default=0, help="which images are drawn (default: 0)")
+    p.add_argument("--size", type=int, default=None, help="resize to SIZE x SIZE")
+    p.set_defaults(func=cmd_show_data)

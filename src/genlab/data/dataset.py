@@ -1,0 +1,242 @@
+"""Datasets as in-memory uint8 tensors: names, loading, validation splits and status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.data import cifar, idx, stl10
+from genlab.data.download import download_dataset
+from genlab.data.errors import DataError
+from genlab.data.folder import load_folder
+from genlab.data.idx import RawSplits
+from genlab.data.locate import default_data_dirs, find_dataset_dir
+from genlab.data.views import resize_images
+
+MINI = "mnist-mini"
+DEFAULT = MINI
+SPLIT_ORDER = ("train", "val", "test", "unlabeled")
+FOLDER_VAL_FRACTION = 10  # folder: datasets hold out 1/10 of train by default
+MNIST_CLASSES = [str(i) for i in range(10)]
+FASHION_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]  # fmt: skip
+
+
+@dataclass
+class Split:
+    """One split: ``images`` uint8 (N,C,H,W), ``labels`` int64 (N,), -1 where unlabeled."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+@dataclass
+class ImageDataset:
+    """A named set of splits sharing one image shape and one list of class names."""
+
+    name: str
+    splits: dict[str, Split]
+    class_names: list[str]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of every image."""
+        c, h, w = next(iter(self.splits.values())).images.shape[1:]
+        return int(c), int(h), int(w)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def split(self, name: str) -> Split:
+        """The split ``name``, or a DataError listing the available ones."""
+        if name not in self.splits:
+            raise DataError(
+                f"dataset {self.name!r} has no split {name!r}; available: {', '.join(self.splits)}"
+            )
+        return self.splits[name]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """How one named dataset is found, loaded and sized cheaply."""
+
+    default_val: int
+    expected: list[str]
+    present: Callable[[Path], bool]
+    load: Callable[[Any], tuple[RawSplits, list[str]]]
+    probe: Callable[[Any], tuple[dict[str, int], tuple[int, int, int]]]
+
+
+def _idx_source(default_val: int, class_names: list[str]) -> _Source:
+    return _Source(
+        default_val,
+        idx.EXPECTED_FILES,
+        idx.idx_present,
+        lambda d: (idx.load_idx_dir(d, len(class_names)), list(class_names)),
+        idx.probe_idx_dir,
+    )
+
+
+_SOURCES: dict[str, _Source] = {
+    MINI: _idx_source(1_000, MNIST_CLASSES),
+    "mnist": _idx_source(10_000, MNIST_CLASSES),
+    "fashion-mnist": _idx_source(10_000, FASHION_CLASSES),
+    "cifar10": _Source(
+        5_000, cifar.EXPECTED_FILES, cifar.cifar_present, cifar.load_cifar10, cifar.probe_cifar10
+    ),
+    "stl10": _Source(
+        500, stl10.EXPECTED_FILES, stl10.stl10_present, stl10.load_stl10, stl10.probe_stl10
+    ),
+}
+
+
+def dataset_names() -> list[str]:
+    """Named datasets; ``folder:PATH`` loads any image folder as well."""
+    return list(_SOURCES)
+
+
+def _mini_dir() -> Traversable:
+    """The embedded mnist-mini files: the first 10,000 train / 2,000 test MNIST images."""
+    return resources.files("genlab.data") / "mini"
+
+
+def _locate(name: str, data_dir: str | Path | None, download: bool) -> Traversable:
+    if name == MINI:
+        return _mini_dir()
+    source = _SOURCES[name]
+    try:
+        return find_dataset_dir(name, source.expected, source.present, data_dir)
+    except DataError:
+        if not download:
+            raise
+    download_dataset(name, default_data_dirs(data_dir)[0])
+    return find_dataset_dir(name, source.expected, source.present, data_dir)
+
+
+def _split_sizes(sizes: dict[str, int], val_size: int) -> dict[str, int]:
+    """Sizes after carving ``val_size`` from train (mirrors ``_carve_val`` without the data)."""
+    sizes = dict(sizes)
+    if val_size and "train" in sizes and "val" not in sizes:
+        sizes.update(train=sizes["train"] - val_size, val=val_size)
+    if "unlabeled" in sizes:
+        sizes["train+unlabeled"] = sizes["train"] + sizes["unlabeled"]
+    return _ordered(sizes)
+
+
+def _ordered(splits: dict[str, Any]) -> dict[str, Any]:
+    """train, val, test, unlabeled first, then any other split in its original order."""
+    first = [s for s in SPLIT_ORDER if s in splits]
+    return {k: splits[k] for k in [*first, *(s for s in splits if s not in first)]}
+
+
+def _carve_val(splits: dict[str, Split], val_size: int, seed: int) -> dict[str, Split]:
+    """Hold out ``val_size`` train images chosen by a seeded permutation (sorted, so both parts
+    keep the source order). Sources that already have a ``val`` split keep theirs."""
+    if val_size < 0:
+        raise DataError(f"val_size must be >= 0, got {val_size}")
+    if not val_size or "train" not in splits or "val" in splits:
+        return splits
+    train = splits["train"]
+    if val_size >= len(train):
+        raise DataError(f"val_size {val_size} leaves no training images (train has {len(train)})")
+    perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    val_idx, train_idx = perm[:val_size].sort().values, perm[val_size:].sort().values
+    return {
+        **splits,
+        "train": Split(train.images.index_select(0, train_idx), train.labels[train_idx]),
+        "val": Split(train.images.index_select(0, val_idx), train.labels[val_idx]),
+    }
+
+
+def _join_unlabeled(splits: dict[str, Split]) -> dict[str, Split]:
+    """Add ``train+unlabeled``; ``train`` and ``unlabeled`` become views into it (no 2nd copy)."""
+    if "unlabeled" not in splits or "train" not in splits:
+        return splits
+    train, unlabeled = splits["train"], splits["unlabeled"]
+    both = Split(
+        torch.cat([train.images, unlabeled.images]), torch.cat([train.labels, unlabeled.labels])
+    )
+    n = len(train)
+    return {
+        **splits,
+        "train": Split(both.images[:n], both.labels[:n]),
+        "unlabeled": Split(both.images[n:], both.labels[n:]),
+        "train+unlabeled": both,
+    }
+
+
+def load_dataset(
+    name: str = DEFAULT,
+    *,
+    data_dir: str | Path | None = None,
+    val_size: int | None = None,
+    split_seed: int = 0,
+    size: int | None = None,
+    download: bool = False,
+    mode: str | None = None,
+) -> ImageDataset:
+    """Load a dataset fully into memory as uint8 (N,C,H,W) tensors.
+
+    ``name``: one of ``dataset_names()`` or ``folder:PATH``. ``val_size`` images are held out
+    of train as ``val`` (default per dataset, 0 for none) by a permutation seeded with
+    ``split_seed``. ``size`` resizes to size x size. ``mode`` ("L"/"RGB") applies to folders.
+    """
+    if size is not None and size < 1:
+        raise DataError(f"size must be positive, got {size}")
+    if name.startswith("folder:"):
+        path = name.removeprefix("folder:")
+        if not path:
+            raise DataError("folder: needs a path, e.g. folder:data/my-images")
+        raw, class_names = load_folder(path, size=size, mode=mode)
+        default_val = len(raw["train"][0]) // FOLDER_VAL_FRACTION if "train" in raw else 0
+    elif name in _SOURCES:
+        if mode is not None:
+            raise DataError(f"mode applies to folder: datasets only, not {name!r}")
+        source = _SOURCES[name]
+        raw, class_names = source.load(_locate(name, data_dir, download))
+        default_val = source.default_val
+    else:
+        raise DataError(
+            f"unknown dataset {name!r}; valid names: {', '.join(dataset_names())}, folder:PATH"
+        )
+    splits = {k: Split(x, y) for k, (x, y) in raw.items()}
+    splits = _carve_val(splits, default_val if val_size is None else val_size, split_seed)
+    if size is not None:
+        splits = {k: Split(resize_images(s.images, size), s.labels) for k, s in splits.items()}
+    return ImageDataset(name, _ordered(_join_unlabeled(splits)), class_names)
+
+
+def dataset_status(data_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """For each named dataset: ``name``, ``found``, ``path``, default ``splits`` sizes, ``shape``
+    (C,H,W) and ``error`` (a found but unreadable header), from headers and file sizes only."""
+    rows = []
+    for name, source in _SOURCES.items():
+        row: dict[str, Any] = {
+            "name": name, "found": False, "path": None, "splits": {}, "shape": None, "error": None,
+        }  # fmt: skip
+        try:
+            directory = _locate(name, data_dir, download=False)
+        except DataError:
+            rows.append(row)
+            continue
+        row.update(found=True, path="(built in)" if name == MINI else str(directory))
+        try:
+            sizes, shape = source.probe(directory)
+        except (DataError, OSError) as exc:
+            row["error"] = str(exc)
+        else:
+            row.update(splits=_split_sizes(sizes, source.default_val), shape=shape)
+        rows.append(row)
+    return rows

@@ -1,0 +1,19 @@
+"""uint8 images -> the float input a model was trained on, for evaluation and latent tools."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from genlab.data.views import binarize_static, binarize_threshold, to_float
+
+
+def model_input(images: Tensor, binarize: str = "none", seed: int = 1) -> Tensor:
+    """Float images in [0, 1] as the model sees them at evaluation time.
+
+    ``static`` and ``dynamic`` binarisation both use one fixed Bernoulli draw seeded by ``seed``
+    (the trainer validates with ``split_seed + 1``), ``threshold`` keeps pixels above 0.5.
+    """
+    if binarize in ("static", "dynamic"):
+        return to_float(binarize_static(images, seed=seed))
+    x = to_float(images)
+    return binarize_threshold(x) if binarize == "threshold" else x

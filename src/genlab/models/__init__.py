@@ -1,0 +1,1 @@
+"""Model families and the pieces they share: backbones, likelihoods and the common base."""

@@ -1,0 +1,68 @@
+"""Deterministic autoencoder with an MSE or BCE reconstruction loss (seed report 000).
+
+An autoencoder has no prior; to sample, genlab fits a diagonal Gaussian to the codes of the
+training images (``fit_prior``, called by the trainer) and decodes draws from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution, Independent, Normal
+
+from genlab.errors import ConfigError
+from genlab.models.base import Batch, GenerativeModel, LossOutput, ModelConfig
+from genlab.models.likelihoods import PixelDistribution, build_likelihood
+from genlab.models.nets import build_decoder, build_encoder
+
+LOSSES = {"bce": "bernoulli", "mse": "gaussian"}
+
+
+@dataclass
+class AEConfig(ModelConfig):
+    loss: str = "bce"
+
+
+class Autoencoder(GenerativeModel):
+    """Deterministic autoencoder (MSE or BCE); samples decode a Gaussian fitted to its codes."""
+
+    config_class = AEConfig
+
+    def __init__(self, config: AEConfig, shape: tuple[int, int, int], num_classes: int):
+        super().__init__(config, shape, num_classes)
+        if config.loss not in LOSSES:
+            raise ConfigError(f"model.loss={config.loss!r}; choose one of {', '.join(LOSSES)}")
+        c, h, w = shape
+        spec = config.net_spec()
+        self.likelihood = build_likelihood(LOSSES[config.loss], c, h, w)
+        self.encoder = build_encoder(spec, shape, config.latent_dim)
+        self.decoder = build_decoder(
+            spec, shape, config.latent_dim, c * self.likelihood.params_per_channel
+        )
+        self.register_buffer("code_mean", torch.zeros(config.latent_dim))
+        self.register_buffer("code_std", torch.ones(config.latent_dim))
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: Tensor, y: Tensor | None = None) -> PixelDistribution:
+        return self.likelihood(self.decoder(z))
+
+    def prior(self) -> Distribution:
+        return Independent(Normal(self.code_mean, self.code_std), 1)
+
+    def loss(self, batch: Batch) -> LossOutput:
+        dist = self.decode(self.encode(batch.x))
+        mse = (dist.mean - batch.x).pow(2).flatten(1).sum(1).mean()
+        if self.config.loss == "mse":
+            return LossOutput(mse, {"mse": mse})
+        bce = -dist.log_prob(batch.x).mean()
+        return LossOutput(bce, {"bce": bce, "mse": mse.detach()})
+
+    @torch.no_grad()
+    def fit_prior(self, x: Tensor, y: Tensor) -> None:
+        codes = torch.cat([self.encode(chunk) for chunk in x.split(1000)])
+        self.code_mean.copy_(codes.mean(0))
+        self.code_std.copy_(codes.std(0).clamp_min(1e-6))

@@ -1,0 +1,248 @@
+"""Decoder pixel distributions p(x|z): the head that turns a decoder's raw output into a likelihood.
+
+Every likelihood is a product of independent per-pixel distributions from ``torch.distributions``.
+``log_prob`` sums over channels and pixels so it enters an ELBO directly, and its ``mask`` keeps
+only observed pixels, which is what image completion conditions on.
+
+Distributions are built with ``validate_args=False`` so that a NaN from a diverging network
+reaches the loss (and the trainer's divergence check) instead of raising inside torch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import (
+    Bernoulli,
+    Beta,
+    Categorical,
+    ContinuousBernoulli,
+    Distribution,
+    Normal,
+)
+from torch.nn import functional as F
+
+from genlab.errors import ConfigError
+
+SIGMA_MIN = 1e-3
+"""Floor on the Gaussian sigma: pixels that are constant in the data (MNIST's black border) would
+otherwise let a learned sigma, and with it the NLL, run off to zero and minus infinity."""
+
+BETA_MIN_CONCENTRATION = 1e-3
+"""Added to softplus so both Beta concentrations stay strictly positive."""
+
+BETA_CLAMP = 1e-4
+"""Data are clamped into [BETA_CLAMP, 1 - BETA_CLAMP] before the Beta log-density, which is
+infinite or zero at exactly 0 and 1, values that near-binary images hit all the time."""
+
+SIGMA_MODES = ("fixed", "global", "pixel")
+
+
+def bin_index(x: Tensor, bins: int) -> Tensor:
+    """Categorical bin of each value in [0, 1]: floor(x * bins), with x = 1 in the last bin."""
+    return (x * bins).floor().clamp(0, bins - 1).long()
+
+
+class PixelDistribution:
+    """A distribution over (N, C, H, W) images in [0, 1], independent across pixels."""
+
+    def __init__(self, dist: Distribution) -> None:
+        self._dist = dist
+
+    @property
+    def dist(self) -> Distribution:
+        """The underlying per-pixel torch distribution, batch shape (N, C, H, W)."""
+        return self._dist
+
+    def pixel_log_prob(self, x: Tensor) -> Tensor:
+        """Per-pixel log-probabilities in nats, shape (N, C, H, W)."""
+        return self._dist.log_prob(x)
+
+    def log_prob(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Log-likelihood of each image, shape (N,), summed over the pixels where ``mask`` is 1.
+
+        ``mask`` is 0/1 with x's shape or broadcastable to it, e.g. (1, 1, H, W).
+        """
+        lp = self.pixel_log_prob(x)
+        if mask is not None:
+            # where, not multiply: a -inf at a hidden pixel must not turn the sum into NaN
+            lp = torch.where(mask.bool(), lp, 0.0)
+        return lp.flatten(1).sum(1)
+
+    @property
+    def mean(self) -> Tensor:
+        """The expected image, (N, C, H, W) in [0, 1]."""
+        return self._dist.mean
+
+    def sample(self) -> Tensor:
+        """One image per batch entry, (N, C, H, W) in [0, 1] (uses torch's global RNG)."""
+        return self._dist.sample()
+
+
+class _BernoulliPixels(PixelDistribution):
+    def pixel_log_prob(self, x: Tensor) -> Tensor:
+        # Equal to the Bernoulli log-pmf on binary x; on grey x it is the (negative) binary
+        # cross-entropy, which is not a normalised likelihood (continuous-bernoulli is).
+        return -F.binary_cross_entropy_with_logits(self.dist.logits, x, reduction="none")
+
+
+class _GaussianPixels(PixelDistribution):
+    def sample(self) -> Tensor:
+        # Clamped so a sample is a valid image, as for every other likelihood.
+        return super().sample().clamp(0, 1)
+
+
+class _BetaPixels(PixelDistribution):
+    def pixel_log_prob(self, x: Tensor) -> Tensor:
+        return self.dist.log_prob(x.clamp(BETA_CLAMP, 1 - BETA_CLAMP))
+
+
+class _CategoricalPixels(PixelDistribution):
+    """Pixels quantised to k bins; values map to bins with ``bin_index`` and back to centres."""
+
+    @property
+    def bins(self) -> int:
+        return self.dist.logits.shape[-1]
+
+    def _centres(self) -> Tensor:
+        logits = self.dist.logits
+        return (torch.arange(self.bins, device=logits.device, dtype=logits.dtype) + 0.5) / self.bins
+
+    def pixel_log_prob(self, x: Tensor) -> Tensor:
+        # A log-pmf over bins: the piecewise-uniform density on [0, 1] is this plus log(k).
+        return self.dist.log_prob(bin_index(x, self.bins))
+
+    @property
+    def mean(self) -> Tensor:
+        return self.dist.probs @ self._centres()
+
+    def sample(self) -> Tensor:
+        return self._centres()[self.dist.sample()]
+
+
+class Likelihood(nn.Module):
+    """Decoder head: raw (N, C * params_per_channel, H, W) output -> ``PixelDistribution``.
+
+    The parameters of image channel c are output channels c*p ... c*p + p - 1.
+    """
+
+    params_per_channel: int = 1
+    description: ClassVar[str]
+
+    def __init__(self, shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, h: Tensor) -> PixelDistribution:
+        c, height, width = self.shape
+        expected = (c * self.params_per_channel, height, width)
+        if h.dim() != 4 or tuple(h.shape[1:]) != expected:
+            raise ValueError(
+                f"{type(self).__name__} expects decoder output (N, {', '.join(map(str, expected))})"
+                f", got {tuple(h.shape)}"
+            )
+        return self.distribution(h)
+
+    def distribution(self, h: Tensor) -> PixelDistribution:
+        raise NotImplementedError
+
+    def split(self, h: Tensor) -> Tensor:
+        """(N, C*p, H, W) -> (N, C, p, H, W): each image channel's parameters together."""
+        return h.unflatten(1, (self.shape[0], self.params_per_channel))
+
+
+class BernoulliLikelihood(Likelihood):
+    description = "Bernoulli(logits=h); exact on binarised data, cross-entropy on grey data"
+
+    def distribution(self, h: Tensor) -> PixelDistribution:
+        return _BernoulliPixels(Bernoulli(logits=h, validate_args=False))
+
+
+class GaussianLikelihood(Likelihood):
+    description = "Normal(sigmoid(h), sigma); sigma fixed, one learned scalar, or learned per pixel"
+
+    def __init__(
+        self, shape: tuple[int, int, int], sigma: float = 0.1, sigma_mode: str = "fixed"
+    ) -> None:
+        super().__init__(shape)
+        if sigma_mode not in SIGMA_MODES:
+            raise ConfigError(
+                f"unknown sigma_mode {sigma_mode!r}; choose one of: {', '.join(SIGMA_MODES)}"
+            )
+        if not sigma >= SIGMA_MIN:
+            raise ConfigError(f"sigma must be at least {SIGMA_MIN}, got {sigma}")
+        self.sigma_mode = sigma_mode
+        init = torch.full(self.shape if sigma_mode == "pixel" else (), math.log(sigma))
+        if sigma_mode == "fixed":
+            self.register_buffer("log_sigma", init, persistent=False)
+        else:
+            self.log_sigma = nn.Parameter(init)
+
+    def distribution(self, h: Tensor) -> PixelDistribution:
+        scale = self.log_sigma.clamp(min=math.log(SIGMA_MIN)).exp()
+        return _GaussianPixels(Normal(torch.sigmoid(h), scale, validate_args=False))
+
+
+class BetaLikelihood(Likelihood):
+    description = "Beta(softplus(h_a), softplus(h_b)); data clamped off the endpoints 0 and 1"
+    params_per_channel = 2
+
+    def distribution(self, h: Tensor) -> PixelDistribution:
+        a, b = (F.softplus(self.split(h)) + BETA_MIN_CONCENTRATION).unbind(2)
+        return _BetaPixels(Beta(a, b, validate_args=False))
+
+
+class CategoricalLikelihood(Likelihood):
+    description = "Categorical over k intensity bins (log-pmf in nats; bins = k)"
+
+    def __init__(self, shape: tuple[int, int, int], bins: int = 16) -> None:
+        super().__init__(shape)
+        if not isinstance(bins, int) or bins < 2:
+            raise ConfigError(f"bins must be an integer of at least 2, got {bins!r}")
+        self.params_per_channel = bins
+
+    def distribution(self, h: Tensor) -> PixelDistribution:
+        logits = self.split(h).movedim(2, -1)
+        return _CategoricalPixels(Categorical(logits=logits, validate_args=False))
+
+
+class ContinuousBernoulliLikelihood(Likelihood):
+    description = "ContinuousBernoulli(logits=h): the normalised Bernoulli for grey data in [0, 1]"
+
+    def distribution(self, h: Tensor) -> PixelDistribution:
+        return PixelDistribution(ContinuousBernoulli(logits=h, validate_args=False))
+
+
+_CLASSES: dict[str, type[Likelihood]] = {
+    "bernoulli": BernoulliLikelihood,
+    "gaussian": GaussianLikelihood,
+    "beta": BetaLikelihood,
+    "categorical": CategoricalLikelihood,
+    "continuous-bernoulli": ContinuousBernoulliLikelihood,
+}
+
+LIKELIHOODS: dict[str, str] = {name: cls.description for name, cls in _CLASSES.items()}
+
+
+def build_likelihood(
+    name: str,
+    channels: int,
+    height: int,
+    width: int,
+    *,
+    sigma: float = 0.1,
+    sigma_mode: str = "fixed",
+    bins: int = 16,
+) -> Likelihood:
+    """The likelihood head ``name`` for images of shape (channels, height, width)."""
+    shape = (channels, height, width)
+    if name == "gaussian":
+        return GaussianLikelihood(shape, sigma=sigma, sigma_mode=sigma_mode)
+    if name == "categorical":
+        return CategoricalLikelihood(shape, bins=bins)
+    if name not in _CLASSES:
+        raise ConfigError(f"unknown likelihood {name!r}; choose one of: {', '.join(_CLASSES)}")
+    return _CLASSES[name](shape)

@@ -1,0 +1,198 @@
+"""Image grids, row figures and image writers shared by every command that outputs images.
+
+Images are (N,C,H,W) tensors, C in {1,3}, either uint8 or float in [0,1]. Every file is written
+atomically (temp file + ``os.replace``), so an interrupted command never leaves a broken image.
+Figures use matplotlib's object API (``Figure``), never pyplot, so no global backend is touched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from genlab.data.atomic import atomic_write
+
+PAD_VALUE = 255  # white separators read well on both MNIST digits and natural images
+CELL_PIXELS = 96  # plain grids are upscaled by an integer factor towards this cell size
+DPI = 100
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """(N,C,H,W) uint8 on the CPU; floats are clamped to [0,1] and rounded."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected images (N,C,H,W) with C in {{1,3}}, got {tuple(images.shape)}")
+    if len(images) == 0:
+        raise ValueError("no images to write")
+    images = images.detach().cpu()
+    if images.dtype == torch.uint8:
+        return images
+    if not images.is_floating_point():
+        raise ValueError(f"expected uint8 or float images, got {images.dtype}")
+    return images.float().clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+def make_grid(
+    images: torch.Tensor, nrow: int | None = None, pad: int = 2, pad_value: int = PAD_VALUE
+) -> np.ndarray:
+    """Tile images into one (H, W, C) uint8 array, ``nrow`` images per row (default: square).
+
+    Unused cells of the last row are filled with ``pad_value``.
+    """
+    x = to_uint8(images)
+    n, c, h, w = x.shape
+    cols = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    cells = torch.full((rows * cols, c, h + pad, w + pad), pad_value, dtype=torch.uint8)
+    cells[:n, :, :h, :w] = x
+    grid = cells.view(rows, cols, c, h + pad, w + pad).permute(2, 0, 3, 1, 4)
+    grid = grid.reshape(c, rows * (h + pad), cols * (w + pad))
+    grid = F.pad(grid, (pad, 0, pad, 0), value=pad_value)  # the top and left border
+    return grid.permute(1, 2, 0).contiguous().numpy()
+
+
+def _pil(array: np.ndarray) -> Image.Image:
+    return Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+
+
+def _save_pil(image: Image.Image, path: Path) -> Path:
+    with atomic_write(path) as fh:
+        image.save(fh, format="PNG")
+    return path
+
+
+def _row_figure(
+    rows: list[torch.Tensor],
+    path: Path,
+    *,
+    cols: int,
+    pad: int,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    cell_labels: list[Sequence[str]] | None = None,
+    title: str | None = None,
+) -> Path:
+    """One axes per row of images (fast even for hundreds of images); captions are tick labels."""
+    from matplotlib.figure import Figure
+
+    grids = [make_grid(row, nrow=cols, pad=pad) for row in rows]
+    aspect = max(g.shape[0] / g.shape[1] for g in grids)
+    width = max(2.0, 0.9 * cols)
+    caption = 0.25 if cell_labels else 0.0
+    height = len(rows) * (width * aspect + caption) + (0.4 if title or col_labels else 0.0)
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for i, (ax, grid, row) in enumerate(zip(axes, grids, rows, strict=True)):
+        w = row.shape[3]
+        grey = grid.shape[2] == 1
+        ax.imshow(
+            grid[:, :, 0] if grey else grid,
+            cmap="gray" if grey else None,
+            vmin=0,
+            vmax=255,
+            interpolation="nearest",
+        )
+        centres = [pad + j * (w + pad) + w / 2 for j in range(cols)]
+        ax.set_yticks([])
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if cell_labels:
+            ax.set_xticks(centres[: len(cell_labels[i])], list(cell_labels[i]), fontsize=7)
+        elif i == 0 and col_labels:
+            ax.set_xticks(centres[: len(col_labels)], list(col_labels), fontsize=8)
+            ax.xaxis.tick_top()
+        else:
+            ax.set_xticks([])
+        if row_labels:
+            ax.set_ylabel(row_labels[i], rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png", dpi=DPI)
+    return path
+
+
+def save_image_grid(
+    images: torch.Tensor,
+    path: str | Path,
+    nrow: int | None = None,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+    pad: int = 2,
+    scale: int | None = None,
+) -> Path:
+    """Write a PNG grid, ``nrow`` images per row; returns the path.
+
+    Without labels or title it is a pixel-exact Pillow image upscaled by the integer ``scale``
+    (default: towards 96-pixel cells, so small images are visible); with them, a matplotlib
+    figure with one caption per image and the title on top.
+    """
+    path = Path(path)
+    x = to_uint8(images)
+    if labels is not None and len(labels) != len(x):
+        raise ValueError(f"{len(labels)} labels for {len(x)} images")
+    if labels is None and title is None:
+        factor = scale or max(1, CELL_PIXELS // max(x.shape[2:]))
+        grid = make_grid(x, nrow=nrow, pad=pad)
+        return _save_pil(_pil(grid.repeat(factor, axis=0).repeat(factor, axis=1)), path)
+    cols = nrow or math.ceil(math.sqrt(len(x)))
+    rows = list(x.split(cols))
+    captions = [labels[i : i + cols] for i in range(0, len(x), cols)] if labels else None
+    return _row_figure(rows, path, cols=cols, pad=pad, cell_labels=captions, title=title)
+
+
+def save_rows_figure(
+    rows: list[torch.Tensor],
+    path: str | Path,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    pad: int = 2,
+) -> Path:
+    """A figure with one row per tensor of images, e.g. "original | reconstruction" or one
+    interpolation per row. Rows may differ in length and image size; labels are optional."""
+    if not rows:
+        raise ValueError("no rows to draw")
+    if row_labels is not None and len(row_labels) != len(rows):
+        raise ValueError(f"{len(row_labels)} row labels for {len(rows)} rows")
+    cols = max(len(r) for r in rows)
+    return _row_figure(
+        [to_uint8(r) for r in rows],
+        Path(path),
+        cols=cols,
+        pad=pad,
+        row_labels=row_labels,
+        col_labels=col_labels,
+        title=title,
+    )
+
+
+def save_images_npz(
+    images: torch.Tensor, path: str | Path, labels: torch.Tensor | None = None
+) -> Path:
+    """Write ``images`` as uint8 (N,C,H,W) (the layout ``genlab.data`` uses) and optionally
+    ``labels`` as int64 (N,) into an uncompressed ``.npz``."""
+    path = Path(path)
+    arrays = {"images": to_uint8(images).numpy()}
+    if labels is not None:
+        if len(labels) != len(images):
+            raise ValueError(f"{len(labels)} labels for {len(images)} images")
+        arrays["labels"] = labels.detach().cpu().to(torch.int64).numpy()
+    with atomic_write(path) as fh:
+        np.savez(fh, **arrays)
+    return path
+
+
+def save_images_folder(images: torch.Tensor, directory: str | Path) -> list[Path]:
+    """One PNG per image, ``00000.png``, ``00001.png``... (L or RGB); a flat folder that
+    ``load_dataset("folder:DIR")`` reads back."""
+    directory = Path(directory)
+    x = to_uint8(images).permute(0, 2, 3, 1).numpy()
+    digits = max(5, len(str(len(x) - 1)))
+    return [_save_pil(_pil(a), directory / f"{i:0{digits}d}.png") for i, a in enumerate(x)]

@@ -1,0 +1,168 @@
+"""Checkpoints: one safetensors file per checkpoint, written atomically.
+
+Tensors: the model's state (``model.*``), each optimiser's tensor state (``optim.NAME.*``) and
+the RNG states (``rng.*``). The JSON part (config, image shape, epoch, step, optimiser
+hyper-parameters, scheduler state, history) lives in the safetensors header's metadata under
+``genlab``, so weights and state can never disagree: the file is replaced in one rename.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from genlab import __version__
+from genlab.errors import CheckpointError, ConfigError
+from genlab.models.base import GenerativeModel
+from genlab.models.registry import build_model
+
+FORMAT = "genlab-checkpoint/1"
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds, split into tensors and JSON-able metadata."""
+
+    meta: dict[str, Any]
+    tensors: dict[str, Tensor] = field(default_factory=dict)
+
+    def section(self, prefix: str) -> dict[str, Tensor]:
+        n = len(prefix) + 1
+        return {k[n:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
+
+
+def atomic_save(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    """Write to a temp file in the same directory, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        flat = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+        save_file(flat, tmp, metadata={"genlab": json.dumps(meta)})
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint file; anything else is a CheckpointError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta_raw = (fh.metadata() or {}).get("genlab")
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path} is not a genlab checkpoint (not safetensors: {exc})"
+        ) from None
+    if meta_raw is None:
+        raise CheckpointError(f"{path} is a safetensors file but not a genlab checkpoint")
+    meta = json.loads(meta_raw)
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r}")
+    return Checkpoint(meta, tensors)
+
+
+def optimizer_state(name: str, opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict]:
+    """Split an optimiser state dict into flat tensors and JSON-able rest."""
+    state = opt.state_dict()
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, Tensor):
+                tensors[f"optim.{name}.{idx}.{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def restore_optimizer(ckpt: Checkpoint, name: str, opt: torch.optim.Optimizer) -> None:
+    info = ckpt.meta["optimizers"][name]
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in ckpt.section(f"optim.{name}").items():
+        idx, _, field_name = key.partition(".")
+        state.setdefault(int(idx), {})[field_name] = value
+    for idx, values in info["scalars"].items():
+        state.setdefault(int(idx), {}).update(values)
+    opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
+
+
+def model_meta(model: GenerativeModel, config_dict: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "genlab_version": __version__,
+        "model": model.config.name,
+        "shape": list(model.shape),
+        "num_classes": model.num_classes,
+        "config": config_dict,
+    }
+
+
+def resolve_checkpoint(run: str | Path, which: str = "best") -> Path:
+    """A run directory maps to RUN/checkpoints/{best,last}.safetensors; a file is itself."""
+    run = Path(run)
+    if run.is_file():
+        return run
+    if not run.exists():
+        raise CheckpointError(f"{run}: no such run directory or checkpoint file")
+    path = run / "checkpoints" / f"{which}.safetensors"
+    if not path.exists() and which == "best":
+        path = run / "checkpoints" / "last.safetensors"
+    if not path.exists():
+        raise CheckpointError(f"{run} holds no checkpoint (looked for {path})")
+    return path
+
+
+def model_from_checkpoint(ckpt: Checkpoint, source: Path, device: str = "cpu") -> GenerativeModel:
+    """Rebuild the model from the checkpoint's own config and load its weights strictly."""
+    from genlab.training.config import config_from_dict
+
+    try:
+        config = config_from_dict(ckpt.meta["config"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{source}: its config is not valid here: {exc}") from None
+    model = build_model(config.model, tuple(ckpt.meta["shape"]), ckpt.meta["num_classes"])
+    load_weights(model, ckpt.section("model"), source)
+    return model.to(device).eval()
+
+
+def load_weights(model: GenerativeModel, state: dict[str, Tensor], source: Path) -> None:
+    """Load a state dict, turning a shape or key mismatch into a CheckpointError."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or extra or wrong:
+        detail = (
+            f"missing {missing[:3]}"
+            if missing
+            else f"unexpected {extra[:3]}"
+            if extra
+            else f"{wrong[0]} has shape {tuple(state[wrong[0]].shape)}, "
+            f"the model expects {tuple(own[wrong[0]].shape)}"
+        )
+        raise CheckpointError(
+            f"{source} does not fit model {model.config.name!r} with this config: {detail}"
+        )
+    model.load_state_dict(state)
+
+
+def load_model(run: str | Path, which: str = "best", device: str = "cpu") -> GenerativeModel:
+    """Load the model of a run directory or checkpoint file, ready for sampling."""
+    path = resolve_checkpoint(run, which)
+    return model_from_checkpoint(read_checkpoint(path), path, device)

@@ -1,0 +1,209 @@
+"""Run configuration: dataclasses that YAML files, ``--set key=value`` and CLI flags map onto.
+
+Every key is checked: an unknown key or a wrong type is a ConfigError naming the key and listing
+the valid ones, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genlab.errors import ConfigError
+from genlab.models.base import ModelConfig
+from genlab.models.registry import model_config_class
+
+BINARIZE = ("none", "static", "dynamic", "threshold")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+@dataclass
+class DataConfig:
+    """Which images the model sees. ``binarize``: none | static (one fixed Bernoulli draw) |
+    dynamic (a fresh draw per batch) | threshold (pixel > 0.5). ``train_split`` names the split
+    trained on (STL-10: ``train+unlabeled``); validation uses ``val`` when present, else
+    ``test``."""
+
+    dataset: str = "mnist-mini"
+    train_split: str = "train"
+    data_dir: str | None = None
+    val_size: int | None = None
+    split_seed: int = 0
+    binarize: str = "none"
+    size: int | None = None
+    download: bool = False
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation. ``schedule``: constant | linear (anneal to ``lr_final``) | cosine.
+    ``patience``: early-stopping patience in epochs on the validation loss (0 = off);
+    ``time_limit``: minutes after which no new epoch starts (0 = off)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    lr_final: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    clip_grad: float = 0.0
+    patience: int = 0
+    time_limit: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    eval_batch_size: int = 1000
+    progress: bool = True
+
+
+@dataclass
+class RunConfig:
+    """A whole run: model, data and training options, plus the output directory."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    out: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Reject option values no component accepts, before any work starts."""
+        choices = {
+            "data.binarize": (self.data.binarize, BINARIZE),
+            "train.optimizer": (self.train.optimizer, OPTIMIZERS),
+            "train.schedule": (self.train.schedule, SCHEDULES),
+        }
+        for key, (value, valid) in choices.items():
+            if value not in valid:
+                raise ConfigError(f"{key}={value!r} is not valid; choose one of {', '.join(valid)}")
+        positive = {
+            "model.latent_dim": self.model.latent_dim,
+            "train.epochs": self.train.epochs,
+            "train.batch_size": self.train.batch_size,
+        }
+        for key, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{key} must be positive, got {value}")
+
+
+SECTIONS = {"data": DataConfig, "train": TrainConfig}
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check (and gently coerce int->float) a value against a dataclass field annotation."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0])
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        if isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} expects a list, got {value!r}")
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key} expects true/false, got {value!r}")
+    if annotation is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{key} expects an integer, got {value!r}")
+    if annotation in (float, str) and not isinstance(value, annotation):
+        raise ConfigError(f"{key} expects {annotation.__name__}, got {value!r}")
+    return value
+
+
+def build_section(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    """Instantiate a config dataclass from a mapping, naming any unknown key or bad type."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix} must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {prefix}.{unknown[0]}; valid keys of {prefix}: {', '.join(names)}"
+        )
+    kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}") for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def config_from_dict(raw: dict[str, Any]) -> RunConfig:
+    """Build a RunConfig from nested dicts (a parsed YAML file)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a run config must be a mapping, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - {"model", "data", "train", "out"})
+    if unknown:
+        raise ConfigError(
+            f"unknown key {unknown[0]}; valid top-level keys: model, data, train, out"
+        )
+    model_raw = dict(raw.get("model") or {})
+    name = model_raw.get("name", ModelConfig.name)
+    model = build_section(model_config_class(name), model_raw, "model")
+    model.name = name
+    sections = {k: build_section(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()}
+    out = raw.get("out")
+    if out is not None and not isinstance(out, str):
+        raise ConfigError(f"out expects a path string, got {out!r}")
+    config = RunConfig(model=model, out=out, **sections)
+    config.validate()
+    return config
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a YAML run config; a missing or malformed file is a ConfigError naming it."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    try:
+        return config_from_dict(raw or {})
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings (values parsed as YAML) to a nested dict."""
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects section.key=value, got {item!r}")
+        section, dot, name = key.strip().partition(".")
+        value = yaml.safe_load(text) if text.strip() else None
+        if not dot:
+            raw[section] = value
+            continue
+        if section not in ("model", "data", "train"):
+            raise ConfigError(f"unknown section in {key!r}; valid sections: model, data, train")
+        raw.setdefault(section, {})[name] = value
+    return raw
+
+
+def save_config(config: RunConfig, path: Path) -> None:
+    """Write the resolved config as YAML (atomically), so a run can be re-created exactly."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    tmp.replace(path)

@@ -1,0 +1,112 @@
+"""genlab train | sample | reconstruct | models through the real entry point."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from genlab.cli.main import main
+
+TRAIN = [
+    "train",
+    "cvae",
+    "--net",
+    "mlp",
+    "--hidden",
+    "32",
+    "--latent-dim",
+    "3",
+    "--epochs",
+    "1",
+    "--val-size",
+    "500",
+    "--no-progress",
+]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "cvae"
+    assert main([*TRAIN, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_a_run(run):
+    assert (run / "checkpoints" / "best.safetensors").exists()
+    assert "name: cvae" in (run / "config.yaml").read_text()
+
+
+def test_sample_png_npz_and_folder(run, tmp_path):
+    png = tmp_path / "s.png"
+    assert main(["sample", str(run), "-n", "12", "--labels", "3,7", "--out", str(png)]) == 0
+    assert Image.open(png).size[0] > 28
+    npz = tmp_path / "s.npz"
+    assert (
+        main(
+            ["sample", str(run), "-n", "10", "--labels", "1", "--format", "npz", "--out", str(npz)]
+        )
+        == 0
+    )
+    data = np.load(npz)
+    assert data["images"].shape[0] == 10 and data["images"].dtype == np.uint8
+    assert (data["labels"] == 1).all()
+    folder = tmp_path / "pngs"
+    assert main(["sample", str(run), "-n", "5", "--format", "folder", "--out", str(folder)]) == 0
+    assert len(list(folder.glob("*.png"))) == 5
+
+
+def test_reconstruct(run, tmp_path, capsys):
+    out = tmp_path / "r.png"
+    assert main(["reconstruct", str(run), "--split", "test", "-n", "8", "--out", str(out)]) == 0
+    assert out.exists() and "error per image" in capsys.readouterr().out
+
+
+def test_models_lists_every_component(capsys):
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    for name in (
+        "vae",
+        "cvae",
+        "iwae",
+        "pca",
+        "mean",
+        "ae",
+        "bernoulli",
+        "categorical",
+        "continuous-bernoulli",
+        "mlp",
+        "conv",
+        "resnet",
+    ):
+        assert name in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "ae", "--beta", "2", "--out", "x"], "unknown key model.beta"),
+        (["train", "vae", "--set", "train.epoch=3", "--out", "x"], "unknown key train.epoch"),
+        (["train", "vae", "--binarize", "maybe", "--out", "x"], "data.binarize='maybe'"),
+        (["train", "--config", "nope.yaml"], "nope.yaml does not exist"),
+        (["sample", "no/such/run", "--out", "x.png"], "no such run"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_sample_rejects_unknown_labels(run, tmp_path, capsys):
+    assert main(["sample", str(run), "--labels", "12", "--out", str(tmp_path / "x.png")]) == 2
+    assert "not a class" in capsys.readouterr().err
+
+
+def test_help_and_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and "genlab" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "examples:" in capsys.readouterr().out
