@@ -25,6 +25,13 @@ SHOW_EXAMPLES = """examples:
 """
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def _format_splits(splits: dict[str, int]) -> str:
     return " / ".join(f"{name} {n:,}" for name, n in splits.items()) or "-"
 
@@ -87,9 +94,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "name", metavar="NAME", help="dataset name (see `genlab datasets`) or folder:PATH"
     )
     p.add_argument("--split", default="train", help="split to show (default: train)")
-    p.add_argument("-n", type=int, default=64, help="number of images (default: 64)")
+    p.add_argument("-n", type=_positive, default=64, help="number of images (default: 64)")
     p.add_argument("--out", required=True, help="output PNG path")
     p.add_argument("--data-dir", default=None, help="look here first (then $GENLAB_DATA)")
     p.add_argument("--seed", type=int, default=0, help="which images are drawn (default: 0)")
-    p.add_argument("--size", type=int, default=None, help="resize to SIZE x SIZE")
+    p.add_argument("--size", type=_positive, default=None, help="resize to SIZE x SIZE")
     p.set_defaults(func=cmd_show_data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -60,11 +61,12 @@ def _config_fields() -> dict[str, tuple[str, Any]]:
 
 
 def _flag_type(annotation: Any) -> Any:
-    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
-    base = args[0]
-    if typing.get_origin(base) is list:
+    """argparse type for a field: unwrap ``X | None``; lists are comma-separated integers."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is list:
         return lambda text: [int(t) for t in text.split(",")]
-    return base
+    return annotation
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:

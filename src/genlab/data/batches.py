@@ -11,7 +11,7 @@ from genlab.data.errors import DataError
 
 
 class BatchIterator:
-    """Iterate ``(t1[idx], t2[idx], ...)`` over aligned tensors in batches.
+    """Iterate ``(t1[idx], t2[idx], ...)`` over aligned tensors in batches (always copies).
 
     Each ``iter()`` is one epoch and draws a fresh permutation from ``generator``. With
     ``world_size > 1`` every rank must pass an identically seeded generator: the permutation is
@@ -72,4 +72,5 @@ class BatchIterator:
         stop = len(self) * self.batch_size
         for start in range(0, stop, self.batch_size):
             batch = idx[start : start + self.batch_size]
-            yield tuple(t[batch] for t in self.tensors)
+            # index_select is t[batch], several times faster for uint8 images on the CPU
+            yield tuple(t.index_select(0, batch.to(t.device)) for t in self.tensors)

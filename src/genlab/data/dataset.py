@@ -125,10 +125,22 @@ def _locate(name: str, data_dir: str | Path | None, download: bool) -> Traversab
     return find_dataset_dir(name, source.expected, source.present, data_dir)
 
 
+def _carves_val(sizes: dict[str, int], val_size: int) -> bool:
+    """Whether ``val_size`` images are held out of train; raises if that leaves none."""
+    if val_size < 0:
+        raise DataError(f"val_size must be >= 0, got {val_size}")
+    if not val_size or "train" not in sizes or "val" in sizes:
+        return False
+    n_train = sizes["train"]
+    if val_size >= n_train:
+        raise DataError(f"val_size {val_size} leaves no training images (train has {n_train})")
+    return True
+
+
 def _split_sizes(sizes: dict[str, int], val_size: int) -> dict[str, int]:
     """Sizes after carving ``val_size`` from train (mirrors ``_carve_val`` without the data)."""
     sizes = dict(sizes)
-    if val_size and "train" in sizes and "val" not in sizes:
+    if _carves_val(sizes, val_size):
         sizes.update(train=sizes["train"] - val_size, val=val_size)
     if "unlabeled" in sizes:
         sizes["train+unlabeled"] = sizes["train"] + sizes["unlabeled"]
@@ -144,13 +156,9 @@ def _ordered(splits: dict[str, Any]) -> dict[str, Any]:
 def _carve_val(splits: dict[str, Split], val_size: int, seed: int) -> dict[str, Split]:
     """Hold out ``val_size`` train images chosen by a seeded permutation (sorted, so both parts
     keep the source order). Sources that already have a ``val`` split keep theirs."""
-    if val_size < 0:
-        raise DataError(f"val_size must be >= 0, got {val_size}")
-    if not val_size or "train" not in splits or "val" in splits:
+    if not _carves_val({k: len(s) for k, s in splits.items()}, val_size):
         return splits
     train = splits["train"]
-    if val_size >= len(train):
-        raise DataError(f"val_size {val_size} leaves no training images (train has {len(train)})")
     perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
     val_idx, train_idx = perm[:val_size].sort().values, perm[val_size:].sort().values
     return {
@@ -192,6 +200,7 @@ def load_dataset(
     ``name``: one of ``dataset_names()`` or ``folder:PATH``. ``val_size`` images are held out
     of train as ``val`` (default per dataset, 0 for none) by a permutation seeded with
     ``split_seed``. ``size`` resizes to size x size. ``mode`` ("L"/"RGB") applies to folders.
+    A source with an ``unlabeled`` split (STL-10) also gets ``train+unlabeled`` (val excluded).
     """
     if size is not None and size < 1:
         raise DataError(f"size must be positive, got {size}")
@@ -234,9 +243,8 @@ def dataset_status(data_dir: str | Path | None = None) -> list[dict[str, Any]]:
         row.update(found=True, path="(built in)" if name == MINI else str(directory))
         try:
             sizes, shape = source.probe(directory)
+            row.update(splits=_split_sizes(sizes, source.default_val), shape=shape)
         except (DataError, OSError) as exc:
             row["error"] = str(exc)
-        else:
-            row.update(splits=_split_sizes(sizes, source.default_val), shape=shape)
         rows.append(row)
     return rows

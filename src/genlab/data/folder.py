@@ -132,20 +132,18 @@ def _decode_all(paths: list[str], mode: str | None, size: int | None) -> list[np
     """Decode in worker processes when there are many files (PIL decoding holds the GIL)."""
     chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     workers = min(os.cpu_count() or 1, 8)
+    pool = ProcessPoolExecutor(workers) if len(paths) >= _PARALLEL_MIN and workers > 1 else None
+    results = (pool.map if pool else map)(
+        _decode_chunk, chunks, [mode] * len(chunks), [size] * len(chunks)
+    )
     out: list[np.ndarray] = []
-    with tqdm(total=len(paths), unit="img", desc="decoding images", disable=None) as bar:
-        if len(paths) < _PARALLEL_MIN or workers < 2:
-            for chunk in chunks:
-                out += _decode_chunk(chunk, mode, size)
-                bar.update(len(chunk))
-            return out
-        pool = ProcessPoolExecutor(max_workers=workers)
-        try:
-            n = len(chunks)
-            for arrays in pool.map(_decode_chunk, chunks, [mode] * n, [size] * n):
+    try:
+        with tqdm(total=len(paths), unit="img", desc="decoding images", disable=None) as bar:
+            for arrays in results:
                 out += arrays
                 bar.update(len(arrays))
-        finally:
+    finally:
+        if pool:
             pool.shutdown(cancel_futures=True)
     return out
 

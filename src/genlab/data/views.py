@@ -11,7 +11,8 @@ from genlab.data.errors import DataError
 _CHUNK_ELEMENTS = 1 << 24  # floats per chunk (64 MB) in whole-split operations
 
 
-def _chunk_rows(images: torch.Tensor, per_row: int) -> int:
+def _chunk_rows(per_row: int) -> int:
+    """Images per chunk so that a float temporary of ``per_row`` values each stays ~64 MB."""
     return max(1, _CHUNK_ELEMENTS // max(1, per_row))
 
 
@@ -32,14 +33,15 @@ def binarize_threshold(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
 def binarize_static(images: torch.Tensor, seed: int) -> torch.Tensor:
     """One fixed Bernoulli(p = pixel/255) draw for a whole split, as uint8 {0,255}.
 
-    The usual "statically binarised MNIST": done once, deterministic by ``seed`` (the chunking
-    is fixed, so the result does not depend on anything else).
+    The usual "statically binarised MNIST": done once, deterministic by ``seed``. Drawn in
+    chunks to bound memory; the CPU generator's stream is sequential, so chunking does not
+    change the result.
     """
     if images.dtype != torch.uint8:
         raise DataError(f"binarize_static expects uint8 images, got {images.dtype}")
     generator = torch.Generator().manual_seed(seed)
     out = torch.empty_like(images)
-    step = _chunk_rows(images, images[0].numel() if len(images) else 1)
+    step = _chunk_rows(images[0].numel() if len(images) else 1)
     for start in range(0, len(images), step):
         chunk = images[start : start + step]
         u = torch.rand(chunk.shape, generator=generator)
@@ -73,7 +75,7 @@ def resize_images(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Te
         return images
     out = torch.empty((n, c, h, w), dtype=images.dtype, device=images.device)
     shrink = h < h0 or w < w0
-    step = _chunk_rows(images, c * max(h * w, h0 * w0))
+    step = _chunk_rows(c * max(h * w, h0 * w0))
     for start in range(0, n, step):
         chunk = images[start : start + step].float()
         resized = F.interpolate(

@@ -1,0 +1,64 @@
+"""Latent-space tools for every model with a decoder and a prior (PCA, AE, VAE, CVAE, ...).
+
+``ops``: encode/decode and pure code moves (perturb, lerp/slerp, toward a centroid or class,
+blend, arithmetic); ``maps``: 2-D maps of codes and the manifold grid; ``fit``: inference without
+the encoder and image completion with one batched optimiser; ``masks``: completion masks.
+The CLI (``genlab latent ...``) is a thin layer over these functions.
+"""
+
+from genlab.latent.fit import (
+    Completion,
+    FitResult,
+    complete,
+    elbo_estimate,
+    encoder_posterior,
+    evaluate_elbo,
+    fit_posterior,
+)
+from genlab.latent.maps import Projection, project_2d, quantile_grid
+from genlab.latent.masks import MASKS, check_mask, load_mask, make_mask
+from genlab.latent.ops import (
+    arithmetic,
+    blend,
+    class_centroids,
+    decode,
+    encode,
+    flip_signs,
+    interpolate,
+    lerp,
+    perturb,
+    pick,
+    slerp,
+    toward,
+    toward_noisy,
+)
+
+__all__ = [
+    "MASKS",
+    "Completion",
+    "FitResult",
+    "Projection",
+    "arithmetic",
+    "blend",
+    "check_mask",
+    "class_centroids",
+    "complete",
+    "decode",
+    "elbo_estimate",
+    "encode",
+    "encoder_posterior",
+    "evaluate_elbo",
+    "fit_posterior",
+    "flip_signs",
+    "interpolate",
+    "lerp",
+    "load_mask",
+    "make_mask",
+    "perturb",
+    "pick",
+    "project_2d",
+    "quantile_grid",
+    "slerp",
+    "toward",
+    "toward_noisy",
+]

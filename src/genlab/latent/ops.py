@@ -1,0 +1,213 @@
+"""Latent-space operations: the model boundary (encode/decode) and pure, batched code moves.
+
+The moves (perturb, interpolate, toward a target, blend, arithmetic) take and return code
+tensors only, so they work for every family whose ``encode_mean``/``decode`` give codes: PCA, AE,
+VAE, CVAE alike. Batched moves return a leading axis for the swept value: (S, N, D).
+
+Every move uses ``torch.lerp`` where it interpolates, which is exact at weights 0 and 1; the
+identities the tests check (alpha = 0 is the reconstruction, alpha = 1 the target, w = 1 the
+first selection) therefore hold bit for bit, not only up to rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from genlab.errors import ConfigError
+from genlab.models.base import GenerativeModel
+
+CHUNK = 1000
+"""Images per encoder/decoder call: bounds memory on large selections without per-image loops."""
+
+Values = Sequence[float] | Tensor
+
+
+def require_encoder(model: GenerativeModel, op: str) -> None:
+    """Refuse models without an encoder (the class-mean baseline) before any work starts."""
+    if not model.has_encoder:
+        raise ConfigError(
+            f"{op} encodes images, but the {model.config.name!r} model has no encoder"
+            + ("" if has_decoder(model) else " nor a latent space")
+        )
+
+
+def has_decoder(model: GenerativeModel) -> bool:
+    return type(model).decode is not GenerativeModel.decode
+
+
+def require_decoder(model: GenerativeModel, op: str) -> None:
+    """Refuse models without a decoder p(x|z) (the class-mean baseline has no latent space)."""
+    if not has_decoder(model):
+        raise ConfigError(
+            f"{op} needs a decoder, but the {model.config.name!r} model has no latent space"
+        )
+
+
+def condition(model: GenerativeModel, y: Tensor | None) -> Tensor | None:
+    """The labels to pass to encode/decode: ``y`` for conditional models, else None."""
+    if not model.conditional:
+        return None
+    if y is None or bool((y < 0).any()):
+        raise ConfigError(
+            f"the {model.config.name!r} model is conditional: its images need class labels "
+            "(select dataset images by index or class)"
+        )
+    return y.to(model.device).long()
+
+
+def _chunks(n: int) -> list[slice]:
+    return [slice(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)] or [slice(0, 0)]
+
+
+@torch.no_grad()
+def encode(model: GenerativeModel, x: Tensor, y: Tensor | None = None) -> Tensor:
+    """Point codes (posterior means or deterministic codes), shape (N, D)."""
+    require_encoder(model, "encoding")
+    y = condition(model, y)
+    return torch.cat([
+        model.encode_mean(x[s], None if y is None else y[s]) for s in _chunks(len(x))
+    ])
+
+
+@torch.no_grad()
+def decode(model: GenerativeModel, z: Tensor, y: Tensor | None = None) -> Tensor:
+    """Images (N, C, H, W) in [0, 1]: the decoder mean of each code."""
+    require_decoder(model, "decoding")
+    y = condition(model, y)
+    z = z.to(model.device)
+    return torch.cat([
+        model.render(model.decode(z[s], None if y is None else y[s])) for s in _chunks(len(z))
+    ])
+
+
+def _weights(values: Values, like: Tensor) -> Tensor:
+    """Sweep values as (S, 1, 1) to broadcast against (N, D) codes."""
+    return torch.as_tensor(values, dtype=like.dtype).to(like.device).view(-1, 1, 1)
+
+
+def _noise(shape: torch.Size, like: Tensor, generator: torch.Generator | None) -> Tensor:
+    # Drawn on the CPU so a seed gives the same draw on every device.
+    return torch.randn(shape, generator=generator).to(like)
+
+
+def perturb(z: Tensor, sigmas: Values, generator: torch.Generator | None = None) -> Tensor:
+    """z + sigma * eps for each sigma, shape (S, N, D).
+
+    One eps per image is shared by all sigmas, so a row of the figure shows the same random
+    direction growing; sigma = 0 returns z itself."""
+    return z + _weights(sigmas, z) * _noise(z.shape, z, generator)
+
+
+def _fractions(steps: int, like: Tensor) -> Tensor:
+    if steps < 2:
+        raise ConfigError(f"an interpolation needs at least 2 steps (both ends), got {steps}")
+    return torch.linspace(0, 1, steps, dtype=like.dtype, device=like.device).view(-1, 1, 1)
+
+
+def lerp(z0: Tensor, z1: Tensor, steps: int) -> Tensor:
+    """Linear interpolation, ``steps`` points from z0 to z1 inclusive, shape (steps, N, D)."""
+    return torch.lerp(z0, z1, _fractions(steps, z0))
+
+
+def slerp(z0: Tensor, z1: Tensor, steps: int, eps: float = 1e-7) -> Tensor:
+    """Spherical interpolation (White, 2016) of the direction, linear interpolation of the norm.
+
+    Slerp keeps codes on the shell where Gaussian-prior codes live instead of cutting through
+    the low-density middle as lerp does; interpolating the norm separately keeps every point's
+    norm between the end points' norms even when they differ."""
+    t = _fractions(steps, z0)
+    n0 = z0.norm(dim=-1, keepdim=True)
+    n1 = z1.norm(dim=-1, keepdim=True)
+    u0 = z0 / n0.clamp_min(eps)
+    u1 = z1 / n1.clamp_min(eps)
+    theta = torch.acos((u0 * u1).sum(-1, keepdim=True).clamp(-1, 1))
+    sin = torch.sin(theta)
+    parallel = sin < 1e-4  # the great circle is undefined: move along the chord instead
+    safe = torch.where(parallel, torch.ones_like(sin), sin)
+    w0 = torch.where(parallel, 1 - t, torch.sin((1 - t) * theta) / safe)
+    w1 = torch.where(parallel, t, torch.sin(t * theta) / safe)
+    direction = w0 * u0 + w1 * u1
+    path = torch.lerp(n0, n1, t) * direction / direction.norm(dim=-1, keepdim=True).clamp_min(eps)
+    # The end points exactly, not up to the rounding of sin(theta) / sin(theta).
+    return torch.where(t == 0, z0, torch.where(t == 1, z1, path))
+
+
+INTERPOLATIONS = {"lerp": lerp, "slerp": slerp}
+
+
+def interpolate(z0: Tensor, z1: Tensor, steps: int, method: str = "lerp") -> Tensor:
+    """``lerp`` or ``slerp`` from z0 to z1, ``steps`` points including both ends."""
+    if method not in INTERPOLATIONS:
+        raise ConfigError(f"unknown interpolation {method!r}; choose {' or '.join(INTERPOLATIONS)}")
+    return INTERPOLATIONS[method](z0, z1, steps)
+
+
+def class_centroids(z: Tensor, labels: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
+    """Mean code per class (K, D) and images per class (K,); a class without images is NaN."""
+    labels = labels.to(z.device).long()
+    keep = labels >= 0
+    sums = torch.zeros(num_classes, z.shape[1], dtype=z.dtype, device=z.device)
+    sums.index_add_(0, labels[keep], z[keep])
+    counts = torch.bincount(labels[keep], minlength=num_classes)
+    return sums / counts.unsqueeze(1).to(z.dtype), counts
+
+
+def toward(z: Tensor, target: Tensor, alphas: Values) -> Tensor:
+    """z + alpha (target - z) for each alpha, shape (A, N, D); alpha 0 is z, alpha 1 the target."""
+    if not bool(torch.isfinite(target).all()):
+        raise ConfigError("a target code is undefined (a class with no training images?)")
+    return torch.lerp(z, target.expand_as(z), _weights(alphas, z))
+
+
+def toward_noisy(
+    z: Tensor,
+    target: Tensor,
+    alphas: Values,
+    noise: float,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """A stochastic move (seed 000): toward ``target + noise * eps``, shape (A, N, D).
+
+    The noise jitters the target, not the start, so alpha = 0 still returns z exactly and the
+    jitter grows with the step; one eps per image is shared along the alphas."""
+    return toward(z, target + noise * _noise(z.shape, z, generator), alphas)
+
+
+def pick(pool: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+    """Indices of ``n`` random rows of ``pool`` (with replacement), e.g. target-class codes."""
+    if len(pool) == 0:
+        raise ConfigError("there is nothing to pick from: the target selection is empty")
+    return torch.randint(len(pool), (n,), generator=generator).to(pool.device)
+
+
+def blend(
+    za: Tensor,
+    zb: Tensor,
+    w: float,
+    flip: Tensor | None = None,
+    flip_dims: Tensor | None = None,
+) -> Tensor:
+    """w * za + (1 - w) * zb' (seed 003's "pegasus": horses and birds, w = 0.6).
+
+    zb' is zb with the sign flipped for the images where ``flip`` (N,) is true (seed 003 negated
+    the codes of dark-winged birds) and for the dimensions where ``flip_dims`` (D,) is true.
+    zb may be one code (1, D) blended into every za. w = 1 returns za exactly."""
+    return torch.lerp(flip_signs(zb, flip, flip_dims).expand_as(za), za, w)
+
+
+def flip_signs(z: Tensor, images: Tensor | None = None, dims: Tensor | None = None) -> Tensor:
+    """z with the sign flipped in the rows where ``images`` (N,) and the columns where ``dims``
+    (D,) are true."""
+    if images is not None:
+        z = torch.where(images.to(z.device).view(-1, 1), -z, z)
+    if dims is not None:
+        z = torch.where(dims.to(z.device).view(1, -1), -z, z)
+    return z
+
+
+def arithmetic(za: Tensor, zb: Tensor, zc: Tensor) -> Tensor:
+    """za + (zb - zc): e.g. a digit plus the direction from one class (mean code) to another."""
+    return za + (zb - zc)
