@@ -22,7 +22,7 @@ def test_atomic_save_leaves_no_partial_file(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("genlab.training.checkpoint.save_file", broken)
+    monkeypatch.setattr("genlab.training.checkpoint.save", broken)
     with pytest.raises(OSError):
         atomic_save(path, {"a": torch.zeros(2)}, {"format": "x"})
     assert path.read_bytes() == before

@@ -11,10 +11,11 @@ first selection) therefore hold bit for bit, not only up to rounding.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from genlab.errors import ConfigError
 from genlab.models.base import GenerativeModel
@@ -123,13 +124,21 @@ def slerp(z0: Tensor, z1: Tensor, steps: int, eps: float = 1e-7) -> Tensor:
     n1 = z1.norm(dim=-1, keepdim=True)
     u0 = z0 / n0.clamp_min(eps)
     u1 = z1 / n1.clamp_min(eps)
-    theta = torch.acos((u0 * u1).sum(-1, keepdim=True).clamp(-1, 1))
+    cos = (u0 * u1).sum(-1, keepdim=True).clamp(-1, 1)
+    theta = torch.acos(cos)
     sin = torch.sin(theta)
-    parallel = sin < 1e-4  # the great circle is undefined: move along the chord instead
+    parallel = sin < 1e-3  # no unique great circle: the chord when parallel, see below if not
     safe = torch.where(parallel, torch.ones_like(sin), sin)
     w0 = torch.where(parallel, 1 - t, torch.sin((1 - t) * theta) / safe)
     w1 = torch.where(parallel, t, torch.sin(t * theta) / safe)
     direction = w0 * u0 + w1 * u1
+    # Opposite directions (a code and its sign flip): turn through a fixed perpendicular axis,
+    # the coordinate axis least aligned with z0, instead of passing through the origin.
+    axis = nn.functional.one_hot(u0.abs().argmin(-1), u0.shape[-1]).to(u0)
+    axis = axis - (axis * u0).sum(-1, keepdim=True) * u0
+    axis = axis / axis.norm(dim=-1, keepdim=True).clamp_min(eps)
+    turn = torch.cos(math.pi * t) * u0 + torch.sin(math.pi * t) * axis
+    direction = torch.where(parallel & (cos < 0), turn, direction)
     path = torch.lerp(n0, n1, t) * direction / direction.norm(dim=-1, keepdim=True).clamp_min(eps)
     # The end points exactly, not up to the rounding of sin(theta) / sin(theta).
     return torch.where(t == 0, z0, torch.where(t == 1, z1, path))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import matplotlib
+
+from genlab.data.atomic import atomic_write
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -32,8 +33,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> P
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_write(path) as fh:
+        fig.savefig(fh, dpi=100, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path

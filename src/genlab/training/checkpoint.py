@@ -9,18 +9,17 @@ hyper-parameters, scheduler state, history) lives in the safetensors header's me
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor
 
 from genlab import __version__
+from genlab.data.atomic import atomic_write
 from genlab.errors import CheckpointError, ConfigError
 from genlab.models.base import GenerativeModel
 from genlab.models.registry import build_model
@@ -41,19 +40,11 @@ class Checkpoint:
 
 
 def atomic_save(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
-    """Write to a temp file in the same directory, fsync, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        flat = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-        save_file(flat, tmp, metadata={"genlab": json.dumps(meta)})
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Serialise, write to a temp file beside ``path``, then rename over it."""
+    flat = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    payload = save(flat, metadata={"genlab": json.dumps(meta)})
+    with atomic_write(path) as fh:
+        fh.write(payload)
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from genlab.data.atomic import atomic_write
 from genlab.errors import ConfigError
 from genlab.models.base import ModelConfig
 from genlab.models.registry import model_config_class
@@ -204,6 +205,5 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 def save_config(config: RunConfig, path: Path) -> None:
     """Write the resolved config as YAML (atomically), so a run can be re-created exactly."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    tmp.replace(path)
+    with atomic_write(path) as fh:
+        fh.write(yaml.safe_dump(config.to_dict(), sort_keys=False).encode())

@@ -29,6 +29,7 @@ from genlab.data import (
     load_dataset,
     to_float,
 )
+from genlab.data.atomic import atomic_write
 from genlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from genlab.models.base import Batch, GenerativeModel, LossOutput
 from genlab.models.registry import build_model
@@ -196,9 +197,8 @@ class Trainer:
             self._fit_gradient(resume)
         summary = self._summary(time.perf_counter() - start)
         if self.dist.is_main:
-            tmp = self.run_dir / ".summary.json.tmp"
-            tmp.write_text(json.dumps(summary, indent=2))
-            tmp.replace(self.run_dir / "summary.json")
+            with atomic_write(self.run_dir / "summary.json") as fh:
+                fh.write(json.dumps(summary, indent=2).encode())
         self.model.eval()
         return RunResult(
             self.run_dir, self.model, self.history, self.best_epoch, self.stopped_early, summary
@@ -427,9 +427,8 @@ class Trainer:
             + "".join(",".join(str(row.get(k, "")) for k in keys) + "\n" for row in self.history)
         )
         for name, text in (("metrics.jsonl", lines), ("metrics.csv", csv)):
-            tmp = self.run_dir / f".{name}.tmp"
-            tmp.write_text(text)
-            tmp.replace(self.run_dir / name)
+            with atomic_write(self.run_dir / name) as fh:
+                fh.write(text.encode())
         plot_curves(self.history, self.run_dir / "curves.png", title=self.config.model.name)
 
     def _epoch_line(self, row: dict[str, Any]) -> str:
