@@ -1,7 +1,6 @@
 """Small trained runs on the embedded mnist-mini dataset, shared by the whole session.
 
 Each fixture trains (or fits in closed form) once; together they take a few seconds on 2 cores.
-Training runs with subnormals flushed (as the latent fits do), which makes it ~10x faster on CPU.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from torch import Tensor
 
 import genlab
 from genlab.cli.common import OpenRun, open_run
-from genlab.latent.fit import flush_denormals
 from genlab.models.base import GenerativeModel
 
 TEST_IMAGES = 64
@@ -44,8 +42,7 @@ def _train(factory: pytest.TempPathFactory, model: dict[str, Any], epochs: int =
         "train": {"epochs": epochs, "batch_size": 128, "lr": 2e-3, "progress": False,
                   "seed": 0, "device": "cpu"},
     }
-    with flush_denormals():
-        genlab.train(config, out=out)
+    genlab.train(config, out=out)
     run = open_run(str(out))
     x, y = run.images(run.dataset(), "test", torch.arange(TEST_IMAGES))
     return Trained(str(out), run, x, y)

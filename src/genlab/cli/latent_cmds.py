@@ -388,9 +388,9 @@ def cmd_blend(ctx: Context) -> Output:
         za, ya = za.expand(n, -1), sa.y.expand(n)
         result = blend(za, zb, a.w, flip, flip_dims)
         zb_flipped = flip_signs(zb, flip, flip_dims)
-        rows = [decode(m, za, ya), decode(m, zb_flipped, sb.y), decode(m, result, ya)]
-        labels_ = ["A decoded", "B decoded" + (" (flipped)" if a.flip or a.flip_dims else ""),
-                   f"w = {a.w:g}"]
+        rows = [sa.x, decode(m, za, ya), sb.x, decode(m, zb_flipped, sb.y), decode(m, result, ya)]
+        flipped = " (sign flips)" if a.flip or a.flip_dims else ""
+        labels_ = ["A", "A decoded", "B", f"B decoded{flipped}", f"w = {a.w:g}"]
         what = f"blend w·A + (1 − w)·B, w = {a.w:g}"
         numbers = {"mode": "blend", "w": a.w, "a": sa.source, "b": sb.source,
                    "flip": parse_int_list(a.flip, "--flip") or [],

@@ -28,7 +28,7 @@ class PCAConfig(ModelConfig):
 
 
 class PCAModel(GenerativeModel):
-    """PCA (scikit-learn) with probabilistic-PCA sampling and likelihood."""
+    """PCA (scikit-learn); samples and decoder follow probabilistic PCA."""
 
     config_class = PCAConfig
     closed_form = True

@@ -1,0 +1,153 @@
+"""``genlab latent ...`` through the real entry point, on tiny runs trained by ``genlab train``."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from genlab.cli.main import main
+
+COMMON = ["--net", "mlp", "--hidden", "64", "--epochs", "1", "--val-size", "500",
+          "--binarize", "dynamic", "--no-progress"]
+FIT = ["--max-steps", "60", "--patience", "20"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A 2-D VAE, a 3-D CVAE, an 8-component PCA and the class-mean baseline."""
+    root = tmp_path_factory.mktemp("latent-cli")
+    argv = {
+        "vae": ["train", "vae", *COMMON, "--latent-dim", "2"],
+        "cvae": ["train", "cvae", *COMMON, "--latent-dim", "3"],
+        "pca": ["train", "pca", "--n-components", "8", "--val-size", "500"],
+        "mean": ["train", "mean", "--val-size", "500"],
+    }
+    for name, args in argv.items():
+        assert main([*args, "--out", str(root / name)]) == 0
+    return {name: str(root / name) for name in argv}
+
+
+COMMANDS = {
+    "perturb": ["--index", "0,1,2", "--sigmas", "0.5,1"],
+    "interpolate": ["--index", "0", "--steps", "5", "--method", "slerp"],
+    "centroid": ["--class", "3", "-n", "3", "--alphas", "0,0.5,1"],
+    "toward-class": ["--class", "1", "-n", "3", "--target", "7", "--noise", "0.2"],
+    "blend": ["--a-class", "1", "--b-class", "7", "-n", "3", "--w", "0.6", "--flip", "1"],
+    "grid": ["-n", "4"],
+    "map": ["-n", "200"],
+    "infer": ["-n", "3", *FIT],
+    "complete": ["-n", "3", "--mask", "centre", *FIT],
+}
+
+
+def latent(*argv: str) -> int:
+    return main(["latent", *argv])
+
+
+def report(out, name: str) -> dict:
+    assert (out / f"{name}.png").stat().st_size > 0
+    return json.loads((out / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_writes_a_figure_and_its_numbers(runs, tmp_path, name):
+    assert latent(name, runs["vae"], *COMMANDS[name], "--out", str(tmp_path)) == 0
+    data = report(tmp_path, name)
+    assert data["command"] == name and data["model"] == "vae" and data["latent_dim"] == 2
+
+
+def test_numbers_behind_the_figures(runs, tmp_path):
+    vae = runs["vae"]
+    assert latent("infer", vae, "-n", "3", *FIT, "--out", str(tmp_path)) == 0
+    infer = report(tmp_path, "infer")
+    assert len(infer["elbo_without_encoder"]) == len(infer["elbo_with_encoder"]) == 3
+    assert latent("complete", vae, "--index", "5,6", "--mask", "left", *FIT,
+                  "--out", str(tmp_path)) == 0
+    done = report(tmp_path, "complete")
+    assert done["selection"]["indices"] == [5, 6] and done["observed_fraction"] == [0.5, 0.5]
+    assert latent("map", vae, "-n", "50", "--out", str(tmp_path)) == 0
+    lines = (tmp_path / "map.csv").read_text().splitlines()
+    assert lines[0] == "index,label,class,x,y" and len(lines) == 51
+    assert report(tmp_path, "map")["method"] == "raw"
+
+
+def test_tsne_map_and_arithmetic(runs, tmp_path):
+    assert latent("map", runs["vae"], "-n", "40", "--method", "tsne", "--out", str(tmp_path)) == 0
+    assert report(tmp_path, "map")["method"] == "tsne"
+    assert latent("blend", runs["vae"], "--a-index", "0,1", "--b-class", "7", "--c-class", "1",
+                  "-n", "5", "--out", str(tmp_path)) == 0
+    assert report(tmp_path, "blend")["mode"] == "arithmetic"
+
+
+def test_seed_makes_runs_reproducible(runs, tmp_path):
+    argv = ["perturb", runs["vae"], "--index", "0,1", "--sigmas", "1"]
+    numbers = []
+    for seed in ("1", "1", "2"):
+        assert latent(*argv, "--seed", seed, "--out", str(tmp_path)) == 0
+        numbers.append(report(tmp_path, "perturb")["code_shift_norm"])
+    assert numbers[0] == numbers[1] != numbers[2]
+
+
+def test_blend_image_files(runs, tmp_path):
+    files = []
+    for i in range(2):
+        path = tmp_path / f"in{i}.png"
+        Image.fromarray(np.full((32, 32), 40 * i, dtype=np.uint8)).save(path)  # resized to 28
+        files.append(str(path))
+    assert latent("blend", runs["vae"], "--a-image", *files, "--b-index", "3",
+                  "--out", str(tmp_path)) == 0
+    assert report(tmp_path, "blend")["a"] == {"images": files}
+
+
+def test_other_families(runs, tmp_path):
+    pca, cvae = runs["pca"], runs["cvae"]
+    assert latent("perturb", pca, "-n", "3", "--out", str(tmp_path)) == 0
+    assert latent("complete", pca, "-n", "2", *FIT, "--out", str(tmp_path)) == 0
+    assert latent("grid", pca, "--prior", "-n", "3", "--out", str(tmp_path)) == 0
+    assert latent("interpolate", cvae, "--class", "4", "--out", str(tmp_path)) == 0
+    assert latent("toward-class", cvae, "-n", "2", "--target", "9", "--centroid",
+                  "--out", str(tmp_path)) == 0
+    assert latent("grid", cvae, "--prior", "-n", "3", "--label", "5", "--out", str(tmp_path)) == 0
+
+
+@pytest.mark.parametrize(
+    ("run", "argv", "message"),
+    [
+        ("vae", ["perturb", "--index", "0,5000"], "index 5000 is out of range for split 'test'"),
+        ("vae", ["centroid", "--class", "seven"], "unknown class 'seven'.*valid classes: 0, 1"),
+        ("vae", ["toward-class", "--target", "eleven"], "unknown class 'eleven'"),
+        ("vae", ["blend", "--a-index", "0"], "needs a selection B"),
+        ("vae", ["blend", "--a-index", "0", "--b-index", "1", "--flip", "4"], "out of range"),
+        ("vae", ["perturb", "--index", "0", "--class", "1"], "choose one of"),
+        ("pca", ["grid"], "2-D latent space; this model has 8 dimensions"),
+        ("mean", ["perturb"], "'mean' model has no encoder"),
+        ("mean", ["infer"], "'mean' model has no latent space"),
+        ("mean", ["grid", "--prior"], "no latent space"),
+    ],
+)
+def test_bad_input_is_a_clear_error(runs, tmp_path, capsys, run, argv, message):
+    assert latent(argv[0], runs[run], *argv[1:], "--out", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("genlab: error:")
+    assert re.search(message, err), err
+
+
+def test_a_mask_image_of_the_wrong_size_is_refused(runs, tmp_path, capsys):
+    path = tmp_path / "mask.png"
+    Image.fromarray(np.zeros((20, 28), dtype=np.uint8)).save(path)
+    assert latent("complete", runs["vae"], "--mask-image", str(path), "--out", str(tmp_path)) == 2
+    assert "28x20 pixels" in capsys.readouterr().err
+
+
+def test_help_lists_every_command_with_an_example(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["latent", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for name in COMMANDS:
+        assert f"genlab latent {name} " in text
+    assert latent() == 1
