@@ -65,3 +65,26 @@ def test_yaml_roundtrip_and_errors_name_the_file(tmp_path):
 def test_shipped_configs_are_valid(path):
     cfg = load_config(path)
     assert cfg.out and cfg.model.name
+
+
+SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "stl10": (3, 64, 64)}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_build_a_model_with_a_finite_loss(path):
+    import torch
+
+    from genlab.models.base import Batch
+    from genlab.models.registry import build_model
+
+    cfg = load_config(path)
+    shape = SHAPES[cfg.data.dataset]
+    if cfg.data.size:
+        shape = (shape[0], cfg.data.size, cfg.data.size)
+    model = build_model(cfg.model, shape, num_classes=10)
+    torch.manual_seed(0)
+    x, y = (torch.rand(20, *shape) > 0.5).float(), torch.arange(20) % 10
+    if model.closed_form:
+        model.fit(x, y)
+    assert torch.isfinite(model.loss(Batch(x, y)).total)
+    assert model.sample(2).shape == (2, *shape)

@@ -35,6 +35,8 @@ from genlab.training.config import (
     load_config,
 )
 
+RECON_COLUMNS = 8
+
 TRAIN_EXAMPLES = """examples:
   genlab train vae --dataset mnist-mini --likelihood bernoulli --binarize dynamic \\
       --net conv --latent-dim 32 --epochs 20 --out runs/vae
@@ -183,12 +185,18 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     with torch.no_grad():
         recon = run.model.reconstruct(x, y if run.model.conditional else None)
     mse = float((recon - x).pow(2).flatten(1).sum(1).mean())
-    rows = [x.cpu(), recon.cpu()]
+    # Pairs of rows (originals above their reconstructions), RECON_COLUMNS images wide.
+    rows = [
+        t
+        for pair in zip(x.cpu().split(RECON_COLUMNS), recon.cpu().split(RECON_COLUMNS), strict=True)
+        for t in pair
+    ]
     save_rows_figure(
         rows,
         Path(args.out),
-        row_labels=["original", "reconstruction"],
-        title=f"{run.config.model.name} on {ds.name}/{args.split}: MSE {mse:.2f} per image",
+        row_labels=["original", "reconstruction"] * (len(rows) // 2),
+        title=f"{run.config.model.name} on {ds.name}/{args.split}: "
+        f"squared error {mse:.2f} per image (summed over pixels)",
     )
     print(f"wrote {args.out} (sum-of-squares error per image {mse:.3f})")
     return 0

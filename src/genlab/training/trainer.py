@@ -257,7 +257,8 @@ class Trainer:
                 desc=f"epoch {epoch}/{cfg.epochs}",
                 leave=False,
                 unit="batch",
-                disable=not (cfg.progress and self.dist.is_main),
+                # None: tqdm hides itself when stderr is not a terminal (CI logs, files)
+                disable=None if cfg.progress and self.dist.is_main else True,
             )
             for images, labels in bar:
                 batch = self.prepare(images, labels, train=True)
