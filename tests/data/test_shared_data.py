@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from datafiles import CIFAR_NAMES
 
 from genlab.data import folder as folder_mod
 from genlab.data import load_dataset
@@ -21,18 +22,7 @@ MNIST_MD5 = {  # of the decompressed files, from ../shared/data/README.md
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
-CIFAR_CLASSES = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-]
+
 
 needs_mnist = pytest.mark.skipif(not MNIST.is_dir(), reason=f"{MNIST} not present")
 needs_cifar = pytest.mark.skipif(not CIFAR_JPG.is_dir(), reason=f"{CIFAR_JPG} not present")
@@ -72,7 +62,7 @@ def test_cifar10_folder_and_its_cache(isolated_env: Path, monkeypatch: pytest.Mo
     name = f"folder:{CIFAR_JPG}"
     ds = load_dataset(name, val_size=0)
     assert {k: len(v) for k, v in ds.splits.items()} == {"train": 50_000, "test": 10_000}
-    assert ds.shape == (3, 32, 32) and ds.class_names == CIFAR_CLASSES
+    assert ds.shape == (3, 32, 32) and ds.class_names == CIFAR_NAMES
     assert torch.bincount(ds.split("test").labels).tolist() == [1000] * 10
     assert len(list((isolated_env / "folders").glob("*.npz"))) == 1
 

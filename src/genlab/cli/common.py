@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from genlab.data import ImageDataset, load_dataset
-from genlab.data.prepare import model_input
+from genlab.data.prepare import eval_seed, model_input
 from genlab.errors import ConfigError
 from genlab.models.base import GenerativeModel
 from genlab.training.checkpoint import model_from_checkpoint, read_checkpoint, resolve_checkpoint
@@ -43,7 +43,7 @@ class OpenRun:
                 f"({len(part)} images)"
             )
         x = model_input(
-            part.images[indices], self.config.data.binarize, self.config.data.split_seed + 1
+            part.images[indices], self.config.data.binarize, eval_seed(self.config.data.split_seed)
         )
         return x.to(self.model.device), part.labels[indices].to(self.model.device)
 

@@ -30,7 +30,7 @@ from torch import Tensor
 from genlab.cli.common import OpenRun, add_run_args, open_run, parse_int_list, seeded
 from genlab.data import ImageDataset
 from genlab.data.atomic import atomic_write
-from genlab.data.prepare import model_input
+from genlab.data.prepare import eval_seed, model_input
 from genlab.errors import ConfigError
 from genlab.latent import (
     MASKS,
@@ -162,7 +162,7 @@ class Context:
                 raise ConfigError(f"cannot read image {path}: {exc}") from None
         images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
         data = self.run.config.data
-        x = model_input(images, data.binarize, data.split_seed + 1).to(self.model.device)
+        x = model_input(images, data.binarize, eval_seed(data.split_seed)).to(self.model.device)
         y = torch.full((len(paths),), -1, dtype=torch.long, device=self.model.device)
         return Selection(x, y, {"images": list(paths)}, [Path(p).name for p in paths])
 

@@ -19,7 +19,7 @@ import yaml
 
 from genlab.cli.common import add_run_args, open_run, parse_int_list, seeded
 from genlab.errors import ConfigError
-from genlab.models.backbones_info import describe_components
+from genlab.models.catalog import describe_components
 from genlab.models.registry import MODELS
 from genlab.report.images import (
     save_image_grid,

@@ -7,11 +7,16 @@ from torch import Tensor
 from genlab.data.views import binarize_static, binarize_threshold, to_float
 
 
+def eval_seed(split_seed: int) -> int:
+    """Seed of the one fixed binarisation draw used for validation, tests and latent tools."""
+    return split_seed + 1
+
+
 def model_input(images: Tensor, binarize: str = "none", seed: int = 1) -> Tensor:
     """Float images in [0, 1] as the model sees them at evaluation time.
 
     ``static`` and ``dynamic`` binarisation both use one fixed Bernoulli draw seeded by ``seed``
-    (the trainer validates with ``split_seed + 1``), ``threshold`` keeps pixels above 0.5.
+    (``eval_seed(split_seed)`` everywhere), ``threshold`` keeps pixels above 0.5.
     """
     if binarize in ("static", "dynamic"):
         return to_float(binarize_static(images, seed=seed))

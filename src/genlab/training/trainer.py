@@ -30,6 +30,7 @@ from genlab.data import (
     to_float,
 )
 from genlab.data.atomic import atomic_write
+from genlab.data.prepare import eval_seed
 from genlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from genlab.models.base import Batch, GenerativeModel, LossOutput
 from genlab.models.registry import build_model
@@ -138,7 +139,7 @@ class Trainer:
             self.train_images = binarize_static(self.train_images, seed=cfg.split_seed)
         if cfg.binarize in ("static", "dynamic"):
             # A fixed draw keeps validation numbers comparable between epochs.
-            self.val_images = binarize_static(self.val_images, seed=cfg.split_seed + 1)
+            self.val_images = binarize_static(self.val_images, seed=eval_seed(cfg.split_seed))
         return ds
 
     def prepare(self, images: Tensor, labels: Tensor, train: bool) -> Batch:
