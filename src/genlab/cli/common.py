@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from genlab.data import ImageDataset, load_dataset
-from genlab.data.prepare import eval_seed, model_input
+from genlab.data.prepare import eval_seed, select_input
 from genlab.errors import ConfigError
 from genlab.models.base import GenerativeModel
 from genlab.training.checkpoint import model_from_checkpoint, read_checkpoint, resolve_checkpoint
@@ -42,9 +42,8 @@ class OpenRun:
                 f"index {int(bad[0])} is out of range for split {split!r} of {ds.name} "
                 f"({len(part)} images)"
             )
-        x = model_input(
-            part.images[indices], self.config.data.binarize, eval_seed(self.config.data.split_seed)
-        )
+        data = self.config.data
+        x = select_input(part.images, indices, data.binarize, eval_seed(data.split_seed))
         return x.to(self.model.device), part.labels[indices].to(self.model.device)
 
 

@@ -22,3 +22,13 @@ def model_input(images: Tensor, binarize: str = "none", seed: int = 1) -> Tensor
         return to_float(binarize_static(images, seed=seed))
     x = to_float(images)
     return binarize_threshold(x) if binarize == "threshold" else x
+
+
+def select_input(images: Tensor, indices: Tensor, binarize: str, seed: int) -> Tensor:
+    """``images[indices]`` as model input, with a binarised draw taken over the whole split.
+
+    Image i therefore gets the same draw whatever else is selected, and the same draw the
+    trainer validated on (it binarises whole splits with the same seed)."""
+    if binarize in ("static", "dynamic"):
+        return model_input(images, binarize, seed)[indices]
+    return model_input(images[indices], binarize, seed)
