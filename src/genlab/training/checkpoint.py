@@ -9,6 +9,7 @@ hyper-parameters, scheduler state, history) lives in the safetensors header's me
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,15 @@ class Checkpoint:
         return {k[n:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
 
 
-def atomic_save(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
-    """Serialise, write to a temp file beside ``path``, then rename over it."""
+def atomic_save(
+    paths: Path | Sequence[Path], tensors: dict[str, Tensor], meta: dict[str, Any]
+) -> None:
+    """Serialise once; for each path write a temp file beside it, then rename over it."""
     flat = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     payload = save(flat, metadata={"genlab": json.dumps(meta)})
-    with atomic_write(path) as fh:
-        fh.write(payload)
+    for path in [paths] if isinstance(paths, Path) else paths:
+        with atomic_write(path) as fh:
+            fh.write(payload)
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

@@ -384,9 +384,8 @@ class Trainer:
         )
         if self.model.closed_form:
             save_config(self.config, self.run_dir / "config.yaml")
-        atomic_save(self.ckpt_dir / "last.safetensors", tensors, meta)
-        if best:
-            atomic_save(self.ckpt_dir / "best.safetensors", tensors, meta)
+        names = ["last", "best"] if best else ["last"]
+        atomic_save([self.ckpt_dir / f"{n}.safetensors" for n in names], tensors, meta)
         self._write_metrics()
 
     def _restore(self, ckpt: Checkpoint, opts: dict, scheds: dict) -> None:
