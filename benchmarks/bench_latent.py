@@ -25,11 +25,11 @@ from pathlib import Path
 import torch
 
 import genlab
-from genlab.cli.common import open_run
 from genlab.latent import complete, evaluate_elbo, make_mask
 from genlab.latent.fit import INIT_LOGVAR, SMOOTHING, elbo_estimate, frozen, prior_frame
 from genlab.latent.ops import condition
 from genlab.models.base import GenerativeModel
+from genlab.runs import open_run
 
 FIT = {"steps": 1000, "lr": 0.05, "patience": 50, "tol": 0.01}
 
@@ -95,7 +95,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run = open_run(args.run or train_vae(args, Path(tmp)))
     model = run.model
-    x, y = run.images(run.dataset(args.data_dir), "test", torch.arange(args.images))
+    x, y = run.images("test", torch.arange(args.images))
     y = condition(model, y)
     _, h, w = model.shape
     mask = make_mask("left", len(x), h, w)

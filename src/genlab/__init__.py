@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from genlab.version import __version__
 
 if TYPE_CHECKING:
-    from genlab.models.base import GenerativeModel
+    from genlab.runs import Run
     from genlab.training.config import RunConfig
 
 
@@ -22,11 +22,12 @@ def train(config: RunConfig | dict[str, Any] | str, **kwargs: Any) -> Any:
     return _train(config, **kwargs)
 
 
-def load(run: str, which: str = "best", device: str = "cpu") -> GenerativeModel:
-    """Load the model of a run directory (or checkpoint file) for sampling and latent tools."""
-    from genlab.training.checkpoint import load_model
+def load(run: str, which: str = "best", device: str = "cpu", data_dir: str | None = None) -> Run:
+    """Open a run directory (or checkpoint file): its model, config and data, for sampling,
+    reconstruction and the latent tools (``genlab.runs.open_run``)."""
+    from genlab.runs import open_run
 
-    return load_model(run, which=which, device=device)
+    return open_run(run, which=which, device=device, data_dir=data_dir)
 
 
 __all__ = ["__version__", "load", "train"]

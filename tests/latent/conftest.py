@@ -13,8 +13,8 @@ import torch
 from torch import Tensor
 
 import genlab
-from genlab.cli.common import OpenRun, open_run
 from genlab.models.base import GenerativeModel
+from genlab.runs import Run, open_run
 
 TEST_IMAGES = 64
 
@@ -24,7 +24,7 @@ class Trained:
     """A run directory, its model and the first TEST_IMAGES test images as model input."""
 
     path: str
-    run: OpenRun
+    run: Run
     x: Tensor
     y: Tensor
 
@@ -44,7 +44,7 @@ def _train(factory: pytest.TempPathFactory, model: dict[str, Any], epochs: int =
     }
     genlab.train(config, out=out)
     run = open_run(str(out))
-    x, y = run.images(run.dataset(), "test", torch.arange(TEST_IMAGES))
+    x, y = run.images("test", torch.arange(TEST_IMAGES))
     return Trained(str(out), run, x, y)
 
 

@@ -40,8 +40,9 @@ def test_vae_learns_on_mnist_mini_and_writes_a_run_dir(tmp_path, tiny):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert {"train/nll", "train/kl", "val/nll", "val/kl", "val/loss"} <= set(rows[0])
-    model = load(str(run))
-    assert isinstance(model, VAE) and model.sample(4).shape == (4, 1, 28, 28)
+    opened = load(str(run))
+    assert isinstance(opened.model, VAE) and opened.sample(4).shape == (4, 1, 28, 28)
+    assert not opened.sample(2).requires_grad
 
 
 def _weights(run) -> dict[str, torch.Tensor]:
@@ -185,4 +186,4 @@ def test_closed_form_models_use_the_same_entry_point(tmp_path, tiny, family):
     assert loaded.sample(3).shape == (3, 1, 28, 28)
     if family == "pca":
         assert result.history[0]["fit/explained_variance"] >= 0.8
-        assert loaded.latent_dim == result.model.latent_dim
+        assert loaded.model.latent_dim == result.model.latent_dim

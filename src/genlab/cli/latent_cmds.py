@@ -27,11 +27,11 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from genlab.cli.common import OpenRun, add_run_args, open_run, parse_int_list, seeded
+from genlab.cli.common import add_run_args, parse_int_list, seeded
 from genlab.data import ImageDataset
-from genlab.data.atomic import atomic_write
 from genlab.data.prepare import eval_seed, model_input
 from genlab.errors import ConfigError
+from genlab.io import atomic_write
 from genlab.latent import (
     MASKS,
     arithmetic,
@@ -57,8 +57,9 @@ from genlab.latent import (
 from genlab.latent.figures import observed_view, save_latent_map
 from genlab.latent.maps import PROJECTIONS
 from genlab.latent.ops import INTERPOLATIONS, require_decoder, require_encoder
-from genlab.models.base import GenerativeModel
+from genlab.models.base import Encoder, GenerativeModel, has
 from genlab.report.images import save_rows_figure
+from genlab.runs import Run, open_run
 
 CENTROID_IMAGES = 10_000
 """Training images whose codes define the class centroids and target pools (first N)."""
@@ -85,7 +86,7 @@ class Context:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.run: OpenRun = open_run(args.run, args.which, args.device)
+        self.run: Run = open_run(args.run, args.which, args.device, args.data_dir)
         self.gen = seeded(args.seed)
 
     @property
@@ -94,7 +95,7 @@ class Context:
 
     @cached_property
     def dataset(self) -> ImageDataset:
-        return self.run.dataset(self.args.data_dir)
+        return self.run.dataset
 
     def class_index(self, text: str) -> int:
         """A class by name (case-insensitive) or number; unknown -> the list of valid names."""
@@ -110,7 +111,7 @@ class Context:
         )
 
     def images(self, split: str, indices: Tensor) -> Selection:
-        x, y = self.run.images(self.dataset, split, indices.long())
+        x, y = self.run.images(split, indices.long())
         captions = [f"{split}[{i}]" for i in indices.tolist()]
         return Selection(x, y, {"split": split, "indices": indices.tolist()}, captions)
 
@@ -178,7 +179,7 @@ class Context:
         split = self.run.config.data.train_split
         count = min(CENTROID_IMAGES, len(self.dataset.split(split)))
         idx = torch.arange(count)
-        x, y = self.run.images(self.dataset, split, idx)
+        x, y = self.run.images(split, idx)
         return encode(self.model, x, y), y, idx
 
 
@@ -482,7 +483,7 @@ def cmd_infer(ctx: Context) -> Output:
         "stopped_early": fit.stopped, **{f"fit_{k}": v for k, v in _fit_options(a).items()},
     }
     names[1] += f"\nELBO {fit.elbo.mean():.1f}"
-    if m.has_encoder:
+    if has(m, Encoder):
         rows.append(decode(m, encode(m, sel.x, sel.y), sel.y))
         names.append("with encoder")
         posterior = encoder_posterior(m, sel.x, sel.y)

@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from genlab import __version__
 from genlab.data import DataError
 from genlab.errors import GenlabError
+from genlab.version import __version__
 
 EPILOG = """examples:
   genlab datasets

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import yaml
 
-from genlab.cli.common import add_run_args, open_run, parse_int_list, seeded
+from genlab.cli.common import add_run_args, parse_int_list, seeded
 from genlab.errors import ConfigError
 from genlab.models.catalog import describe_components
 from genlab.models.registry import MODELS
@@ -27,6 +27,7 @@ from genlab.report.images import (
     save_images_npz,
     save_rows_figure,
 )
+from genlab.runs import open_run
 from genlab.training import train
 from genlab.training.config import (
     SECTIONS,
@@ -174,14 +175,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    run = open_run(args.run, args.which, args.device)
-    ds = run.dataset(args.data_dir)
+    run = open_run(args.run, args.which, args.device, args.data_dir)
+    ds = run.dataset
     idx = (
         torch.arange(args.n)
         if args.seed is None
         else torch.randperm(len(ds.split(args.split)), generator=seeded(args.seed))[: args.n]
     )
-    x, y = run.images(ds, args.split, idx)
+    x, y = run.images(args.split, idx)
     with torch.no_grad():
         recon = run.model.reconstruct(x, y if run.model.conditional else None)
     mse = float((recon - x).pow(2).flatten(1).sum(1).mean())

@@ -12,8 +12,8 @@ from urllib.request import urlopen
 
 from tqdm import tqdm
 
-from genlab.data.atomic import atomic_write
 from genlab.data.errors import DataError
+from genlab.io import atomic_write
 
 _BLOCK = 1 << 20
 

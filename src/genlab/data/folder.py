@@ -21,10 +21,10 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from genlab.data.atomic import atomic_write
 from genlab.data.errors import DataError
 from genlab.data.idx import RawSplits
 from genlab.data.locate import cache_dir
+from genlab.io import atomic_write
 
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}

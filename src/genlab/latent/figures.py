@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from genlab.data.atomic import atomic_write
+from genlab.io import atomic_write
 from genlab.latent.maps import Projection
 
 HIDDEN_GREY = 0.5

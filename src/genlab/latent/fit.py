@@ -27,7 +27,7 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from genlab.latent.masks import check_mask
 from genlab.latent.ops import condition, decode, require_decoder
-from genlab.models.base import GenerativeModel
+from genlab.models.base import Encoder, GenerativeModel, has
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -199,7 +199,7 @@ def encoder_posterior(
 ) -> tuple[Tensor, Tensor] | None:
     """(mu, logvar) of the encoder's q(z|x) when it is a diagonal Gaussian, else None (the
     point codes of AE and PCA have no ELBO)."""
-    if not model.has_encoder:
+    if not has(model, Encoder):
         return None
     with torch.no_grad():
         q = model.encode(x.to(model.device), condition(model, y))

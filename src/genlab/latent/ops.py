@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError
-from genlab.models.base import GenerativeModel
+from genlab.models.base import Decoder, Encoder, GenerativeModel, render, require
 
 CHUNK = 1000
 """Images per encoder/decoder call: bounds memory on large selections without per-image loops."""
@@ -28,23 +28,12 @@ Values = Sequence[float] | Tensor
 
 def require_encoder(model: GenerativeModel, op: str) -> None:
     """Refuse models without an encoder (the class-mean baseline) before any work starts."""
-    if not model.has_encoder:
-        raise ConfigError(
-            f"{op} encodes images, but the {model.config.name!r} model has no encoder"
-            + ("" if has_decoder(model) else " nor a latent space")
-        )
-
-
-def has_decoder(model: GenerativeModel) -> bool:
-    return type(model).decode is not GenerativeModel.decode
+    require(model, Encoder, op)
 
 
 def require_decoder(model: GenerativeModel, op: str) -> None:
     """Refuse models without a decoder p(x|z) (the class-mean baseline has no latent space)."""
-    if not has_decoder(model):
-        raise ConfigError(
-            f"{op} needs a decoder, but the {model.config.name!r} model has no latent space"
-        )
+    require(model, Decoder, op)
 
 
 def condition(model: GenerativeModel, y: Tensor | None) -> Tensor | None:
@@ -80,7 +69,7 @@ def decode(model: GenerativeModel, z: Tensor, y: Tensor | None = None) -> Tensor
     y = condition(model, y)
     z = z.to(model.device)
     return torch.cat([
-        model.render(model.decode(z[s], None if y is None else y[s])) for s in _chunks(len(z))
+        render(model.decode(z[s], None if y is None else y[s])) for s in _chunks(len(z))
     ])
 
 

@@ -13,7 +13,7 @@ from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, GenerativeModel, LossOutput, ModelConfig
+from genlab.models.base import Batch, EncoderDecoderModel, LossOutput, ModelConfig
 from genlab.models.likelihoods import PixelDistribution, build_likelihood
 from genlab.models.nets import build_decoder, build_encoder
 
@@ -25,7 +25,7 @@ class AEConfig(ModelConfig):
     loss: str = "bce"
 
 
-class Autoencoder(GenerativeModel):
+class Autoencoder(EncoderDecoderModel):
     """Deterministic autoencoder (MSE or BCE); samples decode a Gaussian fitted to its codes."""
 
     config_class = AEConfig

@@ -1,15 +1,24 @@
-"""The shared base of every model family: one interface for training, sampling and latent tools."""
+"""The shared base of every model family, and the capability protocols the tools check.
+
+A family is a small class on :class:`GenerativeModel`: it samples, declares its training plan
+(players, their objectives and optimiser defaults) and saves/loads through ``state_dict``.
+Latent-variable families add a prior and a decoder (:class:`LatentVariableModel`), and an
+encoder where they have one. Tools never ask a family what it is, only what it can do, and
+always the same way: ``isinstance(model, Encoder)``, ``isinstance(model, Decoder)``, ...
+(:func:`require` turns a missing capability into a clear error).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
+from genlab.errors import ConfigError
 from genlab.models.likelihoods import PixelDistribution
 from genlab.models.nets import NetSpec
 
@@ -63,48 +72,48 @@ class LossOutput:
 
 
 Objective = Callable[[Batch], LossOutput]
+Update = Callable[[str, LossOutput], None]
+"""``update(player, loss)``: one optimiser step of ``player`` on ``loss`` (the trainer's)."""
+
+
+@dataclass
+class Player:
+    """One optimiser's share of training: its objective, stepped on every ``every``-th batch.
+
+    WGAN-GP's critic steps every batch and its generator every ``n_critic``-th one, so the
+    critic makes n updates, each on fresh data, per generator update (Gulrajani et al. 2017)."""
+
+    name: str
+    objective: Objective
+    every: int = 1
 
 
 class GenerativeModel(nn.Module):
-    """Base of every family. Subclasses set ``config_class`` and implement what applies.
+    """Base of every family: images of ``shape``, ``num_classes`` labels, a training plan.
 
-    Gradient-trained models implement ``loss`` (or ``objectives`` for several optimisers, as
-    adversarial models do); closed-form models set ``closed_form = True`` and implement ``fit``.
+    Gradient-trained families implement ``loss`` (one player) or override ``players`` and
+    ``param_groups`` (adversarial ones); closed-form families set ``closed_form`` and
+    implement ``fit``. ``train_step``, ``after_step`` and ``evaluation`` are the trainer's
+    extension points; their defaults cover one or several players stepped in turn.
     """
 
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     closed_form: ClassVar[bool] = False
-    has_encoder: ClassVar[bool] = True
     conditional: ClassVar[bool] = False
+    optim_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Per-player optimiser settings (``lr``, ``betas``, ``weight_decay``) that beat the
+    ``train`` section's global ones; ``train.optim.<player>`` beats both."""
+    eval_with_grad: ClassVar[bool] = False
+    """Evaluate with autograd on, for objectives that differentiate (gradient penalties)."""
+    selection_metric: ClassVar[str | None] = "val/loss"
+    """The logged value that picks the best checkpoint and drives early stopping (lower is
+    better); None keeps the last epoch as best."""
 
     def __init__(self, config: ModelConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__()
         self.config = config
         self.shape = tuple(shape)
         self.num_classes = num_classes
-
-    # --- latent space -------------------------------------------------------------------
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    def prior(self) -> Distribution:
-        """p(z); standard normal unless a family fits its own (PCA)."""
-        zeros = torch.zeros(self.latent_dim, device=self.device)
-        return Independent(Normal(zeros, torch.ones_like(zeros)), 1)
-
-    def encode(self, x: Tensor, y: Tensor | None = None) -> Distribution | Tensor:
-        """q(z|x) for probabilistic encoders, a point code for deterministic ones."""
-        raise NotImplementedError(f"{type(self).__name__} has no encoder")
-
-    def encode_mean(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """A point code for x: the posterior mean, or the deterministic code."""
-        q = self.encode(x, y)
-        return q.mean if isinstance(q, Distribution) else q
-
-    def decode(self, z: Tensor, y: Tensor | None = None) -> PixelDistribution:
-        """p(x|z) as a pixel distribution with ``log_prob``, ``mean`` and ``sample``."""
-        raise NotImplementedError
 
     # --- generation ---------------------------------------------------------------------
     def sample(
@@ -114,25 +123,12 @@ class GenerativeModel(nn.Module):
         generator: torch.Generator | None = None,
         mean: bool = True,
     ) -> Tensor:
-        """n images in [0, 1], shape (n, C, H, W): the decoder mean of z ~ p(z) by default."""
-        z = self.sample_prior(n, generator)
-        return self.render(self.decode(z, self._labels_for(n, labels)), mean)
+        """n images in [0, 1], shape (n, C, H, W)."""
+        raise NotImplementedError
 
-    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        prior = self.prior()
-        base = prior.base_dist if isinstance(prior, Independent) else prior
-        eps = torch.randn(n, self.latent_dim, generator=generator, device="cpu").to(self.device)
-        return base.loc + base.scale * eps
-
-    @staticmethod
-    def render(dist: PixelDistribution, mean: bool = True) -> Tensor:
-        return (dist.mean if mean else dist.sample()).clamp(0, 1)
-
-    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """Decoder mean of the point code of x."""
-        return self.render(self.decode(self.encode_mean(x, y), y))
-
-    def _labels_for(self, n: int, labels: Tensor | None) -> Tensor | None:
+    def labels_for(self, n: int, labels: Tensor | None) -> Tensor | None:
+        """Labels to generate with: None for unconditional families, else ``labels`` (one
+        label is repeated) or classes 0, 1, ... cycled."""
         if not self.conditional:
             return None
         if labels is None:
@@ -144,26 +140,35 @@ class GenerativeModel(nn.Module):
 
     # --- training -----------------------------------------------------------------------
     def loss(self, batch: Batch) -> LossOutput:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} defines no loss")
 
-    def objectives(self) -> list[tuple[str, Objective]]:
-        """(optimiser name, objective) pairs stepped in turn each iteration."""
-        return [("model", self.loss)]
+    def players(self) -> list[Player]:
+        """The optimisers and their objectives, in the order they step."""
+        return [Player("model", self.loss)]
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters per optimiser name used in ``objectives``."""
+        """Parameters per player named in ``players``."""
         return {"model": [p for p in self.parameters() if p.requires_grad]}
+
+    def train_step(self, batch: Batch, update: Update, step: int) -> None:
+        """One batch of training: each player due at ``step`` (1-based) updates once."""
+        for player in self.players():
+            if (step - 1) % player.every == 0:
+                update(player.name, player.objective(batch))
+
+    def after_step(self, step: int) -> None:
+        """Called after every training batch, e.g. to update an exponential moving average."""
+
+    def evaluation(self, batch: Batch) -> list[tuple[str, LossOutput]]:
+        """Each player's objective on a validation batch."""
+        return [(p.name, p.objective(batch)) for p in self.players()]
 
     def fit(self, x: Tensor, y: Tensor) -> dict[str, float]:
         """Closed-form fit on all training images at once; returns summary numbers."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form fit")
 
     def fit_prior(self, x: Tensor, y: Tensor) -> None:
         """Refit p(z) to training codes after an epoch; only families without a fixed prior."""
-
-    def elbo(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """Per-image evidence lower bound in nats, shape (N,) (single-sample estimate)."""
-        raise NotImplementedError(f"{type(self).__name__} has no ELBO")
 
     # --- helpers ------------------------------------------------------------------------
     @property
@@ -179,4 +184,126 @@ class GenerativeModel(nn.Module):
 
     def describe(self) -> dict[str, Any]:
         n = sum(p.numel() for p in self.parameters())
-        return {"model": self.config.name, "parameters": n, "latent_dim": self.latent_dim}
+        info: dict[str, Any] = {"model": self.config.name, "parameters": n}
+        if isinstance(self, Decoder):
+            info["latent_dim"] = self.latent_dim
+        return info
+
+
+DecoderOutput = PixelDistribution | Tensor
+"""What a decoder returns: a pixel distribution p(x|z), or (a GAN generator) plain images."""
+
+
+def render(out: DecoderOutput, mean: bool = True) -> Tensor:
+    """Images in [0, 1] from a decoder's output: the distribution's mean (or a draw)."""
+    if isinstance(out, Tensor):
+        return out.clamp(0, 1)
+    return (out.mean if mean else out.sample()).clamp(0, 1)
+
+
+class LatentVariableModel(GenerativeModel):
+    """A prior p(z) and a decoder: sampling decodes prior draws (a GAN's generator is one)."""
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def prior(self) -> Distribution:
+        """p(z); standard normal unless a family fits its own (PCA, AE)."""
+        zeros = torch.zeros(self.latent_dim, device=self.device)
+        return Independent(Normal(zeros, torch.ones_like(zeros)), 1)
+
+    def decode(self, z: Tensor, y: Tensor | None = None) -> DecoderOutput:
+        raise NotImplementedError
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n codes from p(z); the noise is drawn on the CPU so a seed means the same codes on
+        every device."""
+        prior = self.prior()
+        base = prior.base_dist if isinstance(prior, Independent) else prior
+        eps = torch.randn(n, self.latent_dim, generator=generator, device="cpu").to(self.device)
+        return base.loc + base.scale * eps
+
+    def sample(
+        self,
+        n: int,
+        labels: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        mean: bool = True,
+    ) -> Tensor:
+        """The decoder mean (or a pixel draw) of z ~ p(z)."""
+        z = self.sample_prior(n, generator)
+        return render(self.decode(z, self.labels_for(n, labels)), mean)
+
+
+
+class EncoderDecoderModel(LatentVariableModel):
+    """A latent-variable model with an encoder: PCA, autoencoders, VAEs."""
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Distribution | Tensor:
+        """q(z|x) for probabilistic encoders, a point code for deterministic ones."""
+        raise NotImplementedError
+
+    def encode_mean(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """A point code for x: the posterior mean, or the deterministic code."""
+        q = self.encode(x, y)
+        return q.mean if isinstance(q, Distribution) else q
+
+    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Decoder mean of the point code of x."""
+        return render(self.decode(self.encode_mean(x, y), y))
+
+
+# --- capabilities: checked with isinstance, nowhere by family name or flag ------------------
+@runtime_checkable
+class Decoder(Protocol):
+    """A latent space: a prior p(z) and a decoder from codes to images."""
+
+    def prior(self) -> Distribution: ...
+
+    def decode(self, z: Tensor, y: Tensor | None = None) -> DecoderOutput: ...
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """An encoder q(z|x) (a distribution) or a deterministic code."""
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Distribution | Tensor: ...
+
+    def encode_mean(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class Reconstructor(Protocol):
+    """Maps an image to its model's version of it (an autoencoder, or the nearest class mean)."""
+
+    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class HasELBO(Protocol):
+    """A per-image evidence lower bound in nats (VAE-like families)."""
+
+    def elbo(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
+
+
+CAPABILITY_WORDS: dict[type, str] = {
+    Decoder: "latent space",
+    Encoder: "encoder",
+    Reconstructor: "reconstruction",
+    HasELBO: "ELBO",
+}
+
+
+def has(model: object, capability: type) -> bool:
+    """Whether ``model`` offers ``capability`` (one of the protocols above)."""
+    return isinstance(model, capability)
+
+
+def require(model: GenerativeModel, capability: type, op: str) -> None:
+    """Refuse, before any work starts, a model that lacks what ``op`` needs."""
+    if not has(model, capability):
+        word = CAPABILITY_WORDS[capability]
+        raise ConfigError(f"{op} needs a {word}, but the {model.config.name!r} model has no {word}")

@@ -13,7 +13,6 @@ class ClassMean(GenerativeModel):
     """Class-mean baseline: a sample of class y is the mean training image of class y."""
 
     closed_form = True
-    has_encoder = False
     conditional = True
 
     def __init__(self, config: ModelConfig, shape: tuple[int, int, int], num_classes: int):
@@ -33,9 +32,10 @@ class ClassMean(GenerativeModel):
         generator: torch.Generator | None = None,
         mean: bool = True,
     ) -> Tensor:
-        return self.means[self._labels_for(n, labels)].clamp(0, 1)
+        return self.means[self.labels_for(n, labels)].clamp(0, 1)
 
     def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """The mean of x's class, or of the nearest class mean when x has no label."""
         if y is None:
             dist = torch.cdist(x.flatten(1), self.means.flatten(1))
             y = dist.argmin(1)

@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, GenerativeModel, LossOutput, ModelConfig
+from genlab.models.base import Batch, EncoderDecoderModel, LossOutput, ModelConfig
 from genlab.models.likelihoods import PixelDistribution
 
 
@@ -27,7 +27,7 @@ class PCAConfig(ModelConfig):
     explained_variance: float | None = 0.95
 
 
-class PCAModel(GenerativeModel):
+class PCAModel(EncoderDecoderModel):
     """PCA (scikit-learn); samples and decoder follow probabilistic PCA."""
 
     config_class = PCAConfig
@@ -52,14 +52,15 @@ class PCAModel(GenerativeModel):
             raise ConfigError(
                 "pca needs model.n_components (an integer) or model.explained_variance in (0, 1)"
             )
-        flat = x.flatten(1).double().numpy()
+        flat = x.flatten(1).double().cpu().numpy()
         pca = PCA(n_components=target, svd_solver="covariance_eigh").fit(flat)
         k = pca.n_components_
         cfg.latent_dim = int(k)
-        self.components = torch.from_numpy(pca.components_).float()
-        self.center = torch.from_numpy(pca.mean_).float()
-        self.variances = torch.from_numpy(pca.explained_variance_).float()
-        self.noise_var = torch.tensor(max(float(pca.noise_variance_), 1e-6))
+        device = self.center.device
+        self.components = torch.from_numpy(pca.components_).float().to(device)
+        self.center = torch.from_numpy(pca.mean_).float().to(device)
+        self.variances = torch.from_numpy(pca.explained_variance_).float().to(device)
+        self.noise_var = torch.tensor(max(float(pca.noise_variance_), 1e-6), device=device)
         return {
             "n_components": float(k),
             "explained_variance": float(pca.explained_variance_ratio_.sum()),

@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, GenerativeModel, LossOutput, ModelConfig
+from genlab.models.base import Batch, EncoderDecoderModel, LossOutput, ModelConfig
 from genlab.models.likelihoods import PixelDistribution, build_likelihood
 from genlab.models.nets import build_decoder, build_encoder
 
@@ -24,7 +24,7 @@ class VAEConfig(ModelConfig):
     beta: float = 1.0
 
 
-class VAE(GenerativeModel):
+class VAE(EncoderDecoderModel):
     """VAE: Gaussian encoder q(z|x), N(0, I) prior, decoder likelihood chosen by config."""
 
     config_class = VAEConfig

@@ -1,25 +1,26 @@
-"""Learning curves: train against validation for every logged term (seed 004 figs 1, 4, 7, 10)."""
+"""Learning curves: train against validation for every logged term (Kingma & Welling 2014, fig. 2
+style: one panel per term, epochs on the x axis)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-from genlab.data.atomic import atomic_write
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from genlab.io import atomic_write
 
 
 def plot_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> Path:
-    """One panel per term; train solid, validation dashed. Written atomically."""
+    """One panel per term; train solid, validation dashed. Written atomically.
+
+    Uses matplotlib's object API (``Figure``), so no global backend is chosen or touched."""
+    from matplotlib.figure import Figure
+
     terms = sorted(
         {k.split("/", 1)[1] for row in history for k in row if k.startswith(("train/", "val/"))}
     )
-    fig, axes = plt.subplots(1, max(len(terms), 1), figsize=(4 * max(len(terms), 1), 3.2))
-    axes = [axes] if len(terms) <= 1 else list(axes)
+    panels = max(len(terms), 1)
+    fig = Figure(figsize=(4 * panels, 3.2), dpi=100, layout="tight")
+    axes = fig.subplots(1, panels, squeeze=False)[0]
     for ax, term in zip(axes, terms, strict=False):
         for split, style in (("train", "-"), ("val", "--")):
             pts = [(r["epoch"], r[f"{split}/{term}"]) for r in history if f"{split}/{term}" in r]
@@ -32,8 +33,6 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> P
         ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     with atomic_write(path) as fh:
-        fig.savefig(fh, dpi=100, format="png")
-    plt.close(fig)
-    return path
+        fig.savefig(fh, format="png")
+    return Path(path)

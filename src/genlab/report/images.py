@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from genlab.data.atomic import atomic_write
+from genlab.io import atomic_write
 
 PAD_VALUE = 255  # white separators read well on both MNIST digits and natural images
 CELL_PIXELS = 96  # plain grids are upscaled by an integer factor towards this cell size

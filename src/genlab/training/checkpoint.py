@@ -19,11 +19,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 from torch import Tensor
 
-from genlab import __version__
-from genlab.data.atomic import atomic_write
 from genlab.errors import CheckpointError, ConfigError
+from genlab.io import atomic_write
 from genlab.models.base import GenerativeModel
 from genlab.models.registry import build_model
+from genlab.version import __version__
 
 FORMAT = "genlab-checkpoint/1"
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from genlab.data.atomic import atomic_write
 from genlab.errors import ConfigError
+from genlab.io import atomic_write
 from genlab.models.base import ModelConfig
 from genlab.models.registry import model_config_class
 

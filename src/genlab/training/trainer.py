@@ -29,9 +29,10 @@ from genlab.data import (
     load_dataset,
     to_float,
 )
-from genlab.data.atomic import atomic_write
 from genlab.data.prepare import eval_seed
+from genlab.devices import resolve_device
 from genlab.errors import CheckpointError, ConfigError, TrainingDivergedError
+from genlab.io import atomic_write
 from genlab.models.base import Batch, GenerativeModel, LossOutput
 from genlab.models.registry import build_model
 from genlab.report.curves import plot_curves
@@ -60,20 +61,6 @@ class RunResult:
     best_epoch: int
     stopped_early: bool
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(
-            f"train.device={name!r} is not a torch device (auto, cpu, cuda)"
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device=cuda but no CUDA device is available")
-    return device
 
 
 class Trainer:
@@ -243,7 +230,7 @@ class Trainer:
             self._restore(read_checkpoint(self.ckpt_dir / "last.safetensors"), opts, scheds)
         elif self.dist.is_main:
             save_config(self.config, self.run_dir / "config.yaml")
-        plan = self.model.objectives()
+        plan = [(p.name, p.objective) for p in self.model.players()]
         started = time.perf_counter()
         while self.epoch < cfg.epochs and not self.stopped_early:
             if cfg.time_limit > 0 and time.perf_counter() - started > 60 * cfg.time_limit:
@@ -345,7 +332,7 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         sums: dict[str, Tensor] = {}
-        plan = self.model.objectives()
+        plan = [(p.name, p.objective) for p in self.model.players()]
         cuda = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(self.config.train.seed + 7919)

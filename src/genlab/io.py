@@ -1,0 +1,60 @@
+"""Atomic file writes for every artefact genlab produces: configs, metrics, figures, checkpoints.
+
+Readers (and a later run after a crash) never see a half-written file. Depends on nothing of
+genlab, so the data layer can use it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
+    """Yield a binary file beside ``path`` that replaces ``path`` only once the block completes.
+
+    The temp file lives in the same directory so ``os.replace`` is atomic; on any exception,
+    KeyboardInterrupt included, it is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) atomically."""
+    with atomic_write(path) as fh:
+        fh.write(text.encode())
+    return Path(path)
+
+
+def jsonable(value: Any) -> Any:
+    """Tensors, arrays and tuples as lists, floats rounded to 6 digits, NaN/Inf as null."""
+    if hasattr(value, "tolist") and not isinstance(value, (int, float, str)):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    return value
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON atomically, converted by :func:`jsonable`."""
+    return write_text(path, json.dumps(jsonable(data), indent=2))

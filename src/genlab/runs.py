@@ -1,0 +1,208 @@
+"""Opening a trained run and selecting the images to work on: what every front end shares.
+
+The CLI, the latent experiments, benchmarks, tests (and the evaluation suite and the explorer)
+open a run directory with :func:`open_run` (``genlab.load``), never through the CLI. A
+:class:`Run` knows its model, the config it was trained under and its dataset, and turns a
+selection (split with indices or a class, or image files) into model input binarised exactly
+as validation was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from genlab.data import ImageDataset, load_dataset
+from genlab.data.prepare import eval_seed, model_input, select_input
+from genlab.devices import resolve_device
+from genlab.errors import ConfigError
+from genlab.models.base import GenerativeModel
+from genlab.training.checkpoint import model_from_checkpoint, read_checkpoint, resolve_checkpoint
+from genlab.training.config import RunConfig, config_from_dict
+
+
+@dataclass
+class Selection:
+    """Selected images as model input, their labels (-1 where unknown), where they came from
+    (``source``, for a JSON record) and one caption per image."""
+
+    x: Tensor
+    y: Tensor
+    source: dict[str, Any]
+    captions: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass
+class Run:
+    """A trained model with the config it was trained under and the checkpoint it came from."""
+
+    model: GenerativeModel
+    config: RunConfig
+    checkpoint: Path
+    meta: dict[str, Any]
+    data_dir: str | None = None
+
+    # --- the data the run was trained on -------------------------------------------------
+    @cached_property
+    def dataset(self) -> ImageDataset:
+        """The run's dataset (loaded on first use), split exactly as in training."""
+        d = self.config.data
+        return load_dataset(
+            d.dataset,
+            data_dir=self.data_dir or d.data_dir,
+            val_size=d.val_size,
+            split_seed=d.split_seed,
+            size=d.size,
+        )
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset.class_names)
+
+    def class_index(self, text: str | int) -> int:
+        """A class by name (case-insensitive) or number; unknown -> the list of valid names."""
+        names = self.class_names
+        key = str(text).strip().lower()
+        lowered = [n.lower() for n in names]
+        if key in lowered:
+            return lowered.index(key)
+        if key.isdigit() and int(key) < len(names):
+            return int(key)
+        raise ConfigError(
+            f"unknown class {text!r} for {self.dataset.name}; valid classes: {', '.join(names)} "
+            f"(or a number 0..{len(names) - 1})"
+        )
+
+    def class_name(self, k: int) -> str:
+        names = self.class_names
+        return names[k] if 0 <= k < len(names) else "?"
+
+    # --- model input ---------------------------------------------------------------------
+    def images(self, split: str, indices: Tensor) -> tuple[Tensor, Tensor]:
+        """Selected images of a split as model input (binarised as in validation), and labels."""
+        part = self.dataset.split(split)
+        indices = torch.as_tensor(indices).long()
+        bad = indices[(indices < 0) | (indices >= len(part))]
+        if bad.numel():
+            raise ConfigError(
+                f"index {int(bad[0])} is out of range for split {split!r} of {self.dataset.name} "
+                f"({len(part)} images)"
+            )
+        data = self.config.data
+        x = select_input(part.images, indices, data.binarize, eval_seed(data.split_seed))
+        return x.to(self.model.device), part.labels[indices].to(self.model.device)
+
+    def file_input(self, paths: list[str]) -> Tensor:
+        """Image files as model input: converted to the model's channels and size, binarised
+        as validation images are."""
+        images = load_image_files(paths, self.model.shape)
+        data = self.config.data
+        return model_input(images, data.binarize, eval_seed(data.split_seed)).to(self.model.device)
+
+    def select(
+        self,
+        split: str = "test",
+        n: int = 8,
+        index: list[int] | None = None,
+        cls: str | None = None,
+        files: list[str] | None = None,
+    ) -> Selection:
+        """Images by ``index`` (into ``split``), by class (its first ``n``), or ``files``;
+        with none of them, the first ``n`` images of ``split``."""
+        if sum(v is not None for v in (index, cls, files)) > 1:
+            raise ConfigError("choose one of index, class and image files")
+        if files:
+            x = self.file_input(files)
+            y = torch.full((len(files),), -1, dtype=torch.long, device=x.device)
+            return Selection(x, y, {"images": list(files)}, [Path(p).name for p in files])
+        if n < 1:
+            raise ConfigError(f"the number of images must be positive, got {n}")
+        labels = self.dataset.split(split).labels
+        if index is not None:
+            if not index:
+                raise ConfigError("the index list is empty")
+            chosen = torch.tensor(index)
+        elif cls is not None:
+            chosen = (labels == self.class_index(cls)).nonzero().squeeze(1)[:n]
+            if chosen.numel() == 0:
+                raise ConfigError(f"split {split!r} has no images of class {cls!r}")
+        else:
+            chosen = torch.arange(min(n, len(labels)))
+        x, y = self.images(split, chosen)
+        captions = [
+            f"{split}[{i}] ({self.class_name(k)})" if k >= 0 else f"{split}[{i}]"
+            for i, k in zip(chosen.tolist(), y.tolist(), strict=True)
+        ]
+        return Selection(x, y, {"split": split, "indices": chosen.tolist()}, captions)
+
+    # --- generation ----------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self, n: int, labels: Tensor | list[int] | None = None, seed: int = 0, mean: bool = True
+    ) -> Tensor:
+        """n generated images (n, C, H, W) in [0, 1] on the CPU, in chunks of 1,000."""
+        if n < 1:
+            raise ConfigError(f"the number of samples must be positive, got {n}")
+        gen = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)  # pixel draws (mean=False) use the global stream
+        label_t = None
+        if labels is not None:
+            label_t = torch.as_tensor(labels).long().reshape(-1)
+            bad = label_t[(label_t < 0) | (label_t >= self.model.num_classes)]
+            if label_t.numel() == 0 or bad.numel():
+                raise ConfigError(
+                    f"labels must be classes 0..{self.model.num_classes - 1}, got {labels}"
+                )
+            label_t = label_t.repeat(n // label_t.numel() + 1)[:n]
+        out = []
+        for chunk in torch.arange(n).split(1000):
+            part = None if label_t is None else label_t[chunk]
+            out.append(self.model.sample(len(chunk), labels=part, generator=gen, mean=mean).cpu())
+        return torch.cat(out)
+
+    def describe(self) -> dict[str, Any]:
+        """Model, dataset and training state, for JSON records and the report."""
+        return {
+            **self.model.describe(),
+            "dataset": self.config.data.dataset,
+            "checkpoint": str(self.checkpoint),
+            "epoch": self.meta.get("epoch"),
+        }
+
+
+def open_run(
+    run: str | Path, which: str = "best", device: str = "cpu", data_dir: str | None = None
+) -> Run:
+    """Open a run directory (or a checkpoint file) on ``device`` (``auto`` picks CUDA when
+    present). Tensors are read onto the CPU first, so a GPU-trained run opens anywhere."""
+    path = resolve_checkpoint(run, which)
+    ckpt = read_checkpoint(path)
+    model = model_from_checkpoint(ckpt, path, str(resolve_device(device)))
+    return Run(model, config_from_dict(ckpt.meta["config"]), path, ckpt.meta, data_dir)
+
+
+def load_image_files(paths: list[str], shape: tuple[int, ...]) -> Tensor:
+    """Image files as uint8 (N, C, H, W), converted to C channels and resized to H x W."""
+    from PIL import Image, UnidentifiedImageError
+
+    c, h, w = shape
+    arrays = []
+    for path in paths:
+        try:
+            with Image.open(path) as img:
+                img = img.convert("L" if c == 1 else "RGB")
+                if img.size != (w, h):
+                    img = img.resize((w, h), Image.Resampling.BILINEAR)
+                arrays.append(np.asarray(img).reshape(h, w, c))
+        except (FileNotFoundError, IsADirectoryError, UnidentifiedImageError) as exc:
+            raise ConfigError(f"cannot read image {path}: {exc}") from None
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
