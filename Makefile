@@ -1,4 +1,5 @@
-# Two entry points: `make demo` and `make test`. Each creates .venv when missing.
+# Two entry points: `make demo` and `make test` (`make test-fast` skips the slow tests).
+# Each creates .venv when missing.
 PY ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ $(BIN)/genlab: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(BIN)/genlab
 
-.PHONY: demo test lint
+.PHONY: demo test test-fast lint
 demo: $(BIN)/genlab
 	rm -rf runs/demo
 	$(BIN)/genlab datasets
@@ -30,6 +31,12 @@ demo: $(BIN)/genlab
 test: $(BIN)/genlab
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
+
+# The quick loop while editing: everything but the tests marked slow (training runs, resume,
+# torchrun). CI runs `make test`.
+test-fast: $(BIN)/genlab
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(BIN)/genlab
 	$(BIN)/ruff check src tests benchmarks

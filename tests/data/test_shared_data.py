@@ -56,8 +56,8 @@ def test_mnist_mini_is_the_head_of_mnist() -> None:
         assert torch.equal(mini[split][1], full[split][1][:n])
 
 
-@needs_cifar
 @pytest.mark.slow
+@needs_cifar
 def test_cifar10_folder_and_its_cache(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     name = f"folder:{CIFAR_JPG}"
     ds = load_dataset(name, val_size=0)

@@ -70,6 +70,7 @@ def test_shipped_configs_are_valid(path):
 SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "stl10": (3, 64, 64)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_configs_build_a_model_with_a_finite_loss(path):
     import torch

@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 
+@pytest.mark.slow
 def test_torchrun_two_ranks_stay_in_sync(tmp_path):
     run = tmp_path / "ddp"
     cmd = [

@@ -19,6 +19,7 @@ from genlab.training.checkpoint import read_checkpoint
 from genlab.training.trainer import Trainer
 
 
+@pytest.mark.slow
 def test_vae_learns_on_mnist_mini_and_writes_a_run_dir(tmp_path, tiny):
     result = train(tiny(model={"hidden": [256]}), out=tmp_path / "run")
     first, last = result.history[0], result.history[-1]
@@ -55,6 +56,7 @@ def _assert_same(a: dict, b: dict) -> None:
         assert torch.equal(a[k], b[k]), k
 
 
+@pytest.mark.slow
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, tiny, monkeypatch):
     cfg = tiny(model={"net": "conv", "channels": [4, 8]}, train={"epochs": 3, "schedule": "cosine"})
     train(cfg, out=tmp_path / "full")
@@ -63,7 +65,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, tiny, monkeypat
 
     def save_then_die(self, *args, **kwargs):
         real_save(self, *args, **kwargs)
-        if self.epoch == 2:
+        if self.state.epoch == 2:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(Trainer, "_save", save_then_die)
@@ -79,6 +81,7 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "genlab", *args]
 
 
+@pytest.mark.slow
 def test_killed_process_resumes_to_identical_weights(tmp_path):
     flags = [
         "vae",
@@ -130,6 +133,7 @@ def test_killed_process_resumes_to_identical_weights(tmp_path):
     assert not list((cut / "checkpoints").glob(".*.tmp")), "stale temp files are cleaned on resume"
 
 
+@pytest.mark.slow
 def test_nan_stops_with_location_and_keeps_last_checkpoint(tmp_path, tiny, monkeypatch):
     cfg = tiny(train={"epochs": 3})
     run = tmp_path / "run"
@@ -153,6 +157,7 @@ def test_nan_stops_with_location_and_keeps_last_checkpoint(tmp_path, tiny, monke
     assert all(torch.isfinite(v).all() for v in ckpt.section("model").values())
 
 
+@pytest.mark.slow
 def test_run_dir_is_never_clobbered(tmp_path, tiny):
     cfg = tiny(train={"epochs": 1})
     train(cfg, out=tmp_path / "run")
@@ -162,18 +167,21 @@ def test_run_dir_is_never_clobbered(tmp_path, tiny):
         train(cfg, out=tmp_path / "nothing", resume=True)
 
 
+@pytest.mark.slow
 def test_resume_with_another_model_config_is_refused(tmp_path, tiny):
     train(tiny(train={"epochs": 1}), out=tmp_path / "run")
     with pytest.raises(CheckpointError, match="differs in model.latent_dim"):
         train(tiny(model={"latent_dim": 5}, train={"epochs": 2}), out=tmp_path / "run", resume=True)
 
 
+@pytest.mark.slow
 def test_early_stopping_with_patience(tmp_path, tiny):
     # lr 0 cannot improve after the first epoch, so patience 2 stops at epoch 3.
     result = train(tiny(train={"epochs": 10, "lr": 0.0, "patience": 2}), out=tmp_path / "run")
     assert result.stopped_early and len(result.history) == 3 and result.best_epoch == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["pca", "mean"])
 def test_closed_form_models_use_the_same_entry_point(tmp_path, tiny, family):
     model = {"name": family}

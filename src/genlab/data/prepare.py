@@ -1,10 +1,17 @@
-"""uint8 images -> the float input a model was trained on, for evaluation and latent tools."""
+"""uint8 images -> the float input a model sees: the one binarisation path of genlab.
+
+``binarize`` modes: ``none``; ``static`` (one fixed Bernoulli draw, p = intensity, for training
+and evaluation alike); ``dynamic`` (a fresh draw per training batch, as in Salakhutdinov &
+Murray 2008's binarised MNIST protocol, and one fixed draw for evaluation); ``threshold``
+(pixels above 0.5). The trainer, the run-opening module and the latent tools all call these.
+"""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
-from genlab.data.views import binarize_static, binarize_threshold, to_float
+from genlab.data.views import binarize_dynamic, binarize_static, binarize_threshold, to_float
 
 
 def eval_seed(split_seed: int) -> int:
@@ -12,16 +19,30 @@ def eval_seed(split_seed: int) -> int:
     return split_seed + 1
 
 
-def model_input(images: Tensor, binarize: str = "none", seed: int = 1) -> Tensor:
-    """Float images in [0, 1] as the model sees them at evaluation time.
+def fixed_draw(images: Tensor, binarize: str, seed: int, training: bool = False) -> Tensor:
+    """A whole uint8 split with its fixed Bernoulli draw applied where the mode has one:
+    ``static`` always, ``dynamic`` for evaluation only (training draws afresh per batch)."""
+    if binarize == "static" or (binarize == "dynamic" and not training):
+        return binarize_static(images, seed=seed)
+    return images
 
-    ``static`` and ``dynamic`` binarisation both use one fixed Bernoulli draw seeded by ``seed``
-    (``eval_seed(split_seed)`` everywhere), ``threshold`` keeps pixels above 0.5.
-    """
-    if binarize in ("static", "dynamic"):
-        return to_float(binarize_static(images, seed=seed))
+
+def batch_input(
+    images: Tensor, binarize: str, generator: torch.Generator | None = None
+) -> Tensor:
+    """A uint8 slice (already through :func:`fixed_draw`) as float model input; with a
+    ``generator``, ``dynamic`` draws a fresh binarisation (training batches)."""
     x = to_float(images)
-    return binarize_threshold(x) if binarize == "threshold" else x
+    if binarize == "dynamic" and generator is not None:
+        return binarize_dynamic(x, generator)
+    if binarize == "threshold":
+        return binarize_threshold(x)
+    return x
+
+
+def model_input(images: Tensor, binarize: str = "none", seed: int = 1) -> Tensor:
+    """Float images in [0, 1] as the model sees them at evaluation time."""
+    return batch_input(fixed_draw(images, binarize, seed), binarize)
 
 
 def select_input(images: Tensor, indices: Tensor, binarize: str, seed: int) -> Tensor:

@@ -117,6 +117,44 @@ def elbo_estimate(
     return log_px.view(n_samples, n).mean(0) - kl
 
 
+class _Rows:
+    """Per-image optimiser state of :func:`fit_posterior`: each row is one image's (mu, logvar)
+    parameters with its own Adam moments, step count, running ELBO and early stopping."""
+
+    def __init__(self, x: Tensor, d: int) -> None:
+        n = x.shape[0]
+        self.params = torch.cat([x.new_zeros(n, d), x.new_full((n, d), INIT_LOGVAR)], dim=1)
+        self.best_params = self.params.clone()
+        self.m1, self.m2 = torch.zeros_like(self.params), torch.zeros_like(self.params)
+        self.used = torch.zeros(n, dtype=torch.long, device=x.device)
+        self.running = x.new_full((n,), math.nan)
+        self.best = x.new_full((n,), -math.inf)
+        self.bad = torch.zeros_like(self.used)
+        self.active = torch.ones(n, dtype=torch.bool, device=x.device)
+
+    def track(self, idx: Tensor, p: Tensor, elbo: Tensor, tol: float) -> None:
+        """Smooth the rows' ELBOs and keep the parameters that produced the best, before any
+        step moves them."""
+        prev = self.running[idx]
+        smooth = torch.where(prev.isnan(), elbo, SMOOTHING * prev + (1 - SMOOTHING) * elbo)
+        self.running[idx] = smooth
+        improved = smooth > self.best[idx] + tol
+        self.best[idx] = torch.where(improved, smooth, self.best[idx])
+        self.best_params[idx] = torch.where(improved.unsqueeze(1), p, self.best_params[idx])
+        self.bad[idx] = torch.where(improved, 0, self.bad[idx] + 1)
+
+    def adam(self, idx: Tensor, p: Tensor, grad: Tensor, lr: float, patience: int) -> None:
+        """One Adam step (Kingma & Ba 2015) per row, with each row's own bias correction."""
+        self.used[idx] += 1
+        b1, b2 = ADAM_BETAS
+        self.m1[idx] = b1 * self.m1[idx] + (1 - b1) * grad
+        self.m2[idx] = b2 * self.m2[idx] + (1 - b2) * grad.square()
+        t = self.used[idx].unsqueeze(1).to(self.params.dtype)
+        step = lr * (self.m1[idx] / (1 - b1**t)) / ((self.m2[idx] / (1 - b2**t)).sqrt() + ADAM_EPS)
+        self.params[idx] = p - step
+        self.active[idx] = self.bad[idx] < patience
+
+
 def fit_posterior(
     model: GenerativeModel,
     x: Tensor,
@@ -142,7 +180,7 @@ def fit_posterior(
     x = x.to(model.device)
     if mask is not None:
         mask = check_mask(mask.to(model.device), x)
-    n, d = x.shape[0], model.latent_dim
+    d = model.latent_dim
     gen = torch.Generator().manual_seed(seed)
     with frozen(model):
         loc, scale = prior_frame(model.prior(), d)
@@ -152,46 +190,23 @@ def fit_posterior(
             u, s = p.chunk(2, dim=1)
             return loc + scale * u, log_var0 + s
 
-        params = torch.cat([x.new_zeros(n, d), x.new_full((n, d), INIT_LOGVAR)], dim=1)
-        best_params = params.clone()
-        m1, m2 = torch.zeros_like(params), torch.zeros_like(params)
-        used = torch.zeros(n, dtype=torch.long, device=x.device)
-        running = x.new_full((n,), math.nan)
-        best = x.new_full((n,), -math.inf)
-        bad = torch.zeros_like(used)
-        active = torch.ones(n, dtype=torch.bool, device=x.device)
+        rows = _Rows(x, d)
         for _ in range(steps):
-            idx = active.nonzero().squeeze(1)
+            idx = rows.active.nonzero().squeeze(1)
             if idx.numel() == 0:
                 break
-            p = params[idx].requires_grad_(True)
+            p = rows.params[idx].requires_grad_(True)
             rows_mask = mask if mask is None or mask.shape[0] == 1 else mask[idx]
             elbo = elbo_estimate(
                 model, x[idx], *to_posterior(p), None if y is None else y[idx], rows_mask,
                 n_samples, gen,
             )
             (grad,) = torch.autograd.grad(-elbo.sum(), p)
-            elbo = elbo.detach()
-            # Track the parameters that produced this ELBO, before stepping them.
-            prev = running[idx]
-            smooth = torch.where(prev.isnan(), elbo, SMOOTHING * prev + (1 - SMOOTHING) * elbo)
-            running[idx] = smooth
-            improved = smooth > best[idx] + tol
-            best[idx] = torch.where(improved, smooth, best[idx])
-            best_params[idx] = torch.where(improved.unsqueeze(1), p.detach(), best_params[idx])
-            bad[idx] = torch.where(improved, 0, bad[idx] + 1)
-            # Adam, one row per image with its own step count.
-            used[idx] += 1
-            b1, b2 = ADAM_BETAS
-            m1[idx] = b1 * m1[idx] + (1 - b1) * grad
-            m2[idx] = b2 * m2[idx] + (1 - b2) * grad.square()
-            t = used[idx].unsqueeze(1).to(params.dtype)
-            step = lr * (m1[idx] / (1 - b1**t)) / ((m2[idx] / (1 - b2**t)).sqrt() + ADAM_EPS)
-            params[idx] = p.detach() - step
-            active[idx] = bad[idx] < patience
-        mu, logvar = to_posterior(best_params)
+            rows.track(idx, p.detach(), elbo.detach(), tol)
+            rows.adam(idx, p.detach(), grad, lr, patience)
+        mu, logvar = to_posterior(rows.best_params)
     final = evaluate_elbo(model, x, mu, logvar, y, mask, eval_samples, seed + 1)
-    return FitResult(mu, logvar, final, used, ~active)
+    return FitResult(mu, logvar, final, rows.used, ~rows.active)
 
 
 def encoder_posterior(

@@ -1,5 +1,8 @@
 """Checkpoints: one safetensors file per checkpoint, written atomically.
 
+A checkpoint is read onto the CPU (an explicit map location), so a run trained on a GPU opens
+on a machine without one; callers move the model where they want it.
+
 Tensors: the model's state (``model.*``), each optimiser's tensor state (``optim.NAME.*``) and
 the RNG states (``rng.*``). The JSON part (config, image shape, epoch, step, optimiser
 hyper-parameters, scheduler state, history) lives in the safetensors header's metadata under
@@ -9,6 +12,7 @@ hyper-parameters, scheduler state, history) lives in the safetensors header's me
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +63,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta_raw = (fh.metadata() or {}).get("genlab")
-        tensors = load_file(str(path))
+        tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(
             f"{path} is not a genlab checkpoint (not safetensors: {exc})"
@@ -87,6 +91,8 @@ def optimizer_state(name: str, opt: torch.optim.Optimizer) -> tuple[dict[str, Te
 
 
 def restore_optimizer(ckpt: Checkpoint, name: str, opt: torch.optim.Optimizer) -> None:
+    if name not in ckpt.meta["optimizers"]:
+        raise CheckpointError(f"the checkpoint holds no optimiser for player {name!r}")
     info = ckpt.meta["optimizers"][name]
     state: dict[int, dict[str, Any]] = {}
     for key, value in ckpt.section(f"optim.{name}").items():
@@ -106,6 +112,71 @@ def model_meta(model: GenerativeModel, config_dict: dict[str, Any]) -> dict[str,
         "num_classes": model.num_classes,
         "config": config_dict,
     }
+
+
+@dataclass
+class TrainState:
+    """Where a gradient-trained run stands: what a resumed run continues from."""
+
+    epoch: int = 0
+    step: int = 0
+    best_val: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def pack_training(
+    model: GenerativeModel,
+    config_dict: dict[str, Any],
+    state: TrainState,
+    opts: dict[str, torch.optim.Optimizer],
+    scheds: dict[str, Any],
+    rngs: dict[str, Tensor],
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Everything a run needs to continue, as (tensors, JSON metadata) for :func:`atomic_save`:
+    weights (EMA averages included), every optimiser, every scheduler and the RNG states."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    optim_meta = {}
+    for name, opt in opts.items():
+        t, m = optimizer_state(name, opt)
+        tensors.update(t)
+        optim_meta[name] = m
+    tensors.update({f"rng.{k}": v for k, v in rngs.items()})
+    meta = model_meta(model, config_dict)
+    meta.update(
+        epoch=state.epoch,
+        step=state.step,
+        best_val=state.best_val,
+        best_epoch=state.best_epoch,
+        bad_epochs=state.bad_epochs,
+        stopped_early=state.stopped_early,
+        history=state.history,
+        optimizers=optim_meta,
+        schedulers={k: s.state_dict() for k, s in scheds.items()},
+    )
+    return tensors, meta
+
+
+def restore_training(
+    ckpt: Checkpoint,
+    source: Path,
+    model: GenerativeModel,
+    opts: dict[str, torch.optim.Optimizer],
+    scheds: dict[str, Any],
+) -> tuple[TrainState, dict[str, Tensor]]:
+    """Load what :func:`pack_training` stored into the given objects; returns the state and
+    the RNG states for the caller to set."""
+    load_weights(model, ckpt.section("model"), source)
+    for name, opt in opts.items():
+        restore_optimizer(ckpt, name, opt)
+    for name, sched in scheds.items():
+        sched.load_state_dict(ckpt.meta["schedulers"][name])
+    m = ckpt.meta
+    state = TrainState(m["epoch"], m["step"], m["best_val"], m["best_epoch"], m["bad_epochs"],
+                       m["stopped_early"], list(m["history"]))
+    return state, ckpt.section("rng")
 
 
 def resolve_checkpoint(run: str | Path, which: str = "best") -> Path:

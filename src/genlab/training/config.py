@@ -43,17 +43,32 @@ class DataConfig:
 
 
 @dataclass
+class OptimConfig:
+    """One player's optimiser settings (``train.optim.<player>``); unset keys fall back to the
+    ``train`` section's, then to the family's defaults."""
+
+    lr: float | None = None
+    betas: list[float] | None = None
+    weight_decay: float | None = None
+
+
+@dataclass
 class TrainConfig:
-    """Optimisation. ``schedule``: constant | linear (anneal to ``lr_final``) | cosine.
-    ``patience``: early-stopping patience in epochs on the validation loss (0 = off);
-    ``time_limit``: minutes after which no new epoch starts (0 = off)."""
+    """Optimisation. ``lr``/``betas``/``weight_decay`` apply to every player (unset: the
+    family's defaults, else 1e-3, (0.9, 0.999), 0); ``optim.<player>`` overrides them for one
+    player (a GAN's ``generator`` or ``discriminator``). ``schedule``: constant | linear (anneal
+    to ``lr_final``) | cosine. ``patience``: early-stopping patience in epochs on the family's
+    selection metric (0 = off); ``time_limit``: minutes after which no new epoch starts (0 =
+    off)."""
 
     epochs: int = 10
     batch_size: int = 128
     optimizer: str = "adam"
-    lr: float = 1e-3
+    lr: float | None = None
     lr_final: float = 0.0
-    weight_decay: float = 0.0
+    betas: list[float] | None = None
+    weight_decay: float | None = None
+    optim: dict[str, OptimConfig] = field(default_factory=dict)
     schedule: str = "constant"
     clip_grad: float = 0.0
     patience: int = 0
@@ -94,6 +109,14 @@ class RunConfig:
         for key, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"{key} must be positive, got {value}")
+        for key, optim in [("train", self.train), *[(f"train.optim.{k}", v)
+                                                    for k, v in self.train.optim.items()]]:
+            if optim.lr is not None and optim.lr < 0:
+                raise ConfigError(f"{key}.lr must not be negative, got {optim.lr}")
+            if optim.betas is not None and (
+                len(optim.betas) != 2 or not all(0 <= b < 1 for b in optim.betas)
+            ):
+                raise ConfigError(f"{key}.betas must be two numbers in [0, 1), got {optim.betas}")
 
 
 SECTIONS = {"data": DataConfig, "train": TrainConfig}
@@ -115,6 +138,11 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(errors[0])
+    if origin is dict:
+        _, item = typing.get_args(annotation)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} expects a mapping, got {value!r}")
+        return {str(k): build_section(item, v, f"{key}.{k}") for k, v in value.items()}
     if origin is list:
         (item,) = typing.get_args(annotation)
         if isinstance(value, tuple):
@@ -199,7 +227,13 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             continue
         if section not in ("model", "data", "train"):
             raise ConfigError(f"unknown section in {key!r}; valid sections: model, data, train")
-        raw.setdefault(section, {})[name] = value
+        *parents, leaf = name.split(".")
+        node = raw.setdefault(section, {})
+        for part in parents:  # train.optim.generator.lr: nested mappings
+            child = node.get(part)
+            node[part] = child = dict(child) if isinstance(child, dict) else {}
+            node = child
+        node[leaf] = value
     return raw
 
 
