@@ -53,6 +53,7 @@ def report(out, name: str) -> dict:
     return json.loads((out / f"{name}.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_every_command_writes_a_figure_and_its_numbers(runs, tmp_path, name):
     assert latent(name, runs["vae"], *COMMANDS[name], "--out", str(tmp_path)) == 0
@@ -60,6 +61,7 @@ def test_every_command_writes_a_figure_and_its_numbers(runs, tmp_path, name):
     assert data["command"] == name and data["model"] == "vae" and data["latent_dim"] == 2
 
 
+@pytest.mark.slow
 def test_numbers_behind_the_figures(runs, tmp_path):
     vae = runs["vae"]
     assert latent("infer", vae, "-n", "3", *FIT, "--out", str(tmp_path)) == 0
@@ -75,6 +77,7 @@ def test_numbers_behind_the_figures(runs, tmp_path):
     assert report(tmp_path, "map")["method"] == "raw"
 
 
+@pytest.mark.slow
 def test_tsne_map_and_arithmetic(runs, tmp_path):
     assert latent("map", runs["vae"], "-n", "40", "--method", "tsne", "--out", str(tmp_path)) == 0
     assert report(tmp_path, "map")["method"] == "tsne"
@@ -83,6 +86,7 @@ def test_tsne_map_and_arithmetic(runs, tmp_path):
     assert report(tmp_path, "blend")["mode"] == "arithmetic"
 
 
+@pytest.mark.slow
 def test_seed_makes_runs_reproducible(runs, tmp_path):
     argv = ["perturb", runs["vae"], "--index", "0,1", "--sigmas", "1"]
     numbers = []
@@ -92,6 +96,7 @@ def test_seed_makes_runs_reproducible(runs, tmp_path):
     assert numbers[0] == numbers[1] != numbers[2]
 
 
+@pytest.mark.slow
 def test_blend_image_files(runs, tmp_path):
     files = []
     for i in range(2):
@@ -103,6 +108,7 @@ def test_blend_image_files(runs, tmp_path):
     assert report(tmp_path, "blend")["a"] == {"images": files}
 
 
+@pytest.mark.slow
 def test_other_families(runs, tmp_path):
     pca, cvae = runs["pca"], runs["cvae"]
     assert latent("perturb", pca, "-n", "3", "--out", str(tmp_path)) == 0
@@ -114,6 +120,7 @@ def test_other_families(runs, tmp_path):
     assert latent("grid", cvae, "--prior", "-n", "3", "--label", "5", "--out", str(tmp_path)) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("run", "argv", "message"),
     [
@@ -136,6 +143,7 @@ def test_bad_input_is_a_clear_error(runs, tmp_path, capsys, run, argv, message):
     assert re.search(message, err), err
 
 
+@pytest.mark.slow
 def test_a_mask_image_of_the_wrong_size_is_refused(runs, tmp_path, capsys):
     path = tmp_path / "mask.png"
     Image.fromarray(np.zeros((20, 28), dtype=np.uint8)).save(path)

@@ -26,6 +26,7 @@ the margin only absorbs Monte Carlo noise."""
 FAST = {"steps": 300, "patience": 30}
 
 
+@pytest.mark.slow
 def test_inference_without_encoder_matches_the_encoder(vae):
     m, x = vae.model, vae.x
     fit = fit_posterior(m, x, seed=0)
@@ -36,6 +37,7 @@ def test_inference_without_encoder_matches_the_encoder(vae):
     assert len(set(fit.steps.tolist())) > 1  # ...each at its own step
 
 
+@pytest.mark.slow
 def test_each_image_has_its_own_budget_and_the_decoder_is_restored(vae):
     m = vae.model
     m.train()
@@ -47,12 +49,14 @@ def test_each_image_has_its_own_budget_and_the_decoder_is_restored(vae):
     m.eval()
 
 
+@pytest.mark.slow
 def test_fits_are_reproducible_with_a_seed(vae):
     a = fit_posterior(vae.model, vae.x[:8], seed=3, **FAST)
     b = fit_posterior(vae.model, vae.x[:8], seed=3, **FAST)
     assert torch.equal(a.mu, b.mu) and torch.equal(a.elbo, b.elbo)
 
 
+@pytest.mark.slow
 def test_a_hopeless_image_does_not_hold_back_the_others(vae):
     """Per-image stopping: an image far from the data keeps its own schedule."""
     x = vae.x[:6].clone()
@@ -62,6 +66,7 @@ def test_a_hopeless_image_does_not_hold_back_the_others(vae):
     assert torch.allclose(fit.elbo[1:].mean(), alone.elbo.mean(), rtol=0.02)
 
 
+@pytest.mark.slow
 def test_fit_works_for_every_family(family):
     m, x = family.model, family.x[:16]
     fit = fit_posterior(m, x, **FAST)
@@ -78,12 +83,14 @@ def _prior_start(m, n):
     return mean, (prior.variance.log() - 2.0).expand(n, -1)
 
 
+@pytest.mark.slow
 def test_encoder_posterior_only_for_gaussian_encoders(vae, ae, pca):
     assert encoder_posterior(vae.model, vae.x[:2]) is not None
     assert encoder_posterior(ae.model, ae.x[:2]) is None
     assert encoder_posterior(pca.model, pca.x[:2]) is None
 
 
+@pytest.mark.slow
 def test_conditional_fit_needs_labels(cvae):
     fit = fit_posterior(cvae.model, cvae.x[:4], cvae.y[:4], **FAST)
     assert bool(torch.isfinite(fit.elbo).all())
@@ -91,11 +98,13 @@ def test_conditional_fit_needs_labels(cvae):
         fit_posterior(cvae.model, cvae.x[:4])
 
 
+@pytest.mark.slow
 def test_the_class_mean_baseline_is_refused(mean):
     with pytest.raises(ConfigError, match="no latent space"):
         fit_posterior(mean.model, mean.x[:2])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["left", "centre", "random"])
 def test_completion_never_changes_observed_pixels(family, kind):
     m, x = family.model, family.x[:8]
@@ -106,6 +115,7 @@ def test_completion_never_changes_observed_pixels(family, kind):
     assert done.hidden_mse.shape == (8,)
 
 
+@pytest.mark.slow
 def test_completion_beats_a_blank_guess(vae):
     x = vae.x[:16]
     done = complete(vae.model, x, make_mask("left", 16, 28, 28))
@@ -131,6 +141,7 @@ def test_masks():
         make_mask("random", 1, 28, 28, rate=1.5)
 
 
+@pytest.mark.slow
 def test_masks_of_the_wrong_size_are_refused(tmp_path, vae):
     with pytest.raises(ConfigError, match="does not fit"):
         check_mask(torch.ones(1, 1, 27, 28), vae.x[:2])

@@ -10,12 +10,14 @@ from genlab.errors import ConfigError
 from genlab.latent import decode, encode, project_2d, quantile_grid
 
 
+@pytest.mark.slow
 def test_raw_map_keeps_2d_codes_and_auto_picks_it(vae2d):
     z = encode(vae2d.model, vae2d.x)
     proj = project_2d(z, "auto")
     assert proj.method == "raw" and torch.equal(proj.coords, z)
 
 
+@pytest.mark.slow
 def test_pca_map_of_16d_codes(vae):
     z = encode(vae.model, vae.x)
     proj = project_2d(z, "auto")
@@ -25,6 +27,7 @@ def test_pca_map_of_16d_codes(vae):
         project_2d(z, "raw")
 
 
+@pytest.mark.slow
 def test_tsne_map_is_seeded(vae):
     z = encode(vae.model, vae.x[:40])
     a, b = project_2d(z, "tsne", seed=1), project_2d(z, "tsne", seed=1)
@@ -42,12 +45,14 @@ def test_quantile_grid_layout():
     assert bool((z[:, :, 0] == z1).all()) and bool((z[:, :, 1] == z2.unsqueeze(1)).all())
 
 
+@pytest.mark.slow
 def test_manifold_grid_decodes_a_2d_model(vae2d):
     m = vae2d.model
     images = decode(m, quantile_grid(m.prior(), m.latent_dim, 4))
     assert images.shape == (16, 1, 28, 28)
 
 
+@pytest.mark.slow
 def test_a_2d_grid_of_a_16d_model_is_refused(vae):
     with pytest.raises(ConfigError, match="2-D latent space; this model has 16"):
         quantile_grid(vae.model.prior(), vae.model.latent_dim, 10)

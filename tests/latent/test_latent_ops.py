@@ -115,6 +115,7 @@ def test_blend_weights_flips_and_arithmetic():
 
 
 # --- through trained models -------------------------------------------------------------------
+@pytest.mark.slow
 def test_zero_moves_decode_to_the_plain_reconstruction(family):
     m, x, y = family.model, family.x[:8], family.y[:8]
     recon = m.reconstruct(x)
@@ -125,6 +126,7 @@ def test_zero_moves_decode_to_the_plain_reconstruction(family):
     assert torch.equal(decode(m, moved[0], y), recon)
 
 
+@pytest.mark.slow
 def test_alpha_one_toward_the_centroid_decodes_the_centroid(family):
     m, x, y = family.model, family.x, family.y
     z = encode(m, x, y)
@@ -133,6 +135,7 @@ def test_alpha_one_toward_the_centroid_decodes_the_centroid(family):
     assert torch.equal(decode(m, moved[1], y), decode(m, centroids[y], y))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["lerp", "slerp"])
 def test_interpolation_end_points_decode_to_their_reconstructions(family, method):
     m, x = family.model, family.x
@@ -142,6 +145,7 @@ def test_interpolation_end_points_decode_to_their_reconstructions(family, method
     assert torch.equal(decode(m, path[-1]), m.reconstruct(x[5:10]))
 
 
+@pytest.mark.slow
 def test_blend_with_w_one_equals_the_first_selection(family):
     m, x = family.model, family.x
     za, zb = encode(m, x[:6]), encode(m, x[6:12])
@@ -149,6 +153,7 @@ def test_blend_with_w_one_equals_the_first_selection(family):
     assert torch.equal(decode(m, blend(za, zb, 1.0, flip)), m.reconstruct(x[:6]))
 
 
+@pytest.mark.slow
 def test_conditional_models_use_labels(cvae):
     m, x, y = cvae.model, cvae.x[:6], cvae.y[:6]
     z = encode(m, x, y)
@@ -160,6 +165,7 @@ def test_conditional_models_use_labels(cvae):
         decode(m, z, torch.full_like(y, -1))
 
 
+@pytest.mark.slow
 def test_the_class_mean_baseline_is_refused(mean):
     with pytest.raises(ConfigError, match="no encoder"):
         encode(mean.model, mean.x)

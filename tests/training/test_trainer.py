@@ -36,6 +36,8 @@ def test_vae_learns_on_mnist_mini_and_writes_a_run_dir(tmp_path, tiny):
         "summary.json",
         "checkpoints/best.safetensors",
         "checkpoints/last.safetensors",
+        "samples/epoch_001.png",
+        "samples/epoch_003.png",
     ):
         assert (run / name).exists(), name
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

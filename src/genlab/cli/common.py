@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from genlab.errors import ConfigError
 
 
@@ -17,6 +15,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def parse_int_list(text: str | None, what: str) -> list[int] | None:
+    """``"1,2,3"`` -> [1, 2, 3]; None stays None (the flag was not given)."""
     if text is None:
         return None
     try:
@@ -25,6 +24,12 @@ def parse_int_list(text: str | None, what: str) -> list[int] | None:
         raise ConfigError(f"{what} expects comma-separated integers, got {text!r}") from None
 
 
-def seeded(seed: int) -> torch.Generator:
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+def parse_float_list(text: str, what: str) -> list[float]:
+    """``"0.5,1"`` -> [0.5, 1.0]; an empty list is an error (a sweep needs values)."""
+    try:
+        values = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ConfigError(f"{what} expects comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{what} is empty")
+    return values

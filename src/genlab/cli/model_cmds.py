@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import yaml
 
-from genlab.cli.common import add_run_args, parse_int_list, seeded
+from genlab.cli.common import add_run_args, parse_int_list
 from genlab.errors import ConfigError
 from genlab.models.catalog import describe_components
 from genlab.models.registry import MODELS
@@ -54,7 +54,8 @@ def _config_fields() -> dict[str, tuple[str, Any]]:
     for section, cls in SECTIONS.items():
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            fields[f.name] = (section, hints[f.name])
+            if typing.get_origin(hints[f.name]) is not dict:  # train.optim: YAML or --set only
+                fields[f.name] = (section, hints[f.name])
     for family in MODELS.values():
         hints = typing.get_type_hints(family.config_class)
         for f in dataclasses.fields(family.config_class):
@@ -64,11 +65,17 @@ def _config_fields() -> dict[str, tuple[str, Any]]:
 
 
 def _flag_type(annotation: Any) -> Any:
-    """argparse type for a field: unwrap ``X | None``; lists are comma-separated integers."""
+    """argparse type for a field: unwrap ``X | None``; lists are comma-separated values."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
     if typing.get_origin(annotation) is list:
-        return lambda text: [int(t) for t in text.split(",")]
+        (item,) = typing.get_args(annotation)
+
+        def parse_list(text: str) -> list:
+            return [item(t) for t in text.split(",")]
+
+        parse_list.__name__ = f"comma-separated {item.__name__}"
+        return parse_list
     return annotation
 
 
@@ -144,25 +151,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     run = open_run(args.run, args.which, args.device)
     labels = parse_int_list(args.labels, "--labels")
-    label_t = None
+    bad = [v for v in labels or [] if not 0 <= v < run.model.num_classes]
+    if bad:
+        raise ConfigError(f"--labels: {bad[0]} is not a class (0..{run.model.num_classes - 1})")
+    images = run.sample(args.n, labels=labels, seed=args.seed, mean=not args.draw)
+    label_t = None  # the labels Run.sample drew with (--labels cycled to n), for the .npz
     if labels is not None:
-        bad = [v for v in labels if not 0 <= v < run.model.num_classes]
-        if bad:
-            raise ConfigError(f"--labels: {bad[0]} is not a class (0..{run.model.num_classes - 1})")
         label_t = torch.tensor(labels).repeat(args.n // len(labels) + 1)[: args.n]
-    gen = seeded(args.seed)
-    with torch.no_grad():
-        images = torch.cat(
-            [
-                run.model.sample(
-                    len(chunk),
-                    labels=None if label_t is None else label_t[chunk],
-                    generator=gen,
-                    mean=not args.draw,
-                ).cpu()
-                for chunk in torch.arange(args.n).split(1000)
-            ]
-        )
     out = Path(args.out)
     if args.format == "npz":
         save_images_npz(images, out, labels=label_t)
@@ -180,7 +175,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     idx = (
         torch.arange(args.n)
         if args.seed is None
-        else torch.randperm(len(ds.split(args.split)), generator=seeded(args.seed))[: args.n]
+        else torch.randperm(
+            len(ds.split(args.split)), generator=torch.Generator().manual_seed(args.seed)
+        )[: args.n]
     )
     x, y = run.images(args.split, idx)
     with torch.no_grad():

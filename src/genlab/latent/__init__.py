@@ -3,7 +3,9 @@
 ``ops``: encode/decode and pure code moves (perturb, lerp/slerp, toward a centroid or class,
 blend, arithmetic); ``maps``: 2-D maps of codes and the manifold grid; ``fit``: inference without
 the encoder and image completion with one batched optimiser; ``masks``: completion masks.
-The CLI (``genlab latent ...``) is a thin layer over these functions.
+``experiments`` (with ``moves``) runs whole experiments on a ``genlab.runs.Run`` and returns
+``results`` (image rows and numbers), which every front end draws with ``genlab.report.latent``;
+it is imported on demand, as it opens runs. The CLI (``genlab latent ...``) only parses flags.
 """
 
 from genlab.latent.fit import (

@@ -28,6 +28,7 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from genlab.latent.masks import check_mask
 from genlab.latent.ops import condition, decode, require_decoder
 from genlab.models.base import Encoder, GenerativeModel, has
+from genlab.models.likelihoods import PixelDistribution
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -36,6 +37,11 @@ SMOOTHING = 0.9
 ELBO is noisy (several nats on MNIST), so its raw maximum would mostly track lucky draws."""
 EVAL_DECODES = 16384
 """Decodes per call when re-estimating ELBOs with many samples (memory bound, not speed)."""
+INVERSION_SIGMA = 0.1
+"""Pixel noise sigma of the Gaussian likelihood N(x; G(z), sigma^2 I) given to a generator that
+decodes to plain images (a GAN): fitting q(z) then minimises the pixel squared error over
+2 sigma^2 plus the KL to the prior, i.e. GAN inversion with a prior term (Zhu et al. 2016
+invert by pixel loss alone; the prior keeps z where the generator was trained)."""
 INIT_LOGVAR = -2.0
 """Start q at the prior mean with exp(-2) ~ 0.14 of the prior variance: narrow enough that the
 first gradients see a sharp decoder, wide enough to move out of a flat region."""
@@ -81,6 +87,26 @@ def prior_frame(prior: Distribution, dim: int) -> tuple[Tensor, Tensor]:
     return zeros, torch.ones_like(zeros)
 
 
+def likelihood(model: GenerativeModel, z: Tensor, y: Tensor | None = None) -> PixelDistribution:
+    """p(x|z): the decoder's own pixel distribution, or for a generator that decodes to plain
+    images a Gaussian of sigma :data:`INVERSION_SIGMA` around them."""
+    out = model.decode(z, y)
+    if isinstance(out, Tensor):
+        return PixelDistribution(Normal(out, torch.full_like(out, INVERSION_SIGMA)))
+    return out
+
+
+def fit_objective(model: GenerativeModel) -> str:
+    """What :func:`fit_posterior` maximises for this model, in words for JSON records."""
+    label = torch.zeros(1, dtype=torch.long, device=model.device) if model.conditional else None
+    with frozen(model), torch.no_grad():
+        probe = model.decode(model.prior().mean.unsqueeze(0), label)
+    if isinstance(probe, Tensor):
+        return (f"GAN inversion: Gaussian pixel likelihood (sigma {INVERSION_SIGMA}) around the "
+                "generator's image, plus the KL of q(z) to the prior")
+    return "ELBO of the decoder's likelihood"
+
+
 def _tile(t: Tensor, k: int) -> Tensor:
     """(N, ...) -> (k * N, ...), sample-major, to evaluate k codes per image in one call."""
     return t.unsqueeze(0).expand(k, *t.shape).reshape(k * t.shape[0], *t.shape[1:])
@@ -107,7 +133,8 @@ def elbo_estimate(
     labels = None if y is None else _tile(y, n_samples)
     if mask is not None and mask.shape[0] != 1:
         mask = _tile(mask, n_samples)
-    log_px = model.decode(z.reshape(n_samples * n, -1), labels).log_prob(_tile(x, n_samples), mask)
+    out = likelihood(model, z.reshape(n_samples * n, -1), labels)
+    log_px = out.log_prob(_tile(x, n_samples), mask)
     q = Independent(Normal(mu, std), 1)
     prior = model.prior()
     try:

@@ -59,7 +59,8 @@ class TrainConfig:
     player (a GAN's ``generator`` or ``discriminator``). ``schedule``: constant | linear (anneal
     to ``lr_final``) | cosine. ``patience``: early-stopping patience in epochs on the family's
     selection metric (0 = off); ``time_limit``: minutes after which no new epoch starts (0 =
-    off)."""
+    off); ``epoch_samples``: images decoded from fixed noise to ``samples/epoch_NNN.png`` after
+    every epoch (0 = off)."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -77,6 +78,7 @@ class TrainConfig:
     device: str = "auto"
     eval_batch_size: int = 1000
     progress: bool = True
+    epoch_samples: int = 64
 
 
 @dataclass
@@ -109,6 +111,10 @@ class RunConfig:
         for key, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"{key} must be positive, got {value}")
+        for key, value in {"train.epoch_samples": self.train.epoch_samples,
+                           "train.patience": self.train.patience}.items():
+            if value < 0:
+                raise ConfigError(f"{key} must not be negative, got {value}")
         for key, optim in [("train", self.train), *[(f"train.optim.{k}", v)
                                                     for k, v in self.train.optim.items()]]:
             if optim.lr is not None and optim.lr < 0:

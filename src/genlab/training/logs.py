@@ -12,11 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from genlab.io import write_text
-from genlab.models.base import LossOutput
+from genlab.models.base import Decoder, GenerativeModel, LossOutput, has
 from genlab.report.curves import plot_curves
+from genlab.report.images import save_image_grid
 
 
 def history_csv(history: list[dict[str, Any]]) -> str:
@@ -27,6 +29,27 @@ def history_csv(history: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(history)
     return buffer.getvalue()
+
+
+def prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
+    """``{"loss": 1}`` -> ``{"val/loss": 1}``."""
+    return {f"{prefix}/{k}": v for k, v in values.items()}
+
+
+def write_epoch_samples(
+    model: GenerativeModel, run_dir: Path, epoch: int, n: int, seed: int
+) -> Path | None:
+    """Decode one fixed noise batch to ``samples/epoch_NNN.png`` after every epoch, so a user
+    can watch training (and a mode collapse) happen. The noise comes from its own generator:
+    the training random stream is untouched, so resuming stays exact."""
+    if n <= 0 or not has(model, Decoder):
+        return None
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        images = model.sample(n, generator=torch.Generator().manual_seed(seed))
+    model.train(was_training)
+    return save_image_grid(images, run_dir / "samples" / f"epoch_{epoch:03d}.png")
 
 
 def write_history(history: list[dict[str, Any]], run_dir: Path, title: str) -> None:

@@ -37,7 +37,7 @@ from genlab.training.checkpoint import (
     restore_training,
 )
 from genlab.training.config import RunConfig, config_from_dict, load_config, save_config
-from genlab.training.logs import EpochLog, write_history
+from genlab.training.logs import EpochLog, prefixed, write_epoch_samples, write_history
 from genlab.training.optim import Optimizers, Schedulers, build_optimizers, build_schedulers
 
 PRIOR_FIT_IMAGES = 10_000
@@ -136,8 +136,8 @@ class Trainer:
         with torch.no_grad():
             fitted = self.model.fit(batch.x, batch.y)
         row: dict[str, Any] = {"epoch": 1, "step": 0, **{f"fit/{k}": v for k, v in fitted.items()}}
-        row.update(self._prefixed("train", self.evaluate(self.train_images, self.train_labels)))
-        row.update(self._prefixed("val", self.evaluate(self.val_images, self.val_labels)))
+        row.update(prefixed("train", self.evaluate(self.train_images, self.train_labels)))
+        row.update(prefixed("val", self.evaluate(self.val_images, self.val_labels)))
         self.state = TrainState(epoch=1, best_epoch=1, history=[row])
         self.state.best_val = self._selection_value(row)
         # Fitting may resolve options (PCA's number of components): save the resolved config.
@@ -162,8 +162,11 @@ class Trainer:
             if cfg.time_limit > 0 and time.perf_counter() - started > 60 * cfg.time_limit:
                 break
             row = self._train_epoch(batches, opts, scheds)
-            row.update(self._prefixed("val", self.evaluate(self.val_images, self.val_labels)))
+            row.update(prefixed("val", self.evaluate(self.val_images, self.val_labels)))
             improved = self._record(row)
+            if self.dist.is_main:
+                write_epoch_samples(self.model, self.run_dir, row["epoch"], cfg.epoch_samples,
+                                    cfg.seed)
             self._save(best=improved, opts=opts, scheds=scheds)
             if cfg.progress and self.dist.is_main:
                 tqdm.write(self._epoch_line(row))
@@ -205,7 +208,7 @@ class Trainer:
         first = next(iter(scheds.values()))
         row = {"epoch": epoch, "step": self.state.step, "seconds": time.perf_counter() - t0,
                "lr": first.get_last_lr()[0]}
-        return {**row, **self._prefixed("train", log.means())}
+        return {**row, **prefixed("train", log.means())}
 
     def _record(self, row: dict[str, Any]) -> bool:
         """Append the epoch's row; update best and early stopping. Returns whether it is best."""
@@ -231,10 +234,6 @@ class Trainer:
                 f"which its evaluation does not log (logged: {', '.join(row)})"
             )
         return float(row[metric])
-
-    @staticmethod
-    def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
-        return {f"{prefix}/{k}": v for k, v in values.items()}
 
     def _check_finite(self, out: LossOutput, epoch: int, player: str) -> None:
         if bool(torch.isfinite(out.total)):

@@ -1,0 +1,242 @@
+"""Experiments that move codes: encode a selection, move its codes, decode every step.
+
+Each function takes an opened :class:`~genlab.runs.Run`, its selected images and plain values,
+and returns an :class:`~genlab.latent.results.ExperimentResult` (image rows, captions and the
+numbers behind them). Random draws use only the ``generator`` passed in, in a fixed order, so a
+seed reproduces a result on any device.
+
+Conditional models (cvae) encode and decode each image with its own label. Where a move leaves
+the image's class (interpolate, toward_class), decoding switches to the destination's label from
+the half-way point on (t or alpha >= 0.5), so the end points are still exact reconstructions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from genlab.errors import ConfigError
+from genlab.latent import ops
+from genlab.latent.ops import class_centroids, decode, encode, flip_signs
+from genlab.latent.results import ExperimentResult
+from genlab.runs import Run, Selection
+
+CENTROID_IMAGES = 10_000
+"""Training images whose codes define the class centroids and target pools (the first N): enough
+for a stable mean per class, cheap enough to encode on a CPU in seconds."""
+
+
+class TrainingCodes(NamedTuple):
+    """Codes (N, D), labels (N,) and training-split indices (N,) of the first training images."""
+
+    codes: Tensor
+    labels: Tensor
+    indices: Tensor
+
+
+def training_codes(run: Run, limit: int = CENTROID_IMAGES) -> TrainingCodes:
+    """Point codes of the first ``limit`` images of the run's training split, binarised as in
+    validation: the reference population for class centroids and target classes."""
+    split = run.config.data.train_split
+    indices = torch.arange(min(limit, len(run.dataset.split(split))))
+    x, y = run.images(split, indices)
+    return TrainingCodes(encode(run.model, x, y), y, indices)
+
+
+def _per_image_mse(a: Tensor, b: Tensor) -> Tensor:
+    """Mean squared pixel difference per image, (N,)."""
+    return (a - b).square().flatten(1).mean(1)
+
+
+def _alpha_labels(alphas: Sequence[float]) -> list[str]:
+    return [f"α = {v:g}" for v in alphas]
+
+
+def perturb(
+    run: Run, sel: Selection, sigmas: Sequence[float], generator: torch.Generator | None = None
+) -> ExperimentResult:
+    """Decode z + sigma * eps for each sigma: how far a code can move before its image changes,
+    i.e. how smooth the decoder is around the codes it was trained on."""
+    m = run.model
+    z = encode(m, sel.x, sel.y)
+    moved = ops.perturb(z, sigmas, generator)  # (S, N, D)
+    recon = decode(m, z, sel.y)
+    flat = decode(m, moved.flatten(0, 1), sel.y.repeat(len(sigmas)))
+    images = flat.unflatten(0, moved.shape[:2])
+    return ExperimentResult(
+        [sel.x, recon, *images],
+        ["original", "reconstruction", *[f"σ = {s:g}" for s in sigmas]],
+        sel.captions,
+        "z + N(0, σ²I)",
+        {"selection": sel.source, "labels": sel.y, "sigmas": list(sigmas),
+         "pixel_mse_vs_reconstruction": [_per_image_mse(im, recon) for im in images],
+         "code_shift_norm": (moved - z).norm(dim=-1)},
+    )
+
+
+def interpolation_partners(run: Run, split: str, exclude: int) -> Selection:
+    """The first image of every class of ``split`` except ``exclude``: one row per class."""
+    labels = run.dataset.split(split).labels
+    firsts = [
+        int((labels == k).nonzero()[0]) for k in range(run.dataset.num_classes)
+        if k != exclude and bool((labels == k).any())
+    ]
+    if not firsts:
+        raise ConfigError(f"split {split!r} has no images of other classes; choose the images")
+    return run.select(split, index=firsts)
+
+
+def interpolate(
+    run: Run, anchor: Selection, others: Selection, steps: int = 8, method: str = "lerp"
+) -> ExperimentResult:
+    """One row per image x of ``others``: x, the decodes along a lerp or slerp (White, 2016)
+    path from its code to the anchor's, then the anchor x'."""
+    if len(anchor) != 1:
+        raise ConfigError(f"an interpolation takes one anchor image, got {len(anchor)}")
+    m, k = run.model, len(others)
+    z0 = encode(m, others.x, others.y)
+    z1 = encode(m, anchor.x, anchor.y).expand(k, -1)
+    path = ops.interpolate(z0, z1, steps, method)  # (T, K, D)
+    t = torch.linspace(0, 1, steps)
+    y_path = torch.where(t.view(-1, 1).to(others.y.device) < 0.5, others.y, anchor.y[0])
+    frames = decode(m, path.flatten(0, 1), y_path.flatten()).unflatten(0, path.shape[:2])
+    rows = torch.cat(
+        [others.x.unsqueeze(1), frames.transpose(0, 1), anchor.x.expand(k, 1, *m.shape)], dim=1
+    )
+    return ExperimentResult(
+        list(rows),
+        [run.class_name(int(v)) for v in others.y.tolist()],
+        ["x", *[f"t={v:.2g}" for v in t.tolist()], "x' (anchor)"],
+        f"{method} to {anchor.captions[0]}",
+        {"method": method, "t": t, "anchor": {**anchor.source, "label": anchor.y},
+         "others": {**others.source, "labels": others.y}, "code_norms": path.norm(dim=-1).T},
+    )
+
+
+def centroid(run: Run, sel: Selection, alphas: Sequence[float]) -> ExperimentResult:
+    """Decode z + alpha (c_y - z), c_y the mean training code of the image's class: does the
+    class mean decode to a prototype, and do the steps toward it stay on the data manifold?"""
+    if bool((sel.y < 0).any()):
+        raise ConfigError("moving toward the class centroid needs labelled images")
+    m = run.model
+    z = encode(m, sel.x, sel.y)
+    pool = training_codes(run)
+    centroids, counts = class_centroids(pool.codes, pool.labels, run.dataset.num_classes)
+    moved = ops.toward(z, centroids[sel.y], alphas)
+    flat = decode(m, moved.flatten(0, 1), sel.y.repeat(len(alphas)))
+    return ExperimentResult(
+        [sel.x, *flat.unflatten(0, moved.shape[:2])],
+        ["original", *_alpha_labels(alphas)],
+        sel.captions,
+        "z + α(c_y − z)",
+        {"selection": sel.source, "labels": sel.y, "alphas": list(alphas),
+         "centroid_images_per_class": counts,
+         "distance_to_centroid": (z - centroids[sel.y]).norm(dim=-1)},
+    )
+
+
+def toward_class(
+    run: Run,
+    sel: Selection,
+    target: int | str,
+    alphas: Sequence[float],
+    noise: float = 0.1,
+    use_centroid: bool = False,
+    generator: torch.Generator | None = None,
+) -> ExperimentResult:
+    """Move each code toward a jittered code of class ``target`` (name or number): a random
+    training image's (one per image, drawn first) or the class centroid (``use_centroid``).
+    The jitter (drawn second) makes repeated moves explore the class, not one point."""
+    m, k = run.model, run.class_index(target)
+    z = encode(m, sel.x, sel.y)
+    pool = training_codes(run)
+    of_class = pool.labels == k
+    codes, indices = pool.codes[of_class], pool.indices[of_class.cpu()]
+    if use_centroid:
+        if len(codes) == 0:
+            raise ConfigError(f"the training split has no images of class {run.class_name(k)!r}")
+        goal, picked = codes.mean(0, keepdim=True).expand_as(z), None
+    else:
+        chosen = ops.pick(codes, len(z), generator)
+        goal, picked = codes[chosen], indices[chosen.cpu()]
+    moved = ops.toward_noisy(z, goal, alphas, noise, generator)
+    y_target = torch.full_like(sel.y, k)
+    y_moves = torch.cat([sel.y if v < 0.5 else y_target for v in alphas])
+    images = decode(m, moved.flatten(0, 1), y_moves).unflatten(0, moved.shape[:2])
+    name = run.class_name(k)
+    return ExperimentResult(
+        [sel.x, decode(m, goal, y_target), *images],
+        ["original", "target (centroid)" if use_centroid else "target (decoded)",
+         *_alpha_labels(alphas)],
+        sel.captions,
+        f"toward class {name}, noise {noise:g}",
+        {"selection": sel.source, "labels": sel.y, "target_class": k, "target_name": name,
+         "alphas": list(alphas), "noise": noise,
+         "target": "centroid" if use_centroid else "random training image",
+         "target_train_indices": picked},
+    )
+
+
+def _positions(positions: list[int] | None, size: int, what: str) -> Tensor | None:
+    """Positions -> a boolean mask of ``size``, or None when there are none."""
+    if not positions:
+        return None
+    bad = [p for p in positions if not 0 <= p < size]
+    if bad:
+        raise ConfigError(f"{what}: position {bad[0]} is out of range (0..{size - 1})")
+    mask = torch.zeros(size, dtype=torch.bool)
+    mask[positions] = True
+    return mask
+
+
+def blend(
+    run: Run,
+    a: Selection,
+    b: Selection,
+    w: float = 0.6,
+    flip: list[int] | None = None,
+    flip_dims: list[int] | None = None,
+) -> ExperimentResult:
+    """Decode w z_a + (1 - w) z_b': mixes of two selections (e.g. horses and birds), pairwise
+    or with one image of either side. z_b' flips the sign of the codes at positions ``flip``
+    of B and of the latent dimensions ``flip_dims``, to align codes that point opposite ways."""
+    if len(b) not in (1, len(a)) and len(a) != 1:
+        raise ConfigError(f"A has {len(a)} images and B {len(b)}: give equally many, or one")
+    m, n = run.model, max(len(a), len(b))
+    images = _positions(flip, len(b), "flip (positions in B)")
+    dims = _positions(flip_dims, m.latent_dim, "flip_dims (latent dimensions)")
+    za, ya = encode(m, a.x, a.y).expand(n, -1), a.y.expand(n)
+    zb = encode(m, b.x, b.y)
+    result = ops.blend(za, zb, w, images, dims)
+    zb_flipped = flip_signs(zb, images, dims)
+    flipped = " (sign flips)" if flip or flip_dims else ""
+    return ExperimentResult(
+        [a.x, decode(m, za, ya), b.x, decode(m, zb_flipped, b.y), decode(m, result, ya)],
+        ["A", "A decoded", "B", f"B decoded{flipped}", f"w = {w:g}"],
+        None,
+        f"blend w·A + (1 − w)·B, w = {w:g}",
+        {"mode": "blend", "w": w, "a": a.source, "b": b.source, "flip": flip or [],
+         "flip_dims": flip_dims or [], "result_code_norm": result.norm(dim=-1)},
+    )
+
+
+def arithmetic(run: Run, a: Selection, b: Selection, c: Selection) -> ExperimentResult:
+    """Decode z_a + (mean z_b - mean z_c): latent vector arithmetic on averaged codes
+    (Radford et al., 2016; White, 2016's attribute vectors), e.g. a digit moved from class C
+    toward class B."""
+    m = run.model
+    za = encode(m, a.x, a.y)
+    zb, zc = encode(m, b.x, b.y), encode(m, c.x, c.y)
+    result = ops.arithmetic(za, zb.mean(0, keepdim=True), zc.mean(0, keepdim=True))
+    return ExperimentResult(
+        [a.x, decode(m, za, a.y), decode(m, result, a.y), b.x, c.x],
+        ["A", "A decoded", "A + (B − C)", "B", "C"],
+        None,
+        "latent arithmetic A + (mean B − mean C)",
+        {"mode": "arithmetic", "a": a.source, "b": b.source, "c": c.source,
+         "direction_norm": (zb.mean(0) - zc.mean(0)).norm(),
+         "result_code_norm": result.norm(dim=-1)},
+    )

@@ -1,0 +1,77 @@
+"""Figures and tables of latent experiments (``genlab.latent.experiments``) for any front end.
+
+An :class:`ExperimentResult` becomes a row figure (``save_rows_figure``); a :class:`LatentMap`
+becomes a scatter coloured by class and a CSV of its points. ``source`` (e.g. ``vae/mnist``)
+prefixes each title, so a figure says which run it shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from torch import Tensor
+
+from genlab.io import atomic_write
+from genlab.latent.maps import Projection
+from genlab.latent.results import ExperimentResult, LatentMap
+from genlab.report.images import save_rows_figure
+
+
+def save_experiment(result: ExperimentResult, path: str | Path, source: str) -> Path:
+    """One row of images per result row, captioned by its row and column labels."""
+    return save_rows_figure(
+        result.rows, path, row_labels=result.row_labels, col_labels=result.col_labels,
+        title=f"{source}: {result.title}",
+    )
+
+
+def save_latent_map(
+    projection: Projection,
+    labels: Tensor,
+    class_names: Sequence[str],
+    path: str | Path,
+    title: str,
+) -> Path:
+    """Scatter of 2-D coordinates coloured by label, one legend entry per class present."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    xy = projection.coords.numpy()
+    labels = labels.cpu()
+    fig = Figure(figsize=(6.5, 5.5), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    palette = colormaps["tab10" if len(class_names) <= 10 else "tab20"]
+    for k in sorted(set(labels.tolist())):
+        pick = (labels == k).numpy()
+        name = class_names[k] if 0 <= k < len(class_names) else "unlabelled"
+        colour = palette(k % palette.N) if k >= 0 else "grey"
+        ax.scatter(xy[pick, 0], xy[pick, 1], s=6, alpha=0.8, label=name, color=colour)
+    ax.set_xlabel(projection.axis_labels[0])
+    ax.set_ylabel(projection.axis_labels[1])
+    ax.set_title(title, fontsize=10)
+    ax.legend(markerscale=2.5, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    path = Path(path)
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png")
+    return path
+
+
+def save_figure(result: ExperimentResult | LatentMap, path: str | Path, source: str) -> Path:
+    """The figure of any latent experiment: a scatter for a map, else a row figure."""
+    if isinstance(result, LatentMap):
+        title = f"{source}: {result.title}"
+        return save_latent_map(result.projection, result.labels, result.class_names, path, title)
+    return save_experiment(result, path, source)
+
+
+def map_csv(result: LatentMap) -> str:
+    """The map's points as CSV: dataset index, label, class name (empty if unknown), x, y."""
+    names = result.class_names
+    lines = ["index,label,class,x,y"]
+    points = zip(result.indices, result.labels.tolist(), result.projection.coords.tolist(),
+                 strict=True)
+    for i, k, (u, v) in points:
+        name = (names[k] if k < len(names) else "?") if k >= 0 else ""
+        lines.append(f"{i},{k},{name},{u:.6g},{v:.6g}")
+    return "\n".join(lines) + "\n"
