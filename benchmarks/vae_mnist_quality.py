@@ -54,7 +54,7 @@ def main() -> None:
     t0 = time.perf_counter()
     result = train(config, out=args.out, resume=args.resume)
     minutes = (time.perf_counter() - t0) / 60
-    model = load(args.out, which="best")
+    model = load(args.out, which="best").model
     test = load_dataset("mnist", data_dir=args.data_dir).split("test")
     x = model_input(test.images, "dynamic", seed=1)
     torch.manual_seed(0)

@@ -8,11 +8,15 @@ from __future__ import annotations
 from genlab.errors import ConfigError
 from genlab.models.ae import Autoencoder
 from genlab.models.base import GenerativeModel, ModelConfig
+from genlab.models.cgan import CGAN
 from genlab.models.cvae import CVAE
+from genlab.models.dcgan import DCGAN
+from genlab.models.gan import GAN, LSGAN
 from genlab.models.iwae import IWAE
 from genlab.models.mean import ClassMean
 from genlab.models.pca import PCAModel
 from genlab.models.vae import VAE, BetaVAE
+from genlab.models.wgan_gp import WGANGP
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "mean": ClassMean,
@@ -22,6 +26,11 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "beta-vae": BetaVAE,
     "cvae": CVAE,
     "iwae": IWAE,
+    "gan": GAN,
+    "lsgan": LSGAN,
+    "dcgan": DCGAN,
+    "wgan-gp": WGANGP,
+    "cgan": CGAN,
 }
 
 
