@@ -3,13 +3,20 @@
 PY ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
+SHELL := bash
+.SHELLFLAGS := -o pipefail -c
+# Quiet pip: no version check, and without the harmless "Location '...' is ignored" line that a
+# pip configuration listing local package folders prints for each package a folder lacks. Real
+# warnings and errors still show, and a failing pip still fails the build (pipefail).
+PIP := $(BIN)/pip --disable-pip-version-check
+QUIET := 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }
 
 $(BIN)/genlab: pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or run: make PY=python3 ...)"; exit 1; }
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(PIP) install -q --upgrade pip $(QUIET)
+	$(PIP) install -q torch==2.13.0 $(QUIET)
+	$(PIP) install -q -e '.[dev]' $(QUIET)
 	touch $(BIN)/genlab
 
 .PHONY: demo test test-fast lint

@@ -9,7 +9,7 @@ as validation was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,10 @@ from torch import Tensor
 from genlab.data import ImageDataset, load_dataset
 from genlab.data.prepare import eval_seed, model_input, select_input
 from genlab.devices import resolve_device
-from genlab.errors import ConfigError
-from genlab.models.base import GenerativeModel
+from genlab.errors import CheckpointError, ConfigError
+from genlab.models.base import GenerativeModel, Reconstructor, require
 from genlab.training.checkpoint import model_from_checkpoint, read_checkpoint, resolve_checkpoint
-from genlab.training.config import RunConfig, config_from_dict
+from genlab.training.config import RunConfig, config_from_dict, load_config
 
 
 @dataclass
@@ -169,6 +169,17 @@ class Run:
             out.append(self.model.sample(len(chunk), labels=part, generator=gen, mean=mean).cpu())
         return torch.cat(out)
 
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """The model's reconstructions of model input ``x`` (labels for conditional models),
+        without autograd, on the CPU."""
+        require(self.model, Reconstructor, "reconstruction")
+        labels = y if self.model.conditional else None
+        return torch.cat([
+            self.model.reconstruct(part, None if labels is None else labels[i:i + 1000]).cpu()
+            for i, part in zip(range(0, len(x), 1000), x.split(1000), strict=True)
+        ])
+
     def describe(self) -> dict[str, Any]:
         """Model, dataset and training state, for JSON records and the report."""
         return {
@@ -187,7 +198,35 @@ def open_run(
     path = resolve_checkpoint(run, which)
     ckpt = read_checkpoint(path)
     model = model_from_checkpoint(ckpt, path, str(resolve_device(device)))
-    return Run(model, config_from_dict(ckpt.meta["config"]), path, ckpt.meta, data_dir)
+    config = config_from_dict(ckpt.meta["config"])
+    check_config_file(path, config)
+    return Run(model, config, path, ckpt.meta, data_dir)
+
+
+def check_config_file(checkpoint: Path, config: RunConfig) -> None:
+    """The ``config.yaml`` of the run directory holding ``checkpoint`` must describe it (model
+    and data): a checkpoint copied from another run would otherwise be used silently under the
+    wrong family, dataset or image size."""
+    path = checkpoint.parent.parent / "config.yaml"
+    if checkpoint.parent.name != "checkpoints" or not path.is_file():
+        return
+    ours, theirs = _identity(config), _identity(load_config(path))
+    differ = [k for k in dict.fromkeys([*ours, *theirs]) if ours.get(k) != theirs.get(k)]
+    if differ:
+        shown = "; ".join(f"{k}: {ours.get(k)!r} vs {theirs.get(k)!r}" for k in differ[:4])
+        more = f" and {len(differ) - 4} more" if len(differ) > 4 else ""
+        raise CheckpointError(
+            f"{checkpoint} disagrees with {path} (checkpoint vs config.yaml): {shown}{more}"
+        )
+
+
+def _identity(config: RunConfig) -> dict[str, Any]:
+    """What makes a checkpoint this run's: every model field, the dataset and the image size."""
+    return {
+        **{f"model.{k}": v for k, v in asdict(config.model).items()},
+        "data.dataset": config.data.dataset,
+        "data.size": config.data.size,
+    }
 
 
 def load_image_files(paths: list[str], shape: tuple[int, ...]) -> Tensor:

@@ -1,7 +1,9 @@
-"""End-to-end checks on the real data in ../shared/data (beside the clone); skipped without it."""
+"""End-to-end checks on the real data: found in $GENLAB_DATA first, then in ../shared/data
+(beside the clone); skipped, saying where it looked, without it."""
 
 import gzip
 import hashlib
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -13,10 +15,27 @@ from genlab.data import folder as folder_mod
 from genlab.data import load_dataset
 from genlab.data.idx import load_idx_dir
 
-SHARED = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data").resolve()
-MNIST = SHARED / "mnist"
-CIFAR_JPG = SHARED / "cifar10-jpg"
-MNIST_MD5 = {  # of the decompressed files, from ../shared/data/README.md
+BESIDE = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data").resolve()
+SEARCHED = [  # read at import: the data conftest unsets $GENLAB_DATA for each test
+    *[Path(p).expanduser() for p in os.environ.get("GENLAB_DATA", "").split(os.pathsep) if p],
+    BESIDE,
+]
+
+
+def _find(name: str) -> Path:
+    """DIR/name for the first searched DIR that holds it (else the last candidate, absent)."""
+    return next((d / name for d in SEARCHED if (d / name).is_dir()), BESIDE / name)
+
+
+def _reason(name: str) -> str:
+    env = os.environ.get("GENLAB_DATA") or "unset"
+    return f"no {name}/ in $GENLAB_DATA ({env}) or in {BESIDE}"
+
+
+MNIST = _find("mnist")
+SHARED = MNIST.parent
+CIFAR_JPG = _find("cifar10-jpg")
+MNIST_MD5 = {  # of the decompressed files, from the shared data's README.md
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
     "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
@@ -24,8 +43,8 @@ MNIST_MD5 = {  # of the decompressed files, from ../shared/data/README.md
 }
 
 
-needs_mnist = pytest.mark.skipif(not MNIST.is_dir(), reason=f"{MNIST} not present")
-needs_cifar = pytest.mark.skipif(not CIFAR_JPG.is_dir(), reason=f"{CIFAR_JPG} not present")
+needs_mnist = pytest.mark.skipif(not MNIST.is_dir(), reason=_reason("mnist"))
+needs_cifar = pytest.mark.skipif(not CIFAR_JPG.is_dir(), reason=_reason("cifar10-jpg"))
 
 
 @needs_mnist

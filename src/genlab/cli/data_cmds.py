@@ -1,13 +1,16 @@
-"""``genlab datasets`` and ``genlab show-data``: what data is available, and what it looks like."""
+"""``genlab datasets`` and ``genlab show-data``: what data is available, and what it looks like.
+
+Torch and the data layer are imported by the handlers: building the parser stays instant.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-import torch
+from genlab.cli.common import int_range, seed
 
-from genlab.data import dataset_status, default_data_dirs, load_dataset
-from genlab.report.images import save_image_grid
+MAX_GRID = 1024
+MAX_SIZE = 512
 
 DATASETS_EXAMPLES = """examples:
   genlab datasets
@@ -25,18 +28,14 @@ SHOW_EXAMPLES = """examples:
 """
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def _format_splits(splits: dict[str, int]) -> str:
     return " / ".join(f"{name} {n:,}" for name, n in splits.items()) or "-"
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
+    """A table of every named dataset: found or not, where, split sizes, image shape."""
+    from genlab.data import dataset_status, default_data_dirs
+
     rows = [
         (
             row["name"],
@@ -57,6 +56,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_show_data(args: argparse.Namespace) -> int:
+    """A grid of -n random images of one split, captioned with their class names."""
+    import torch
+
+    from genlab.data import load_dataset
+    from genlab.report.images import save_image_grid
+
     ds = load_dataset(args.name, data_dir=args.data_dir, size=args.size)
     split = ds.split(args.split)
     generator = torch.Generator().manual_seed(args.seed)
@@ -78,7 +83,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="list datasets: found or not, where, split sizes, image shape",
         description="List every named dataset: found or not, where, split sizes, image shape.",
         epilog=DATASETS_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data-dir", default=None, help="look here first (then $GENLAB_DATA)")
     p.set_defaults(func=cmd_datasets)
@@ -88,15 +92,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write a grid of dataset images with their class names",
         description="Write a PNG grid of randomly chosen images of one split, with class names.",
         epilog=SHOW_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "name", metavar="NAME", help="dataset name (see `genlab datasets`) or folder:PATH"
     )
-    p.add_argument("--split", default="train", help="split to show (default: train)")
-    p.add_argument("-n", type=_positive, default=64, help="number of images (default: 64)")
+    p.add_argument("--split", default="train", help="split to show")
+    p.add_argument("-n", type=int_range(1, MAX_GRID), default=64, help="number of images")
     p.add_argument("--out", required=True, help="output PNG path")
     p.add_argument("--data-dir", default=None, help="look here first (then $GENLAB_DATA)")
-    p.add_argument("--seed", type=int, default=0, help="which images are drawn (default: 0)")
-    p.add_argument("--size", type=_positive, default=None, help="resize to SIZE x SIZE")
+    p.add_argument("--seed", type=seed, default=0, help="which images are drawn")
+    p.add_argument("--size", type=int_range(1, MAX_SIZE), default=None,
+                   help="resize to SIZE x SIZE (default: the dataset's own size)")
     p.set_defaults(func=cmd_show_data)

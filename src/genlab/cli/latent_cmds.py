@@ -14,29 +14,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from genlab.cli.common import add_run_args, parse_float_list, parse_int_list
+from genlab.cli import common as arg
 from genlab.errors import ConfigError
 from genlab.io import write_json, write_text
-from genlab.latent import MASKS
-from genlab.latent import experiments as ex
-from genlab.latent.maps import PROJECTIONS
-from genlab.latent.ops import INTERPOLATIONS
-from genlab.latent.results import ExperimentResult, LatentMap
-from genlab.models.base import Encoder, require
-from genlab.report.latent import map_csv, save_figure
-from genlab.runs import Run, Selection, open_run
 
-Handler = Callable[[Run, argparse.Namespace, torch.Generator], ExperimentResult | LatentMap]
+if TYPE_CHECKING:
+    import torch
+
+    from genlab.latent.results import ExperimentResult, LatentMap
+    from genlab.runs import Run, Selection
+
+ex = arg.LazyModule("genlab.latent.experiments")  # loads torch and every model: on first use
+Handler = Callable[["Run", argparse.Namespace, "torch.Generator"],
+                   "ExperimentResult | LatentMap"]
 SELECTION_KEYS = ("index", "cls", "image")
+MAX_IMAGES = 10_000  # -n at most: a t-SNE map of 10,000 codes already takes minutes
+MAX_STEPS = 1000  # decodes per interpolation row at most
 
 
 @dataclass(frozen=True)
 class LatentCommand:
-    """One ``genlab latent`` command: its help, an example, the handler that turns arguments into
-    an experiment call, its options, its default ``-n`` and whether it needs an encoder."""
+    """One ``genlab latent`` command: its help, examples (one per line), the handler that turns
+    arguments into an experiment call, its options, its default ``-n``, if it needs an encoder."""
 
     name: str
     help: str
@@ -51,7 +52,7 @@ class LatentCommand:
 def _selection_args(p: argparse.ArgumentParser, prefix: str = "", what: str = "images") -> None:
     flag = f"--{prefix}-" if prefix else "--"
     g = p.add_argument_group(f"{what} (one of; default: the first -n of --split)")
-    g.add_argument(f"{flag}index", dest=f"{prefix}index", metavar="I,J,...",
+    g.add_argument(f"{flag}index", dest=f"{prefix}index", metavar="I,J,...", type=arg.int_list,
                    help="indices into --split")
     g.add_argument(f"{flag}class", dest=f"{prefix}cls", metavar="CLASS",
                    help="the first -n images of a class (name or number) in --split")
@@ -61,36 +62,42 @@ def _selection_args(p: argparse.ArgumentParser, prefix: str = "", what: str = "i
 
 def _fit_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("optimiser (shared by infer and complete)")
-    g.add_argument("--max-steps", type=int, default=1000, help="Adam steps at most (1000)")
-    g.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (0.05)")
-    g.add_argument("--patience", type=int, default=50,
-                   help="stop an image after this many steps without improvement (50)")
-    g.add_argument("--tol", type=float, default=0.01, help="improvement that counts, nats (0.01)")
-    g.add_argument("--samples", type=int, default=1, help="Monte Carlo samples per step (1)")
+    g.add_argument("--max-steps", type=arg.int_range(1, 10**5), default=1000, help="steps at most")
+    g.add_argument("--lr", type=arg.real(0, 1, low_open=True), default=0.05, help="Adam step size")
+    g.add_argument("--patience", type=arg.positive_int, default=50,
+                   help="stop an image after this many steps without improvement")
+    g.add_argument("--tol", type=arg.non_negative, default=0.01, help="gain that counts, nats")
+    g.add_argument("--samples", type=arg.int_range(1, 1000), default=1, help="MC samples per step")
 
 
 def _perturb_args(p: argparse.ArgumentParser) -> None:
     _selection_args(p)
-    p.add_argument("--sigmas", default="0.25,0.5,1,2", help="noise scales (0.25,0.5,1,2)")
+    p.add_argument("--sigmas", type=arg.listed(arg.non_negative), default="0.25,0.5,1,2",
+                   help="noise scales")
 
 
 def _interpolate_args(p: argparse.ArgumentParser) -> None:
     _selection_args(p, what="anchor image")
-    p.add_argument("--to", metavar="I,J,...",
-                   help="indices of the left images (default: one of each other class)")
-    p.add_argument("--steps", type=int, default=8, help="decodes per row, both ends included (8)")
-    p.add_argument("--method", choices=list(INTERPOLATIONS), default="lerp")
+    from genlab.latent.ops import INTERPOLATIONS
+
+    p.add_argument("--to", metavar="I,J,...", type=arg.int_list,
+                   help="indices into --split of the left images, one row each "
+                        "(default: the first image of each other class)")
+    p.add_argument("--steps", type=arg.int_range(2, MAX_STEPS), default=8,
+                   help="decodes per row, both ends included")
+    p.add_argument("--method", choices=list(INTERPOLATIONS), default="lerp",
+                   help="straight line or great circle between the codes")
 
 
 def _centroid_args(p: argparse.ArgumentParser) -> None:
     _selection_args(p)
-    p.add_argument("--alphas", default="0,0.25,0.5,0.75,1", help="step sizes (0,0.25,0.5,0.75,1)")
+    p.add_argument("--alphas", type=arg.float_list, default="0,0.25,0.5,0.75,1", help="step sizes")
 
 
 def _toward_args(p: argparse.ArgumentParser) -> None:
     _centroid_args(p)
     p.add_argument("--target", required=True, metavar="CLASS", help="target class, name or number")
-    p.add_argument("--noise", type=float, default=0.1, help="std of the target's jitter (0.1)")
+    p.add_argument("--noise", type=arg.non_negative, default=0.1, help="std of the target's jitter")
     p.add_argument("--centroid", action="store_true",
                    help="move toward the target class's centroid, not a random training image")
 
@@ -99,32 +106,38 @@ def _blend_args(p: argparse.ArgumentParser) -> None:
     for prefix, what in (("a", "selection A"), ("b", "selection B"),
                          ("c", "selection C (gives A + (mean B - mean C) instead of a blend)")):
         _selection_args(p, prefix, what)
-    p.add_argument("--w", type=float, default=0.6, help="weight of A (0.6)")
-    p.add_argument("--flip", metavar="I,J,...",
+    p.add_argument("--w", type=arg.real(), default=0.6, help="weight of A")
+    p.add_argument("--flip", metavar="I,J,...", type=arg.int_list,
                    help="positions within B whose codes change sign (e.g. dark-winged birds)")
-    p.add_argument("--flip-dims", metavar="D,...", help="latent dimensions of B that change sign")
+    p.add_argument("--flip-dims", metavar="D,...", type=arg.int_list,
+                   help="latent dimensions of B that change sign")
 
 
 def _grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prior", action="store_true",
                    help="n x n prior samples instead of the quantile grid (any latent size)")
-    p.add_argument("--edge", type=float, default=0.05,
+    p.add_argument("--edge", type=arg.real(0, 0.5, low_open=True), default=0.05,
                    help="lowest prior quantile on each axis (0.05: the grid spans 5%%..95%%)")
     p.add_argument("--label", default="0", help="class to decode with (conditional models)")
 
 
 def _map_args(p: argparse.ArgumentParser) -> None:
+    from genlab.latent.maps import PROJECTIONS
+
     _selection_args(p)
     p.add_argument("--method", choices=PROJECTIONS, default="auto",
                    help="auto: the raw plane for 2-D codes, else pca")
 
 
 def _complete_args(p: argparse.ArgumentParser) -> None:
+    from genlab.latent.masks import MASKS
+
     _selection_args(p)
     p.add_argument("--mask", choices=list(MASKS), default="left",
                    help="; ".join(f"{k}: {v}" for k, v in MASKS.items()))
-    p.add_argument("--rate", type=float, default=0.5, help="hidden fraction for --mask random")
-    p.add_argument("--box", type=float, default=0.5, help="hidden box side for --mask centre")
+    p.add_argument("--rate", type=arg.fraction, default=0.5, help="hidden part for --mask random")
+    p.add_argument("--box", type=arg.real(0, 1, low_open=True), default=0.5,
+                   help="hidden box side for --mask centre, a fraction of the image side")
     p.add_argument("--mask-image", metavar="PNG",
                    help="a mask image of the model's size: white observed, black hidden")
     _fit_args(p)
@@ -170,7 +183,7 @@ def _select(
     """The images named by ``--[prefix-]index``, ``--[prefix-]class`` or ``--[prefix-]image``
     (at most one), else the first ``-n`` images of ``--split``."""
     flag = f"--{prefix}-" if prefix else "--"
-    index = parse_int_list(getattr(args, f"{prefix}index"), f"{flag}index")
+    index = getattr(args, f"{prefix}index")
     cls, files = getattr(args, f"{prefix}cls"), getattr(args, f"{prefix}image")
     if sum(v is not None for v in (index, cls, files)) > 1:
         raise ConfigError(f"choose one of {flag}index, {flag}class and {flag}image")
@@ -183,44 +196,45 @@ def _fit_options(args: argparse.Namespace) -> ex.FitOptions:
 
 
 @_command("perturb", "decode codes plus Gaussian noise of several sizes",
-          "genlab latent perturb runs/vae --index 0,1,2,3 --sigmas 0.5,1,2 --out fig",
-          _perturb_args, default_n=8)
+          "genlab latent perturb runs/vae --index 0,1,2,3 --sigmas 0.5,1,2 --out fig\n"
+          "genlab latent perturb runs/pca --class 3 -n 6 --seed 1 --out fig",
+          _perturb_args, default_n=8, needs_encoder=False)
 def _perturb(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
-    sigmas = parse_float_list(args.sigmas, "--sigmas")
-    return ex.perturb(run, _select(run, args), sigmas, gen)
+    return ex.perturb(run, _select(run, args), args.sigmas, gen)
 
 
 @_command("interpolate", "lerp/slerp rows from images of each class to an anchor image",
-          "genlab latent interpolate runs/vae --index 0 --steps 10 --method slerp --out fig",
-          _interpolate_args, default_n=1)
+          "genlab latent interpolate runs/vae --index 0 --steps 10 --method slerp --out fig\n"
+          "genlab latent interpolate runs/vae --index 3 --to 5,8 --out fig",
+          _interpolate_args, default_n=1, needs_encoder=False)
 def _interpolate(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     anchor = _select(run, args, n=1)
-    to = parse_int_list(args.to, "--to")
-    others = (run.select(args.split, index=to) if to
+    others = (run.select(args.split, index=args.to) if args.to
               else ex.interpolation_partners(run, args.split, int(anchor.y[0])))
     return ex.interpolate(run, anchor, others, args.steps, args.method)
 
 
 @_command("centroid", "move codes toward their class centroid by steps alpha",
-          "genlab latent centroid runs/ae --class 7 -n 6 --alphas 0,0.5,1 --out fig",
+          "genlab latent centroid runs/ae --class 7 -n 6 --alphas 0,0.5,1 --out fig\n"
+          "genlab latent centroid runs/vae --index 0,1,2 --out fig",
           _centroid_args, default_n=8)
 def _centroid(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
-    alphas = parse_float_list(args.alphas, "--alphas")
-    return ex.centroid(run, _select(run, args), alphas)
+    return ex.centroid(run, _select(run, args), args.alphas)
 
 
 @_command("toward-class", "move codes stochastically toward another class",
-          "genlab latent toward-class runs/vae --class 1 --target 7 --noise 0.2 --out fig",
+          "genlab latent toward-class runs/vae --class 1 --target 7 --noise 0.2 --out fig\n"
+          "genlab latent toward-class runs/cvae -n 4 --target 9 --centroid --out fig",
           _toward_args, default_n=8)
 def _toward_class(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
-    alphas = parse_float_list(args.alphas, "--alphas")
     sel = _select(run, args)
-    return ex.toward_class(run, sel, args.target, alphas, args.noise, args.centroid, gen)
+    return ex.toward_class(run, sel, args.target, args.alphas, args.noise, args.centroid, gen)
 
 
 @_command("blend", "blend two selections (pegasus) or do A + (B - C) arithmetic",
           "genlab latent blend runs/stl --a-class horse --b-class bird -n 64 --w 0.6 --flip 3,9 "
-          "--out fig",
+          "--out fig\n"
+          "genlab latent blend runs/vae --a-index 0,1 --b-class 7 --c-class 1 --out fig",
           _blend_args, default_n=8)
 def _blend(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     for prefix in ("a", "b"):
@@ -230,36 +244,41 @@ def _blend(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Experime
     a, b = _select(run, args, "a"), _select(run, args, "b")
     if _chosen(args, "c"):
         return ex.arithmetic(run, a, b, _select(run, args, "c"))
-    flip = parse_int_list(args.flip, "--flip")
-    return ex.blend(run, a, b, args.w, flip, parse_int_list(args.flip_dims, "--flip-dims"))
+    return ex.blend(run, a, b, args.w, args.flip, args.flip_dims)
 
 
 @_command("grid", "decode a prior-quantile grid (2-D latents) or prior samples",
-          "genlab latent grid runs/vae2d -n 20 --out fig",
+          "genlab latent grid runs/vae2d -n 20 --out fig\n"
+          "genlab latent grid runs/vae --prior -n 8 --seed 2 --out fig",
           _grid_args, default_n=15, needs_encoder=False)
 def _grid(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     return ex.grid(run, args.n, args.edge, args.prior, args.label, gen)
 
 
 @_command("map", "2-D map of posterior means by label (raw, pca, tsne) + CSV",
-          "genlab latent map runs/vae -n 1000 --method tsne --out fig",
+          "genlab latent map runs/vae -n 1000 --method tsne --out fig\n"
+          "genlab latent map runs/vae2d --split val -n 500 --out fig",
           _map_args, default_n=1000)
 def _map(run: Run, args: argparse.Namespace, gen: torch.Generator) -> LatentMap:
     """The map, and its points as ``OUT/map.csv`` (named in the JSON as ``csv``)."""
+    from genlab.report.latent import map_csv
+
     result = ex.latent_map(run, _select(run, args), args.method, args.seed)
     result.numbers["csv"] = str(write_text(Path(args.out) / "map.csv", map_csv(result)))
     return result
 
 
 @_command("infer", "fit q(z) per image through the decoder, no encoder; compare",
-          "genlab latent infer runs/vae -n 10 --out fig",
+          "genlab latent infer runs/vae -n 10 --out fig\n"
+          "genlab latent infer runs/gan --index 0,1,2 --max-steps 500 --lr 0.02 --out fig",
           _infer_args, default_n=10, needs_encoder=False)
 def _infer(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     return ex.infer(run, _select(run, args), _fit_options(args))
 
 
 @_command("complete", "complete images from observed pixels (half, box, random, mask)",
-          "genlab latent complete runs/vae -n 10 --mask left --out fig",
+          "genlab latent complete runs/vae -n 10 --mask left --out fig\n"
+          "genlab latent complete runs/vae --index 4,5 --mask random --rate 0.7 --out fig",
           _complete_args, default_n=10, needs_encoder=False)
 def _complete(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     sel = _select(run, args)
@@ -271,13 +290,21 @@ def _complete(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Exper
 def _execute(command: LatentCommand, args: argparse.Namespace) -> int:
     """Open the run, run the command's experiment with a generator seeded by ``--seed``, write
     its figure and its numbers (under a header saying what produced them)."""
+    import torch
+
+    from genlab.latent.moves import require_encoder_codes
+    from genlab.models.base import Decoder, require
+    from genlab.report.latent import save_figure
+    from genlab.runs import open_run
+
     run = open_run(args.run, args.which, args.device, args.data_dir)
+    require(run.model, Decoder, command.name)
     if command.needs_encoder:
-        require(run.model, Encoder, command.name)
+        require_encoder_codes(run.model, command.name)
     result = command.run(run, args, torch.Generator().manual_seed(args.seed))
     out, name = Path(args.out), command.name
     config = run.config
-    png = save_figure(result, out / f"{name}.png", f"{config.model.name}/{config.data.dataset}")
+    png = save_figure(result, out / f"{name}.png", arg.run_source(run))
     header = {
         "command": name, "run": str(args.run), "checkpoint": args.which,
         "model": config.model.name, "latent_dim": run.model.latent_dim,
@@ -290,12 +317,12 @@ def _execute(command: LatentCommand, args: argparse.Namespace) -> int:
 
 # --- parser -------------------------------------------------------------------------------
 LATENT_EPILOG = "commands (each writes OUT/<command>.png and OUT/<command>.json):\n" + "\n".join(
-    f"  {c.name:<13} {c.help}\n      {c.example}" for c in COMMANDS
+    f"  {c.name:<13} {c.help}\n      {c.example.splitlines()[0]}" for c in COMMANDS
 )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    fmt = argparse.RawDescriptionHelpFormatter
+    fmt = arg.HelpFormatter
     latent = sub.add_parser(
         "latent", help="latent-space tools: perturb, interpolate, blend, maps, inference...",
         description="Latent-space tools for any model with an encoder/decoder (pca, ae, vae, "
@@ -307,12 +334,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     for command in COMMANDS:
         name, n = command.name, command.default_n
         p = ops.add_parser(name, help=command.help, description=f"{command.help}.",
-                           formatter_class=fmt, epilog=f"example:\n  {command.example}")
-        add_run_args(p)
+                           formatter_class=fmt, epilog="examples:\n" + "".join(
+                               f"  {line}\n" for line in command.example.splitlines()))
+        arg.add_run_args(p)
         p.add_argument("--out", required=True, metavar="DIR",
                        help=f"output directory for {name}.png and {name}.json")
-        p.add_argument("--split", default="test", help="split to select images from (test)")
-        p.add_argument("-n", type=int, default=n, help=f"number of images ({n})")
-        p.add_argument("--seed", type=int, default=0, help="seed of every random draw (0)")
-        command.add_options(p)
+        p.add_argument("--split", default="test", help="split to select images from")
+        p.add_argument("-n", type=arg.int_range(1, MAX_IMAGES), default=n, help="number of images")
+        p.add_argument("--seed", type=arg.seed, default=0, help="seed of every random draw")
+        arg.defer(p, command.add_options)
         p.set_defaults(func=partial(_execute, command))

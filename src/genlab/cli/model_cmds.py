@@ -1,42 +1,27 @@
 """``genlab train | sample | reconstruct | models``.
 
-Training flags are generated from the config dataclasses, so every YAML key has exactly one flag
-(``model.latent_dim`` <-> ``--latent-dim``) and ``--set section.key=value`` reaches the rest.
+Training flags are generated from the config dataclasses (``cli/train_flags.py``), so every YAML
+key has exactly one flag (``model.latent_dim`` <-> ``--latent-dim``) and ``--set
+section.key=value`` reaches the rest. Torch, the models and matplotlib are imported by the
+handlers, not here: building the parser (``--help``) stays instant.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import types
-import typing
 from pathlib import Path
 from typing import Any
 
-import torch
-import yaml
-
-from genlab.cli.common import add_run_args, parse_int_list
+from genlab.cli.common import add_run_args, defer, int_list, int_range, run_source, seed
+from genlab.cli.train_flags import add_train_flags, flag_values
 from genlab.errors import ConfigError
-from genlab.models.catalog import describe_components
-from genlab.models.registry import MODELS
-from genlab.report.images import (
-    save_image_grid,
-    save_images_folder,
-    save_images_npz,
-    save_rows_figure,
-)
-from genlab.runs import open_run
-from genlab.training import train
-from genlab.training.config import (
-    SECTIONS,
-    apply_overrides,
-    config_from_dict,
-    load_config,
-)
 
 RECON_COLUMNS = 8
+MAX_SAMPLES = 100_000
+"""At most this many samples per call (npz or folder); a PNG grid shows at most MAX_GRID."""
+MAX_GRID = 1024
+MAX_RECONSTRUCT = 256
 
 TRAIN_EXAMPLES = """examples:
   genlab train vae --dataset mnist-mini --likelihood bernoulli --binarize dynamic \\
@@ -44,67 +29,28 @@ TRAIN_EXAMPLES = """examples:
   genlab train pca --dataset folder:../shared/data/cifar10-jpg --explained-variance 0.95 \\
       --out runs/pca
   genlab train --config configs/vae_mnist_bernoulli.yaml --set train.epochs=5
-  genlab train --resume runs/vae --epochs 40      # continue a run (or one that was killed)
 """
-
-
-def _config_fields() -> dict[str, tuple[str, Any]]:
-    """flag dest -> (section, annotation) for every config field of every section and family."""
-    fields: dict[str, tuple[str, Any]] = {}
-    for section, cls in SECTIONS.items():
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            if typing.get_origin(hints[f.name]) is not dict:  # train.optim: YAML or --set only
-                fields[f.name] = (section, hints[f.name])
-    for family in MODELS.values():
-        hints = typing.get_type_hints(family.config_class)
-        for f in dataclasses.fields(family.config_class):
-            if f.name != "name":
-                fields.setdefault(f.name, ("model", hints[f.name]))
-    return fields
-
-
-def _flag_type(annotation: Any) -> Any:
-    """argparse type for a field: unwrap ``X | None``; lists are comma-separated values."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    if typing.get_origin(annotation) is list:
-        (item,) = typing.get_args(annotation)
-
-        def parse_list(text: str) -> list:
-            return [item(t) for t in text.split(",")]
-
-        parse_list.__name__ = f"comma-separated {item.__name__}"
-        return parse_list
-    return annotation
-
-
-def add_config_flags(p: argparse.ArgumentParser) -> None:
-    groups = {s: p.add_argument_group(f"{s} options") for s in ("model", "data", "train")}
-    for name, (section, annotation) in _config_fields().items():
-        flag = "--" + name.replace("_", "-")
-        dest = f"cfg_{name}"
-        if annotation is bool:
-            groups[section].add_argument(
-                flag,
-                dest=dest,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=f"{section}.{name}",
-            )
-        else:
-            groups[section].add_argument(
-                flag,
-                dest=dest,
-                type=_flag_type(annotation),
-                default=None,
-                help=f"{section}.{name}",
-                metavar=name.upper(),
-            )
+SAMPLE_EXAMPLES = """examples:
+  genlab sample runs/vae -n 64 --out samples.png
+  genlab sample runs/vae -n 64 --draw --seed 3 --out drawn.png
+  genlab sample runs/cvae -n 100 --labels 0,1,2 --format npz --out s.npz
+"""
+RECONSTRUCT_EXAMPLES = """examples:
+  genlab reconstruct runs/vae --split test -n 32 --out recon.png
+  genlab reconstruct runs/pca --split val -n 16 --seed 1 --out recon-pca.png
+"""
+MODELS_EXAMPLES = """examples:
+  genlab models
+  genlab train vae --help      # every option of a family, with its default
+"""
 
 
 def raw_config(args: argparse.Namespace) -> dict[str, Any]:
     """Config file, then flags, then --set: later sources win."""
+    import yaml
+
+    from genlab.training.config import apply_overrides, load_config
+
     raw: dict[str, Any] = {}
     if args.config:
         load_config(args.config)  # validates, with the file name in any error
@@ -117,16 +63,27 @@ def raw_config(args: argparse.Namespace) -> dict[str, Any]:
     raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     if args.model:
         raw.setdefault("model", {})["name"] = args.model
-    for name, (section, _) in _config_fields().items():
-        value = getattr(args, f"cfg_{name}")
-        if value is not None:
-            raw.setdefault(section, {})[name] = value
+    for section, values in flag_values(args).items():
+        raw.setdefault(section, {}).update(values)
     if args.out:
         raw["out"] = args.out
-    return apply_overrides(raw, args.set or [])
+    for item in args.set or []:
+        try:
+            yaml.safe_load(item.partition("=")[2])
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item}: the value is not valid YAML") from None
+    raw = apply_overrides(raw, args.set or [])
+    for section in ("model", "data", "train"):
+        if not isinstance(raw.get(section) or {}, dict):
+            raise ConfigError(f"{section} must be a mapping of keys, got {raw[section]!r}")
+    return raw
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Resolve the config (file, flags, --set) and train; one summary line at the end."""
+    from genlab.training import train
+    from genlab.training.config import config_from_dict
+
     if args.resume and args.config:
         raise ConfigError("use either --resume RUN or --config FILE, not both")
     raw = raw_config(args)
@@ -149,9 +106,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    run = open_run(args.run, args.which, args.device)
-    labels = parse_int_list(args.labels, "--labels")
-    bad = [v for v in labels or [] if not 0 <= v < run.model.num_classes]
+    """Draw -n images from the run and write a titled grid, an .npz or a folder of PNGs."""
+    import torch
+
+    from genlab.report.images import save_image_grid, save_images_folder, save_images_npz
+    from genlab.runs import open_run
+
+    if args.format == "png" and args.n > MAX_GRID:
+        raise ConfigError(f"-n {args.n}: a PNG grid shows at most {MAX_GRID} images; "
+                          "use --format npz or --format folder for more")
+    run = open_run(args.run, args.which, args.device, args.data_dir)
+    labels = args.labels
+    bad = [v for v in labels or [] if v >= run.model.num_classes]
     if bad:
         raise ConfigError(f"--labels: {bad[0]} is not a class (0..{run.model.num_classes - 1})")
     images = run.sample(args.n, labels=labels, seed=args.seed, mean=not args.draw)
@@ -164,43 +130,47 @@ def cmd_sample(args: argparse.Namespace) -> int:
     elif args.format == "folder":
         save_images_folder(images, out)
     else:
-        save_image_grid(images, out, title=f"{run.config.model.name} samples")
+        kind = "pixel draws" if args.draw else "decoder means"
+        what = f"{args.n} samples ({kind}, seed {args.seed})"
+        save_image_grid(images, out, title=f"{run_source(run)}: {what}")
     print(f"wrote {args.n} samples to {out}")
     return 0
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
+    """Originals above their reconstructions, with the mean squared error in the title."""
+    import torch
+
+    from genlab.models.base import Reconstructor, require
+    from genlab.report.images import save_rows_figure
+    from genlab.runs import open_run
+
     run = open_run(args.run, args.which, args.device, args.data_dir)
-    ds = run.dataset
-    idx = (
-        torch.arange(args.n)
-        if args.seed is None
-        else torch.randperm(
-            len(ds.split(args.split)), generator=torch.Generator().manual_seed(args.seed)
-        )[: args.n]
-    )
-    x, y = run.images(args.split, idx)
-    with torch.no_grad():
-        recon = run.model.reconstruct(x, y if run.model.conditional else None)
-    mse = float((recon - x).pow(2).flatten(1).sum(1).mean())
+    require(run.model, Reconstructor, "reconstruct")
+    size = len(run.dataset.split(args.split))
+    if args.n > size:
+        raise ConfigError(f"-n {args.n}: split {args.split!r} of {run.dataset.name} has "
+                          f"{size} images")
+    order = (torch.arange(size) if args.seed is None
+             else torch.randperm(size, generator=torch.Generator().manual_seed(args.seed)))
+    sel = run.select(args.split, index=order[: args.n].tolist())
+    recon = run.reconstruct(sel.x, sel.y)
+    mse = float((recon - sel.x.cpu()).pow(2).flatten(1).sum(1).mean())
     # Pairs of rows (originals above their reconstructions), RECON_COLUMNS images wide.
-    rows = [
-        t
-        for pair in zip(x.cpu().split(RECON_COLUMNS), recon.cpu().split(RECON_COLUMNS), strict=True)
-        for t in pair
-    ]
-    save_rows_figure(
-        rows,
-        Path(args.out),
-        row_labels=["original", "reconstruction"] * (len(rows) // 2),
-        title=f"{run.config.model.name} on {ds.name}/{args.split}: "
-        f"squared error {mse:.2f} per image (summed over pixels)",
-    )
+    pairs = zip(sel.x.cpu().split(RECON_COLUMNS), recon.cpu().split(RECON_COLUMNS), strict=True)
+    rows = [t for pair in pairs for t in pair]
+    what = (f"{args.split} images (above) and reconstructions (below), "
+            f"squared error {mse:.2f} per image (summed over pixels)")
+    save_rows_figure(rows, Path(args.out), row_labels=["original", "reconstruction"]
+                     * (len(rows) // 2), title=f"{run_source(run)}: {what}")
     print(f"wrote {args.out} (sum-of-squares error per image {mse:.3f})")
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    """Every family, likelihood and backbone with its one-line description."""
+    from genlab.models.catalog import describe_components
+
     for heading, entries in describe_components().items():
         print(heading)
         for name, text in entries.items():
@@ -208,20 +178,19 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    fmt = argparse.RawDescriptionHelpFormatter
+def _train_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
+        usage="%(prog)s [MODEL] [--config FILE | --resume RUN] [--out DIR] [--set KEY=VALUE] "
+        "[--FLAG VALUE ...]",
         help="train a model (or fit PCA / class means) into a run directory",
         description="Train a model. Flags map one to one onto config keys; see configs/.",
         epilog=TRAIN_EXAMPLES,
-        formatter_class=fmt,
     )
-    p.add_argument("model", nargs="?", choices=list(MODELS), help="model family")
-    p.add_argument("--config", help="YAML run config")
-    p.add_argument(
-        "--resume", metavar="RUN", help="continue the run in RUN from its last checkpoint"
-    )
+    p.add_argument("--config", metavar="FILE", help="YAML run config (see configs/)")
+    p.add_argument("--resume", metavar="RUN",
+                   help="continue the run in RUN from its last checkpoint (or where it was "
+                        "killed), e.g. --resume runs/vae --epochs 40")
     p.add_argument("--out", help="run directory to create")
     p.add_argument(
         "--set",
@@ -229,20 +198,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override any config key, e.g. --set model.hidden=[512,256]",
     )
-    add_config_flags(p)
+    defer(p, add_train_flags)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser(
-        "sample",
-        help="draw images from a trained model",
-        epilog="examples:\n  genlab sample runs/vae -n 64 --out samples.png\n"
-        "  genlab sample runs/cvae -n 100 --labels 0,1,2 --format npz --out s.npz",
-        formatter_class=fmt,
-    )
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``train``, ``sample``, ``reconstruct`` and ``models`` to the genlab parser."""
+    _train_parser(sub)
+    p = sub.add_parser("sample", help="draw images from a trained model",
+                       description="Draw images from a trained model.", epilog=SAMPLE_EXAMPLES)
     add_run_args(p)
-    p.add_argument("-n", type=int, default=64, help="number of images")
-    p.add_argument("--labels", help="comma-separated class labels, cycled (conditional models)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-n", type=int_range(1, MAX_SAMPLES), default=64,
+                   help=f"number of images (a PNG grid shows at most {MAX_GRID})")
+    p.add_argument("--labels", type=int_list,
+                   help="comma-separated class labels, cycled (conditional models)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the prior draws")
     p.add_argument("--draw", action="store_true", help="sample pixels instead of the decoder mean")
     p.add_argument(
         "--format",
@@ -250,21 +220,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="png",
         help="a grid PNG, an .npz of uint8 images, or a folder of PNGs",
     )
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="output file (png, npz) or folder")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser(
-        "reconstruct",
-        help="originals and reconstructions side by side",
-        epilog="example:\n  genlab reconstruct runs/vae --split test -n 32 --out recon.png",
-        formatter_class=fmt,
-    )
+    p = sub.add_parser("reconstruct", help="originals and reconstructions side by side",
+                       description="Originals and their reconstructions, row above row.",
+                       epilog=RECONSTRUCT_EXAMPLES)
     add_run_args(p)
-    p.add_argument("--split", default="test")
-    p.add_argument("-n", type=int, default=32)
-    p.add_argument("--seed", type=int, default=None, help="pick random images (else the first n)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--split", default="test", help="split the images come from")
+    p.add_argument("-n", type=int_range(1, MAX_RECONSTRUCT), default=32, help="number of images")
+    p.add_argument("--seed", type=seed, default=None,
+                   help="pick random images with this seed (default: the first n)")
+    p.add_argument("--out", required=True, help="output PNG")
     p.set_defaults(func=cmd_reconstruct)
 
-    p = sub.add_parser("models", help="list models, likelihoods and backbones")
+    p = sub.add_parser("models", help="list models, likelihoods and backbones",
+                       description="List model families, decoder likelihoods and backbones.",
+                       epilog=MODELS_EXAMPLES)
     p.set_defaults(func=cmd_models)

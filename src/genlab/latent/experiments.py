@@ -10,7 +10,7 @@ images and plain values, and returns an :class:`~genlab.latent.results.Experimen
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from torch import Tensor
 
 import genlab.latent.fit as latent_fit
 from genlab.errors import ConfigError
+from genlab.latent.fit import FitOptions, fit_objective
 from genlab.latent.maps import project_2d, quantile_grid
 from genlab.latent.masks import load_mask, make_mask
 from genlab.latent.moves import (
@@ -28,6 +29,7 @@ from genlab.latent.moves import (
     interpolate,
     interpolation_partners,
     perturb,
+    require_encoder_codes,
     toward_class,
     training_codes,
 )
@@ -36,25 +38,11 @@ from genlab.latent.results import ExperimentResult, LatentMap
 from genlab.models.base import Decoder, Encoder, has, require
 from genlab.runs import Run, Selection
 
+MAX_GRID_SIDE = 100
+"""At most 100 x 100 decodes in one grid figure: more cannot be told apart on a page."""
 HIDDEN_GREY = 0.5
 """Fill of hidden pixels in the "observed" row: mid-grey reads as missing on black MNIST
 backgrounds and on natural images alike."""
-
-
-@dataclass
-class FitOptions:
-    """The per-image ELBO optimiser's settings (:func:`genlab.latent.fit.fit_posterior`)."""
-
-    steps: int = 1000
-    lr: float = 0.05
-    patience: int = 50
-    tol: float = 0.01
-    n_samples: int = 1
-    seed: int = 0
-
-    def record(self) -> dict[str, Any]:
-        """The settings as ``fit_<name>`` numbers, so a JSON record says how it was fitted."""
-        return {f"fit_{k}": v for k, v in asdict(self).items()}
 
 
 def grid(
@@ -70,8 +58,10 @@ def grid(
     Conditional models decode every code with class ``label`` (name or number)."""
     m = run.model
     require(m, Decoder, "the grid")
-    if n < 2:
-        raise ConfigError(f"a grid needs at least 2 points per side, got {n}")
+    if not 2 <= n <= MAX_GRID_SIDE:
+        raise ConfigError(
+            f"a grid needs at least 2 points per side (at most {MAX_GRID_SIDE}), got {n}"
+        )
     k = run.class_index(label) if m.conditional else -1
     if prior:
         z = m.sample_prior(n * n, generator)
@@ -99,6 +89,7 @@ def grid(
 def latent_map(run: Run, sel: Selection, method: str = "auto", seed: int = 0) -> LatentMap:
     """Point codes of the selection projected to 2-D (the raw plane, PCA or t-SNE, van der
     Maaten & Hinton, 2008): do the classes separate in the latent space?"""
+    require_encoder_codes(run.model, "map")
     z = encode(run.model, sel.x, sel.y)
     proj = project_2d(z, method, seed)
     return LatentMap(
@@ -114,7 +105,8 @@ def latent_map(run: Run, sel: Selection, method: str = "auto", seed: int = 0) ->
 
 def infer(run: Run, sel: Selection, options: FitOptions | None = None) -> ExperimentResult:
     """Fit q(z) per image through the frozen decoder, no encoder, and compare it with the
-    encoder's q(z|x) where there is one: the amortisation gap (Cremer et al., 2018)."""
+    encoder's q(z|x) where there is one: the amortisation gap (Cremer et al., 2018). For a
+    generator (a GAN) the fit is its inversion, as ``objective`` in the numbers says."""
     m, options = run.model, options or FitOptions()
     fit = latent_fit.fit_posterior(m, sel.x, sel.y, **asdict(options))
     rows = [sel.x, decode(m, fit.mu, sel.y)]
@@ -122,7 +114,7 @@ def infer(run: Run, sel: Selection, options: FitOptions | None = None) -> Experi
     numbers: dict[str, Any] = {
         "selection": sel.source, "labels": sel.y, "elbo_without_encoder": fit.elbo,
         "mean_elbo_without_encoder": fit.elbo.mean(), "steps": fit.steps,
-        "stopped_early": fit.stopped, **options.record(),
+        "stopped_early": fit.stopped, "objective": fit_objective(m), **options.record(),
     }
     if has(m, Encoder):
         rows.append(decode(m, encode(m, sel.x, sel.y), sel.y))
@@ -180,7 +172,8 @@ def complete(
         {"selection": sel.source, "labels": sel.y, "mask": mask_name,
          "observed_fraction": mask.expand_as(sel.x).flatten(1).mean(1),
          "hidden_mse": done.hidden_mse, "mean_hidden_mse": done.hidden_mse.mean(),
-         "elbo_observed": done.fit.elbo, "steps": done.fit.steps, **options.record()},
+         "elbo_observed": done.fit.elbo, "steps": done.fit.steps,
+         "objective": fit_objective(run.model), **options.record()},
     )
 
 

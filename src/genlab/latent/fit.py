@@ -5,7 +5,7 @@ Both fit a diagonal Gaussian q(z) = N(mu, diag(exp(logvar))) per image by maximi
     E_q[log p(x_obs | z)] + E_q[log p(z) - log q(z)]
 
 with the decoder frozen, reparameterised Monte Carlo and Adam. Only the decoder and the prior are
-used, so any model with ``decode`` and ``prior`` qualifies, encoder or not (later, GANs).
+used, so any model with ``decode`` and ``prior`` qualifies, encoder or not (a GAN: inversion).
 
 All images are fitted at once, each with its own parameters, its own Adam state (per-row step
 counts, so the bias correction is that of a single-image fit) and its own early stopping. A
@@ -19,12 +19,14 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
+from genlab.errors import ConfigError
 from genlab.latent.masks import check_mask
 from genlab.latent.ops import condition, decode, require_decoder
 from genlab.models.base import Encoder, GenerativeModel, has
@@ -45,6 +47,23 @@ invert by pixel loss alone; the prior keeps z where the generator was trained)."
 INIT_LOGVAR = -2.0
 """Start q at the prior mean with exp(-2) ~ 0.14 of the prior variance: narrow enough that the
 first gradients see a sharp decoder, wide enough to move out of a flat region."""
+
+
+@dataclass
+class FitOptions:
+    """The per-image optimiser's settings (:func:`fit_posterior`), for every experiment that
+    fits codes: inference, completion and the generator inversion behind GAN codes."""
+
+    steps: int = 1000
+    lr: float = 0.05
+    patience: int = 50
+    tol: float = 0.01
+    n_samples: int = 1
+    seed: int = 0
+
+    def record(self) -> dict[str, Any]:
+        """The settings as ``fit_<name>`` numbers, so a JSON record says how it was fitted."""
+        return {f"fit_{k}": v for k, v in asdict(self).items()}
 
 
 @dataclass
@@ -229,6 +248,11 @@ def fit_posterior(
                 n_samples, gen,
             )
             (grad,) = torch.autograd.grad(-elbo.sum(), p)
+            if not bool(torch.isfinite(grad).all()):
+                raise ConfigError(
+                    f"the posterior fit diverged (non-finite gradient) with lr {lr}; "
+                    "use a smaller learning rate"
+                )
             rows.track(idx, p.detach(), elbo.detach(), tol)
             rows.adam(idx, p.detach(), grad, lr, patience)
         mu, logvar = to_posterior(rows.best_params)

@@ -1,9 +1,14 @@
-"""Experiments that move codes: encode a selection, move its codes, decode every step.
+"""Experiments that move codes: code a selection, move its codes, decode every step.
 
 Each function takes an opened :class:`~genlab.runs.Run`, its selected images and plain values,
 and returns an :class:`~genlab.latent.results.ExperimentResult` (image rows, captions and the
 numbers behind them). Random draws use only the ``generator`` passed in, in a fixed order, so a
 seed reproduces a result on any device.
+
+A selection's codes come from :func:`codes`: the encoder's where the model has one, else
+generator inversion (a GAN), so ``perturb`` and ``interpolate`` work on every model with a
+decoder. The experiments on the codes of many images (centroids and target pools of training
+images, blends, arithmetic, maps) need an encoder (:func:`require_encoder_codes`).
 
 Conditional models (cvae) encode and decode each image with its own label. Where a move leaves
 the image's class (interpolate, toward_class), decoding switches to the destination's label from
@@ -13,20 +18,56 @@ the half-way point on (t or alpha >= 0.5), so the end points are still exact rec
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from dataclasses import asdict
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
 from genlab.errors import ConfigError
 from genlab.latent import ops
+from genlab.latent.fit import FitOptions, fit_objective, fit_posterior
 from genlab.latent.ops import class_centroids, decode, encode, flip_signs
 from genlab.latent.results import ExperimentResult
+from genlab.models.base import Decoder, Encoder, GenerativeModel, has, require
 from genlab.runs import Run, Selection
 
 CENTROID_IMAGES = 10_000
 """Training images whose codes define the class centroids and target pools (the first N): enough
 for a stable mean per class, cheap enough to encode on a CPU in seconds."""
+
+
+INVERTING_COMMANDS = "`genlab latent infer` / `perturb` / `interpolate`"
+"""The commands that obtain codes without an encoder, by inverting the generator."""
+
+
+def codes(
+    model: GenerativeModel, x: Tensor, y: Tensor, options: FitOptions | None = None
+) -> tuple[Tensor, dict[str, Any]]:
+    """Point codes (N, D) of images, and the numbers that say where they came from.
+
+    The encoder's posterior means where the model has an encoder; else the means of a q(z)
+    fitted to each image through the frozen generator, i.e. GAN inversion (Zhu et al. 2016;
+    Creswell & Bharath 2018). The numbers name the source (``codes_from``: "encoder" or the
+    inversion's objective, :func:`~genlab.latent.fit.fit_objective`) and, for an inversion,
+    each image's fitted ELBO and the fit's settings."""
+    if has(model, Encoder):
+        return encode(model, x, y), {"codes_from": "encoder"}
+    options = options or FitOptions()
+    fit = fit_posterior(model, x, y, **asdict(options))
+    return fit.mu, {"codes_from": fit_objective(model), "inversion_elbo": fit.elbo,
+                    **options.record()}
+
+
+def require_encoder_codes(model: GenerativeModel, op: str) -> None:
+    """Refuse, before any work, an experiment on the codes of many images (class centroids of
+    thousands of training images, maps, blends) for a model without an encoder: inverting the
+    generator is an optimisation per image, affordable for the few images of the commands
+    that do it, not for thousands."""
+    require(model, Decoder, op)
+    if not has(model, Encoder):
+        raise ConfigError(f"{op} needs an encoder; the {model.config.name!r} model has none: "
+                          f"use {INVERTING_COMMANDS}, which invert the generator")
 
 
 class TrainingCodes(NamedTuple):
@@ -56,12 +97,17 @@ def _alpha_labels(alphas: Sequence[float]) -> list[str]:
 
 
 def perturb(
-    run: Run, sel: Selection, sigmas: Sequence[float], generator: torch.Generator | None = None
+    run: Run,
+    sel: Selection,
+    sigmas: Sequence[float],
+    generator: torch.Generator | None = None,
+    options: FitOptions | None = None,
 ) -> ExperimentResult:
     """Decode z + sigma * eps for each sigma: how far a code can move before its image changes,
-    i.e. how smooth the decoder is around the codes it was trained on."""
+    i.e. how smooth the decoder is around the codes it was trained on. ``options`` set the
+    inversion of a model without an encoder."""
     m = run.model
-    z = encode(m, sel.x, sel.y)
+    z, source = codes(m, sel.x, sel.y, options)
     moved = ops.perturb(z, sigmas, generator)  # (S, N, D)
     recon = decode(m, z, sel.y)
     flat = decode(m, moved.flatten(0, 1), sel.y.repeat(len(sigmas)))
@@ -73,7 +119,7 @@ def perturb(
         "z + N(0, σ²I)",
         {"selection": sel.source, "labels": sel.y, "sigmas": list(sigmas),
          "pixel_mse_vs_reconstruction": [_per_image_mse(im, recon) for im in images],
-         "code_shift_norm": (moved - z).norm(dim=-1)},
+         "code_shift_norm": (moved - z).norm(dim=-1), **source},
     )
 
 
@@ -90,15 +136,22 @@ def interpolation_partners(run: Run, split: str, exclude: int) -> Selection:
 
 
 def interpolate(
-    run: Run, anchor: Selection, others: Selection, steps: int = 8, method: str = "lerp"
+    run: Run,
+    anchor: Selection,
+    others: Selection,
+    steps: int = 8,
+    method: str = "lerp",
+    options: FitOptions | None = None,
 ) -> ExperimentResult:
     """One row per image x of ``others``: x, the decodes along a lerp or slerp (White, 2016)
-    path from its code to the anchor's, then the anchor x'."""
+    path from its code to the anchor's, then the anchor x'. ``options`` set the inversion of
+    a model without an encoder (all images in one batched fit)."""
     if len(anchor) != 1:
         raise ConfigError(f"an interpolation takes one anchor image, got {len(anchor)}")
     m, k = run.model, len(others)
-    z0 = encode(m, others.x, others.y)
-    z1 = encode(m, anchor.x, anchor.y).expand(k, -1)
+    z, source = codes(m, torch.cat([others.x, anchor.x]), torch.cat([others.y, anchor.y]),
+                      options)
+    z0, z1 = z[:k], z[k:].expand(k, -1)
     path = ops.interpolate(z0, z1, steps, method)  # (T, K, D)
     t = torch.linspace(0, 1, steps)
     y_path = torch.where(t.view(-1, 1).to(others.y.device) < 0.5, others.y, anchor.y[0])
@@ -108,17 +161,19 @@ def interpolate(
     )
     return ExperimentResult(
         list(rows),
-        [run.class_name(int(v)) for v in others.y.tolist()],
+        list(others.captions),
         ["x", *[f"t={v:.2g}" for v in t.tolist()], "x' (anchor)"],
-        f"{method} to {anchor.captions[0]}",
+        f"{method} from each row's image x (left) to the anchor x' = {anchor.captions[0]}",
         {"method": method, "t": t, "anchor": {**anchor.source, "label": anchor.y},
-         "others": {**others.source, "labels": others.y}, "code_norms": path.norm(dim=-1).T},
+         "others": {**others.source, "labels": others.y}, "code_norms": path.norm(dim=-1).T,
+         **source},
     )
 
 
 def centroid(run: Run, sel: Selection, alphas: Sequence[float]) -> ExperimentResult:
     """Decode z + alpha (c_y - z), c_y the mean training code of the image's class: does the
     class mean decode to a prototype, and do the steps toward it stay on the data manifold?"""
+    require_encoder_codes(run.model, "centroid")
     if bool((sel.y < 0).any()):
         raise ConfigError("moving toward the class centroid needs labelled images")
     m = run.model
@@ -150,6 +205,7 @@ def toward_class(
     """Move each code toward a jittered code of class ``target`` (name or number): a random
     training image's (one per image, drawn first) or the class centroid (``use_centroid``).
     The jitter (drawn second) makes repeated moves explore the class, not one point."""
+    require_encoder_codes(run.model, "toward-class")
     m, k = run.model, run.class_index(target)
     z = encode(m, sel.x, sel.y)
     pool = training_codes(run)
@@ -203,6 +259,7 @@ def blend(
     """Decode w z_a + (1 - w) z_b': mixes of two selections (e.g. horses and birds), pairwise
     or with one image of either side. z_b' flips the sign of the codes at positions ``flip``
     of B and of the latent dimensions ``flip_dims``, to align codes that point opposite ways."""
+    require_encoder_codes(run.model, "blend")
     if len(b) not in (1, len(a)) and len(a) != 1:
         raise ConfigError(f"A has {len(a)} images and B {len(b)}: give equally many, or one")
     m, n = run.model, max(len(a), len(b))
@@ -227,6 +284,7 @@ def arithmetic(run: Run, a: Selection, b: Selection, c: Selection) -> Experiment
     """Decode z_a + (mean z_b - mean z_c): latent vector arithmetic on averaged codes
     (Radford et al., 2016; White, 2016's attribute vectors), e.g. a digit moved from class C
     toward class B."""
+    require_encoder_codes(run.model, "latent arithmetic")
     m = run.model
     za = encode(m, a.x, a.y)
     zb, zc = encode(m, b.x, b.y), encode(m, c.x, c.y)

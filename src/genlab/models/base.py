@@ -289,12 +289,13 @@ class HasELBO(Protocol):
     def elbo(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
 
 
-CAPABILITY_WORDS: dict[type, str] = {
-    Decoder: "latent space",
-    Encoder: "encoder",
-    Reconstructor: "reconstruction",
-    HasELBO: "ELBO",
+CAPABILITY_WORDS: dict[type, tuple[str, str]] = {
+    Decoder: ("a", "latent space"),
+    Encoder: ("an", "encoder"),
+    Reconstructor: ("a", "reconstruction"),
+    HasELBO: ("an", "ELBO"),
 }
+"""Each protocol's article and noun, for error messages."""
 
 
 def has(model: object, capability: type) -> bool:
@@ -305,5 +306,7 @@ def has(model: object, capability: type) -> bool:
 def require(model: GenerativeModel, capability: type, op: str) -> None:
     """Refuse, before any work starts, a model that lacks what ``op`` needs."""
     if not has(model, capability):
-        word = CAPABILITY_WORDS[capability]
-        raise ConfigError(f"{op} needs a {word}, but the {model.config.name!r} model has no {word}")
+        article, word = CAPABILITY_WORDS[capability]
+        raise ConfigError(
+            f"{op} needs {article} {word}, but the {model.config.name!r} model has no {word}"
+        )

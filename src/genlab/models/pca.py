@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
@@ -52,6 +51,8 @@ class PCAModel(EncoderDecoderModel):
             raise ConfigError(
                 "pca needs model.n_components (an integer) or model.explained_variance in (0, 1)"
             )
+        from sklearn.decomposition import PCA  # here: scikit-learn is slow to import
+
         flat = x.flatten(1).double().cpu().numpy()
         pca = PCA(n_components=target, svd_solver="covariance_eigh").fit(flat)
         k = pca.n_components_

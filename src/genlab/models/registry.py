@@ -16,6 +16,7 @@ from genlab.models.iwae import IWAE
 from genlab.models.mean import ClassMean
 from genlab.models.pca import PCAModel
 from genlab.models.vae import VAE, BetaVAE
+from genlab.models.vaegan import VAEGAN
 from genlab.models.wgan_gp import WGANGP
 
 MODELS: dict[str, type[GenerativeModel]] = {
@@ -26,6 +27,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "beta-vae": BetaVAE,
     "cvae": CVAE,
     "iwae": IWAE,
+    "vaegan": VAEGAN,
     "gan": GAN,
     "lsgan": LSGAN,
     "dcgan": DCGAN,

@@ -8,8 +8,10 @@ Figures use matplotlib's object API (``Figure``), never pyplot, so no global bac
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,9 +20,15 @@ from PIL import Image
 
 from genlab.io import atomic_write
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 PAD_VALUE = 255  # white separators read well on both MNIST digits and natural images
 CELL_PIXELS = 96  # plain grids are upscaled by an integer factor towards this cell size
 DPI = 100
+TITLE_SIZE = 10
+CHAR_WIDTH = 0.66
+"""Widest average character advance of matplotlib's default font, in ems (digits: 0.64)."""
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -56,6 +64,13 @@ def make_grid(
     return grid.permute(1, 2, 0).contiguous().numpy()
 
 
+def wrap(text: str, width: float, fontsize: float) -> str:
+    """``text`` broken into lines that fit ``width`` inches at ``fontsize`` points (a long
+    path too), so that no title runs off the canvas."""
+    chars = max(10, int(width * 72 / (fontsize * CHAR_WIDTH)))
+    return "\n".join(textwrap.wrap(text, chars, break_on_hyphens=False)) or text
+
+
 def _pil(array: np.ndarray) -> Image.Image:
     return Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
 
@@ -66,9 +81,8 @@ def _save_pil(image: Image.Image, path: Path) -> Path:
     return path
 
 
-def _row_figure(
+def _rows_figure(
     rows: list[torch.Tensor],
-    path: Path,
     *,
     cols: int,
     pad: int,
@@ -76,15 +90,18 @@ def _row_figure(
     col_labels: Sequence[str] | None = None,
     cell_labels: list[Sequence[str]] | None = None,
     title: str | None = None,
-) -> Path:
-    """One axes per row of images (fast even for hundreds of images); captions are tick labels."""
+) -> Figure:
+    """One axes per row of images (fast even for hundreds of images); captions are tick labels,
+    the title is wrapped to the figure's width."""
     from matplotlib.figure import Figure
 
     grids = [make_grid(row, nrow=cols, pad=pad) for row in rows]
     aspect = max(g.shape[0] / g.shape[1] for g in grids)
     width = max(2.0, 0.9 * cols)
+    title = wrap(title, width, TITLE_SIZE) if title else None
     caption = 0.25 if cell_labels else 0.0
     height = len(rows) * (width * aspect + caption) + (0.4 if title or col_labels else 0.0)
+    height += 0.2 * (title or "").count("\n")
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
     for i, (ax, grid, row) in enumerate(zip(axes, grids, rows, strict=True)):
@@ -112,7 +129,11 @@ def _row_figure(
         if row_labels:
             ax.set_ylabel(row_labels[i], rotation=0, ha="right", va="center", fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=TITLE_SIZE)
+    return fig
+
+
+def _save_figure(fig: Figure, path: Path) -> Path:
     with atomic_write(path) as fh:
         fig.savefig(fh, format="png", dpi=DPI)
     return path
@@ -141,10 +162,22 @@ def save_image_grid(
         factor = scale or max(1, CELL_PIXELS // max(x.shape[2:]))
         grid = make_grid(x, nrow=nrow, pad=pad)
         return _save_pil(_pil(grid.repeat(factor, axis=0).repeat(factor, axis=1)), path)
+    return _save_figure(grid_figure(x, nrow, labels, title, pad), path)
+
+
+def grid_figure(
+    images: torch.Tensor,
+    nrow: int | None = None,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+    pad: int = 2,
+) -> Figure:
+    """The matplotlib grid of :func:`save_image_grid`: one caption per image, a title."""
+    x = to_uint8(images)
     cols = nrow or math.ceil(math.sqrt(len(x)))
     rows = list(x.split(cols))
     captions = [labels[i : i + cols] for i in range(0, len(x), cols)] if labels else None
-    return _row_figure(rows, path, cols=cols, pad=pad, cell_labels=captions, title=title)
+    return _rows_figure(rows, cols=cols, pad=pad, cell_labels=captions, title=title)
 
 
 def save_rows_figure(
@@ -155,6 +188,17 @@ def save_rows_figure(
     title: str | None = None,
     pad: int = 2,
 ) -> Path:
+    """Write :func:`rows_figure` as a PNG."""
+    return _save_figure(rows_figure(rows, row_labels, col_labels, title, pad), Path(path))
+
+
+def rows_figure(
+    rows: list[torch.Tensor],
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    pad: int = 2,
+) -> Figure:
     """A figure with one row per tensor of images, e.g. "original | reconstruction" or one
     interpolation per row. Rows may differ in length and image size; labels are optional."""
     if not rows:
@@ -162,15 +206,8 @@ def save_rows_figure(
     if row_labels is not None and len(row_labels) != len(rows):
         raise ValueError(f"{len(row_labels)} row labels for {len(rows)} rows")
     cols = max(len(r) for r in rows)
-    return _row_figure(
-        [to_uint8(r) for r in rows],
-        Path(path),
-        cols=cols,
-        pad=pad,
-        row_labels=row_labels,
-        col_labels=col_labels,
-        title=title,
-    )
+    return _rows_figure([to_uint8(r) for r in rows], cols=cols, pad=pad, row_labels=row_labels,
+                        col_labels=col_labels, title=title)
 
 
 def save_images_npz(

@@ -9,37 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import Tensor
 
 from genlab.io import atomic_write
 from genlab.latent.maps import Projection
 from genlab.latent.results import ExperimentResult, LatentMap
-from genlab.report.images import save_rows_figure
+from genlab.report.images import TITLE_SIZE, rows_figure, wrap
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+MAP_SIZE = (6.5, 5.5)
+"""Inches; the axes take about 70% of the width, the legend the rest."""
 
 
-def save_experiment(result: ExperimentResult, path: str | Path, source: str) -> Path:
-    """One row of images per result row, captioned by its row and column labels."""
-    return save_rows_figure(
-        result.rows, path, row_labels=result.row_labels, col_labels=result.col_labels,
-        title=f"{source}: {result.title}",
-    )
-
-
-def save_latent_map(
-    projection: Projection,
-    labels: Tensor,
-    class_names: Sequence[str],
-    path: str | Path,
-    title: str,
-) -> Path:
+def latent_map_figure(
+    projection: Projection, labels: Tensor, class_names: Sequence[str], title: str
+) -> Figure:
     """Scatter of 2-D coordinates coloured by label, one legend entry per class present."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
     xy = projection.coords.numpy()
     labels = labels.cpu()
-    fig = Figure(figsize=(6.5, 5.5), dpi=100, layout="constrained")
+    fig = Figure(figsize=MAP_SIZE, dpi=100, layout="constrained")
     ax = fig.subplots()
     palette = colormaps["tab10" if len(class_names) <= 10 else "tab20"]
     for k in sorted(set(labels.tolist())):
@@ -49,20 +44,26 @@ def save_latent_map(
         ax.scatter(xy[pick, 0], xy[pick, 1], s=6, alpha=0.8, label=name, color=colour)
     ax.set_xlabel(projection.axis_labels[0])
     ax.set_ylabel(projection.axis_labels[1])
-    ax.set_title(title, fontsize=10)
+    ax.set_title(wrap(title, 0.7 * MAP_SIZE[0], TITLE_SIZE), fontsize=TITLE_SIZE)
     ax.legend(markerscale=2.5, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    path = Path(path)
-    with atomic_write(path) as fh:
-        fig.savefig(fh, format="png")
-    return path
+    return fig
+
+
+def figure(result: ExperimentResult | LatentMap, source: str) -> Figure:
+    """The figure of any latent experiment: a scatter for a map, else one row of images per
+    result row, captioned by its row and column labels. ``source`` prefixes the title."""
+    title = f"{source}: {result.title}"
+    if isinstance(result, LatentMap):
+        return latent_map_figure(result.projection, result.labels, result.class_names, title)
+    return rows_figure(result.rows, result.row_labels, result.col_labels, title)
 
 
 def save_figure(result: ExperimentResult | LatentMap, path: str | Path, source: str) -> Path:
-    """The figure of any latent experiment: a scatter for a map, else a row figure."""
-    if isinstance(result, LatentMap):
-        title = f"{source}: {result.title}"
-        return save_latent_map(result.projection, result.labels, result.class_names, path, title)
-    return save_experiment(result, path, source)
+    """Write :func:`figure` as a PNG, atomically."""
+    path = Path(path)
+    with atomic_write(path) as fh:
+        figure(result, source).savefig(fh, format="png")
+    return path
 
 
 def map_csv(result: LatentMap) -> str:

@@ -191,6 +191,9 @@ def config_from_dict(raw: dict[str, Any]) -> RunConfig:
         raise ConfigError(
             f"unknown key {unknown[0]}; valid top-level keys: model, data, train, out"
         )
+    for section in ("model", "data", "train"):
+        if raw.get(section) is not None and not isinstance(raw[section], dict):
+            raise ConfigError(f"{section} must be a mapping, got {raw[section]!r}")
     model_raw = dict(raw.get("model") or {})
     name = model_raw.get("name", ModelConfig.name)
     model = build_section(model_config_class(name), model_raw, "model")

@@ -63,6 +63,7 @@ class Trainer:
         self.config = config
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
+        self.title = f"{config.model.name} on {config.data.dataset}"
         self.device = resolve_device(config.train.device)
         if self.device.type == "cuda" and "LOCAL_RANK" in os.environ:
             self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
@@ -205,9 +206,9 @@ class Trainer:
                 bar.set_postfix(loss=f"{log.means()['loss']:.4g}")
         distributed.broadcast_buffers(self.model, self.dist)
         self.model.fit_prior(*self._prior_subset())
-        first = next(iter(scheds.values()))
+        lr = next(iter(scheds.values())).get_last_lr()[0]  # the first player's
         row = {"epoch": epoch, "step": self.state.step, "seconds": time.perf_counter() - t0,
-               "lr": first.get_last_lr()[0]}
+               "lr": lr}
         return {**row, **prefixed("train", log.means())}
 
     def _record(self, row: dict[str, Any]) -> bool:
@@ -291,7 +292,7 @@ class Trainer:
                                       scheds, self._rngs())
         names = ["last", "best"] if best else ["last"]
         atomic_save([self.ckpt_dir / f"{n}.safetensors" for n in names], tensors, meta)
-        write_history(self.state.history, self.run_dir, title=self.config.model.name)
+        write_history(self.state.history, self.run_dir, title=self.title)
 
     def _restore(self, opts: Optimizers, scheds: Schedulers) -> None:
         source = self.ckpt_dir / "last.safetensors"
@@ -308,7 +309,7 @@ class Trainer:
         self.binarize_gen.set_state(rngs["binarize"])
         if self.dist.is_main:
             save_config(self.config, self.run_dir / "config.yaml")
-            write_history(self.state.history, self.run_dir, title=self.config.model.name)
+            write_history(self.state.history, self.run_dir, title=self.title)
 
     def _epoch_line(self, row: dict[str, Any]) -> str:
         parts = [f"epoch {row['epoch']}", *[f"{k} {v:.4g}" for k, v in row.items() if "/" in k]]
@@ -323,7 +324,6 @@ class Trainer:
             "eval_split": self.eval_split,
             "epochs_run": s.epoch,
             "best_epoch": s.best_epoch,
-            # Which logged value chose "best" (lower is better) and its best value.
             "selection": {"metric": metric or "last epoch", "best": s.best_val if metric else None},
             "stopped_early": s.stopped_early,
             "seconds": seconds,

@@ -1,0 +1,166 @@
+"""The flags of ``genlab train``: one per config field, each with its default and its choices.
+
+They are derived from the config dataclasses (``genlab.training.config`` and every family's
+config class) and the registries of valid values (``BINARIZE``, ``BACKBONES``, ``MODELS``...),
+never listed by hand. Deriving them imports torch and every model family (seconds), so the table
+is kept as JSON in genlab's cache, keyed by the package's source files: ``genlab train --help``
+reads it in milliseconds, and a changed source file rebuilds it on the next call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import types
+import typing
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from genlab.cli.common import device, int_range, listed, real
+from genlab.io import write_text
+from genlab.version import __version__
+
+PACKAGE = Path(__file__).resolve().parents[1]
+TYPES = {
+    "int": int_range(),
+    "float": real(),
+    "int list": listed(int_range()),
+    "float list": listed(real()),
+    "device": device,
+}
+"""argparse type per field kind (``str`` fields take any text, or one of their choices)."""
+
+
+def _kind(annotation: Any) -> str | None:
+    """``int``, ``float list``...; None for a mapping (``train.optim``: YAML or --set only)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return None
+    if origin is list:
+        return f"{typing.get_args(annotation)[0].__name__} list"
+    return annotation.__name__
+
+
+def _fields(cls: type) -> Iterator[tuple[str, str | None, Any]]:
+    """(name, kind, default) of each field of a config dataclass."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        yield f.name, _kind(hints[f.name]), default
+
+
+def derive() -> dict[str, Any]:
+    """The table: model families with their one-line descriptions, and per config field its
+    section, kind, defaults (per family for model fields) and choices."""
+    from genlab.models.likelihoods import LIKELIHOODS, SIGMA_MODES
+    from genlab.models.nets import BACKBONES
+    from genlab.models.registry import MODELS
+    from genlab.training.config import BINARIZE, OPTIMIZERS, SCHEDULES, SECTIONS
+
+    choices = {"binarize": BINARIZE, "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
+               "likelihood": LIKELIHOODS, "sigma_mode": SIGMA_MODES, "net": BACKBONES}
+    fields: dict[str, dict[str, Any]] = {}
+    for section, cls in SECTIONS.items():
+        for name, kind, default in _fields(cls):
+            if kind:
+                fields[name] = {"section": section, "kind": kind, "defaults": {"": default}}
+    for family, model in MODELS.items():
+        for name, kind, default in _fields(model.config_class):
+            entry = fields.get(name) or {"section": "model", "kind": kind, "defaults": {}}
+            if name != "name" and kind and entry["section"] == "model":
+                fields[name] = entry
+                entry["defaults"][family] = default
+    for name, entry in fields.items():
+        entry["choices"] = list(choices[name]) if name in choices else None
+        entry["kind"] = "device" if name == "device" else entry["kind"]
+    models = {k: (m.__doc__ or k).strip().splitlines()[0] for k, m in MODELS.items()}
+    return json.loads(json.dumps({"models": models, "fields": fields}))
+
+
+def _fingerprint() -> str:
+    """Changes whenever any source file of the package does (or genlab's version)."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(PACKAGE.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(PACKAGE)} {stat.st_mtime_ns} {stat.st_size}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def load() -> dict[str, Any]:
+    """The table from the cache ($GENLAB_CACHE or ~/.cache/genlab, as for datasets) when the
+    sources are unchanged, else derived and cached (an unwritable cache only costs time)."""
+    cache = Path(os.environ.get("GENLAB_CACHE") or "~/.cache/genlab").expanduser() / "cli"
+    path = cache / f"train-flags-{_fingerprint()}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    table = derive()
+    try:
+        for old in cache.glob("train-flags-*.json"):
+            old.unlink()
+        write_text(path, json.dumps(table))
+    except OSError:
+        pass
+    return table
+
+
+def _shown(value: Any) -> str:
+    """A default as the flag would take it: ``512,256``, ``true``, ``none``."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value).lower() if value is None or isinstance(value, bool) else str(value)
+
+
+def describe(name: str, entry: dict[str, Any], families: list[str]) -> str:
+    """``(model.beta, for vae, beta-vae, iwae, default 1.0; beta-vae: 4.0)``."""
+    by_value: dict[str, list[str]] = {}
+    for family, value in entry["defaults"].items():
+        by_value.setdefault(_shown(value), []).append(family)
+    ranked = [v for v, _ in Counter({v: len(f) for v, f in by_value.items()}).most_common()]
+    defaults = "; ".join([f"default {ranked[0]}"] + [f"{', '.join(by_value[v])}: {v}"
+                                                     for v in ranked[1:]])
+    where = f"{entry['section']}.{name}"
+    owners = list(entry["defaults"])
+    if entry["section"] == "model" and len(owners) < len(families):
+        where += f", for {', '.join(owners)}"
+    return f"({where}, {defaults})".replace("%", "%%")
+
+
+def add_train_flags(p: argparse.ArgumentParser) -> None:
+    """The ``model`` argument and one flag per config field, grouped by section; each flag's
+    value lands in ``args`` as ``cfg.SECTION.NAME`` (None when not given)."""
+    table = load()
+    families = list(table["models"])
+    p.add_argument("model", nargs="?", choices=families,
+                   help="model family (genlab models describes each)")
+    groups = {s: p.add_argument_group(f"{s} options") for s in ("model", "data", "train")}
+    for name, entry in table["fields"].items():
+        flag, dest = "--" + name.replace("_", "-"), f"cfg.{entry['section']}.{name}"
+        text = describe(name, entry, families)
+        group = groups[entry["section"]]
+        if entry["kind"] == "bool":
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,
+                               default=None, help=text)
+        elif entry["choices"]:
+            group.add_argument(flag, dest=dest, choices=entry["choices"], default=None, help=text)
+        else:
+            group.add_argument(flag, dest=dest, type=TYPES.get(entry["kind"], str), default=None,
+                               help=text, metavar=name.upper())
+
+
+def flag_values(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The config values given as flags: ``{"model": {"latent_dim": 8}, ...}``."""
+    values: dict[str, dict[str, Any]] = {}
+    for key, value in vars(args).items():
+        if key.startswith("cfg.") and value is not None:
+            _, section, name = key.split(".")
+            values.setdefault(section, {})[name] = value
+    return values

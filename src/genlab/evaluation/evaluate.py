@@ -1,0 +1,234 @@
+"""``evaluate_run``: every metric of the evaluation suite on one trained run, as one dict.
+
+Each metric asks the model what it can do (``models.base`` capabilities) and is skipped, with
+the reason in the result, when it cannot: no ELBO or likelihood -> no ``nll``, no
+reconstruction -> no ``recon``, no classifier for the image shape -> no sample metrics.
+Samples are drawn once (seeded) and shared by FID, KID, precision/recall, IS and confidence.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from genlab.errors import ConfigError
+from genlab.evaluation.classifier import Classifier, default_classifier, load_classifier
+from genlab.evaluation.confidence import confidence_scores
+from genlab.evaluation.likelihood import (
+    IW_SAMPLES,
+    LinearGaussian,
+    bits_per_dim,
+    iw_log_likelihood,
+    negative_elbo,
+    pca_exact_log_likelihood,
+    seeded,
+)
+from genlab.evaluation.metrics import feature_stats, frechet_distance, inception_score, kid
+from genlab.evaluation.neighbours import manifold_scores
+from genlab.evaluation.reference import ReferenceSet, dataset_key, reference_set
+from genlab.models.base import HasELBO, Reconstructor, has
+from genlab.runs import Run
+
+METRICS = ("nll", "recon", "fid", "kid", "pr", "is", "confidence")
+SAMPLE_METRICS = ("fid", "kid", "pr", "is", "confidence")
+NLL_IMAGES = 1000
+"""Images the likelihood is estimated on by default: k = 1000 draws each is the costly part."""
+CHUNK = 1000
+
+
+class MetricUnavailable(Exception):
+    """A metric this run cannot have; the message says why and lands in ``skipped``."""
+
+
+def _first(run: Run, split: str, n: int) -> tuple[Tensor, Tensor | None]:
+    """The first n images of ``split`` as model input; labels only for conditional models."""
+    x, y = run.images(split, torch.arange(min(n, len(run.dataset.split(split)))))
+    return x, (y if run.model.conditional else None)
+
+
+def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
+                       k: int = IW_SAMPLES, seed: int = 0) -> dict[str, Any]:
+    """-ELBO and the importance-sampled NLL (Burda et al. 2016) with k draws from the encoder,
+    or the exact NLL of probabilistic PCA; nats per image and bits per dimension."""
+    model = run.model
+    x, y = _first(run, split, n)
+    dims = x[0].numel()
+    out: dict[str, Any] = {"images": len(x), "split": split, "binarize": run.config.data.binarize}
+    with seeded(seed, x.device):
+        if has(model, HasELBO):
+            out["likelihood"] = model.config.likelihood
+            out["neg_elbo_nats"] = float(negative_elbo(model, x, y).mean())
+            nll = -iw_log_likelihood(model, x, y, k=k)
+            out["nll_method"] = f"importance sampling, k = {k} (Burda et al. 2016)"
+        elif isinstance(model, LinearGaussian):
+            out["likelihood"] = "gaussian"
+            nll = -pca_exact_log_likelihood(model, x)
+            out["nll_method"] = "exact (probabilistic PCA)"
+        else:
+            raise MetricUnavailable(
+                f"the {model.config.name!r} model has no ELBO or likelihood to evaluate"
+            )
+    out["nll_nats"] = float(nll.mean())
+    out["nll_sem"] = float(nll.std() / math.sqrt(len(nll))) if len(nll) > 1 else 0.0
+    out["nll_bpd"] = bits_per_dim(out["nll_nats"], dims)
+    if "neg_elbo_nats" in out:
+        out["neg_elbo_bpd"] = bits_per_dim(out["neg_elbo_nats"], dims)
+    out["note"] = _likelihood_note(out["likelihood"], out["binarize"])
+    return out
+
+
+def _likelihood_note(likelihood: str, binarize: str) -> str:
+    if likelihood == "categorical" or (likelihood == "bernoulli" and binarize != "none"):
+        return "a probability of discrete pixels: comparable across models on these pixels"
+    if likelihood == "bernoulli":
+        return "Bernoulli on grey pixels is a cross-entropy, not a normalised likelihood"
+    return "a density of pixels in [0, 1]: comparable only with other densities on them"
+
+
+def reconstruction_metrics(run: Run, split: str = "test", n: int = 10_000) -> dict[str, Any]:
+    """Per-pixel MSE, PSNR (dB, data range 1, averaged per image) and per-image BCE (nats)
+    of the model's reconstructions of the first n images of ``split``."""
+    if not has(run.model, Reconstructor):
+        raise MetricUnavailable(f"the {run.model.config.name!r} model does not reconstruct")
+    x, y = _first(run, split, n)
+    mse, bce = [], []
+    with torch.no_grad():
+        for i in torch.arange(len(x), device=x.device).split(CHUNK):
+            xs = x[i]
+            recon = run.model.reconstruct(xs, None if y is None else y[i]).clamp(1e-6, 1 - 1e-6)
+            mse.append((recon - xs).pow(2).flatten(1).mean(1).double().cpu())
+            loss = F.binary_cross_entropy(recon, xs.clamp(0, 1), reduction="none")
+            bce.append(loss.flatten(1).sum(1).double().cpu())
+    per_image = torch.cat(mse)
+    psnr = -10 * per_image.clamp_min(1e-12).log10()
+    return {"images": len(x), "split": split, "binarize": run.config.data.binarize,
+            "mse": float(per_image.mean()), "psnr_db": float(psnr.mean()),
+            "bce_nats": float(torch.cat(bce).mean())}
+
+
+def open_classifier(run: Run, classifier: str | Path | None = None) -> Classifier:
+    """The given classifier, else the one genlab ships for the run's image shape."""
+    shape = tuple(run.model.shape)
+    path = classifier or default_classifier(shape)
+    if path is None:
+        raise MetricUnavailable(
+            f"no classifier for {shape} images ships with genlab: train one with `genlab "
+            "classifier train --dataset D --out PATH` and pass --classifier PATH"
+        )
+    clf = load_classifier(path, run.model.device)
+    if clf.net.config.shape != shape:
+        raise MetricUnavailable(f"classifier {clf.name} takes {clf.net.config.shape} images, "
+                                f"the run makes {shape}")
+    return clf
+
+
+def _reference(run: Run, clf: Classifier, split: str, cache: bool) -> ReferenceSet:
+    images = run.dataset.split(split).images
+    return reference_set(clf, images, dataset_key(run.config.data.dataset, split,
+                                                  run.config.data), cache=cache)
+
+
+def sample_metrics(run: Run, wanted: list[str], n: int = 10_000, split: str = "test",
+                   classifier: str | Path | None = None, seed: int = 0,
+                   cache: bool = True) -> dict[str, dict[str, Any]]:
+    """FID, KID, precision/recall/density/coverage, IS and confidence of n seeded samples
+    against the real images of ``split`` (not binarised), in the classifier's features."""
+    clf = open_classifier(run, classifier)
+    ref = _reference(run, clf, split, cache)
+    intended = torch.arange(n) % run.model.num_classes if run.model.conditional else None
+    start = time.perf_counter()
+    fake, probs = clf.features_and_probs(run.sample(n, labels=intended, seed=seed))
+    fake, real = fake.to(clf.device), ref.features.to(clf.device)  # KID and PR where the net is
+    common = {"feature_space": clf.feature_space, "classifier_sha256": clf.sha256[:12],
+              "samples": n, "real": len(ref.features), "split": split,
+              "sampling_seconds": round(time.perf_counter() - start, 2)}
+    compute: dict[str, Callable[[], dict[str, Any]]] = {
+        "fid": lambda: {"fid": frechet_distance(feature_stats(fake), ref.stats)},
+        "kid": lambda: dict(zip(("kid", "kid_std"), kid(real, fake, seed=seed),
+                                strict=True)),
+        "pr": lambda: _manifold(ref, fake, seed),
+        "is": lambda: {**dict(zip(("is", "is_std"), inception_score(probs), strict=True)),
+                       "real_is": inception_score(ref.probs)[0]},
+        "confidence": lambda: {
+            **confidence_scores(probs, intended if clf.class_names == run.class_names else None),
+            "real_mean_max_softmax": float(ref.probs.max(1).values.double().mean())},
+    }
+    return {m: {**common, **_timed(compute[m])} for m in wanted}
+
+
+def _manifold(ref: ReferenceSet, fake: Tensor, seed: int) -> dict[str, Any]:
+    """Precision/recall/density/coverage against as many real images as there are samples
+    (k-NN radii shrink as a set grows): all of them, with their cached radii, when the split
+    has no more than the samples, else a seeded random subset."""
+    real = ref.features.to(fake.device)
+    if len(fake) >= len(real):
+        scores = manifold_scores(real, fake, real_radii=ref.radii)
+        return {**scores.as_dict(), "real": len(real)}
+    pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
+    return {**manifold_scores(real[pick[: len(fake)]], fake).as_dict(), "real": len(fake)}
+
+
+def _timed(compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    start = time.perf_counter()
+    values = compute()
+    return {**values, "seconds": round(time.perf_counter() - start, 2)}
+
+
+def evaluate_run(run: Run, metrics: tuple[str, ...] | list[str] = METRICS, n: int = 10_000,
+                 split: str = "test", classifier: str | Path | None = None,
+                 iw_samples: int = IW_SAMPLES, nll_images: int = NLL_IMAGES, seed: int = 0,
+                 cache: bool = True) -> dict[str, Any]:
+    """The requested ``metrics`` of ``run``; those it cannot have go to ``skipped`` with the
+    reason. ``n`` samples (and at most n real images for recon and precision/recall);
+    ``nll_images`` images with ``iw_samples`` importance samples each for the likelihood."""
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ConfigError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
+    if n < 2:
+        raise ConfigError(f"evaluation needs at least 2 samples, got {n}")
+    wanted = list(dict.fromkeys(metrics))
+    result: dict[str, Any] = {"run": run.describe(), "n": n, "split": split, "seed": seed,
+                              "metrics": {}, "skipped": {}}
+    single: dict[str, Callable[[], dict[str, Any]]] = {
+        "nll": lambda: likelihood_metrics(run, split, nll_images, iw_samples, seed),
+        "recon": lambda: reconstruction_metrics(run, split, n),
+    }
+    for name in [m for m in wanted if m in single]:
+        try:
+            result["metrics"][name] = _timed(single[name])
+        except MetricUnavailable as why:
+            result["skipped"][name] = str(why)
+    sampled = [m for m in wanted if m in SAMPLE_METRICS]
+    if sampled:
+        try:
+            result["metrics"].update(
+                sample_metrics(run, sampled, n, split, classifier, seed, cache))
+        except MetricUnavailable as why:
+            result["skipped"].update(dict.fromkeys(sampled, str(why)))
+    return result
+
+
+SUMMARY = {
+    "nll": ("nll_nats", "nll_bpd", "neg_elbo_nats"), "recon": ("mse", "psnr_db"),
+    "fid": ("fid",), "kid": ("kid",), "pr": ("precision", "recall", "density", "coverage"),
+    "is": ("is",), "confidence": ("mean_max_softmax", "target_accuracy", "class_entropy"),
+}
+"""The headline numbers of each metric, in the order a summary table shows them."""
+
+
+def summary(result: dict[str, Any]) -> dict[str, float | None]:
+    """The headline numbers of one ``evaluate_run`` result (None where skipped/absent)."""
+    out: dict[str, float | None] = {}
+    for metric, keys in SUMMARY.items():
+        values = result["metrics"].get(metric)
+        if values is None and metric not in result["skipped"]:
+            continue
+        out.update({key: (values or {}).get(key) for key in keys})
+    return out

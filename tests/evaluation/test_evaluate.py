@@ -1,0 +1,95 @@
+"""evaluate_run on small runs of each kind: what each can do is measured, the rest skipped."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from genlab.errors import ConfigError
+from genlab.evaluation import evaluate as ev
+from genlab.evaluation.classifier import ClassifierConfig, ClassifierNet, save_classifier
+from genlab.io import write_json
+from genlab.runs import open_run
+
+SMALL = {"n": 120, "nll_images": 16, "iw_samples": 40}
+
+
+def test_a_vae_gets_every_metric(runs, tiny_classifier: Path, tmp_path: Path) -> None:
+    result = ev.evaluate_run(open_run(runs["vae"]), classifier=tiny_classifier, **SMALL)
+    m = result["metrics"]
+    assert set(m) == set(ev.METRICS) and result["skipped"] == {}
+    nll = m["nll"]
+    assert nll["images"] == 16 and nll["binarize"] == "dynamic" and "k = 40" in nll["nll_method"]
+    assert 0 < nll["nll_nats"] < nll["neg_elbo_nats"] + 1.0  # IS bound >= ELBO, up to noise
+    assert nll["nll_bpd"] == pytest.approx(nll["nll_nats"] / (784 * math.log(2)))
+    assert 0 < m["recon"]["mse"] < 1 and m["recon"]["psnr_db"] > 0 and m["recon"]["images"] == 120
+    assert m["fid"]["fid"] > 0 and m["fid"]["feature_space"] == "fid-tiny"
+    assert m["fid"]["samples"] == 120 and m["fid"]["real"] == 2000
+    assert all(0 <= m["pr"][key] <= 1 for key in ("precision", "recall", "coverage"))
+    assert m["pr"]["real"] == 120
+    assert 1 <= m["is"]["is"] <= 10
+    assert "target_accuracy" not in m["confidence"]  # unconditional
+    write_json(tmp_path / "e.json", result)  # every value is JSON-able
+    assert json.loads((tmp_path / "e.json").read_text())["metrics"]["kid"]["kid_std"] >= 0
+
+
+def test_pca_likelihood_is_exact(runs) -> None:
+    result = ev.evaluate_run(open_run(runs["pca"]), metrics=["nll", "recon"], **SMALL)
+    nll = result["metrics"]["nll"]
+    assert nll["nll_method"] == "exact (probabilistic PCA)" and nll["likelihood"] == "gaussian"
+    assert "neg_elbo_nats" not in nll and "density" in nll["note"]
+    assert result["metrics"]["recon"]["mse"] < 0.05
+
+
+def test_the_class_mean_has_no_likelihood_but_targets_classes(runs, tiny_classifier) -> None:
+    result = ev.evaluate_run(open_run(runs["mean"]), metrics=["nll", "confidence", "recon"],
+                             classifier=tiny_classifier, **SMALL)
+    assert "no ELBO or likelihood" in result["skipped"]["nll"]
+    assert set(result["metrics"]) == {"confidence", "recon"}
+    assert 0 <= result["metrics"]["confidence"]["target_accuracy"] <= 1
+
+
+def test_a_conditional_vae_is_scored_per_class(runs, tiny_classifier) -> None:
+    result = ev.evaluate_run(open_run(runs["cvae"]), metrics=["nll", "confidence"],
+                             classifier=tiny_classifier, **SMALL)
+    assert "target_accuracy" in result["metrics"]["confidence"]
+    assert result["metrics"]["nll"]["nll_nats"] > 0
+
+
+def test_a_gan_only_gets_sample_metrics(gan_run, tiny_classifier) -> None:
+    result = ev.evaluate_run(gan_run, metrics=["nll", "recon", "fid", "kid"],
+                             classifier=tiny_classifier, **SMALL)
+    assert set(result["skipped"]) == {"nll", "recon"}
+    assert "does not reconstruct" in result["skipped"]["recon"]
+    assert set(result["metrics"]) == {"fid", "kid"}
+    assert ev.summary(result) == {"nll_nats": None, "nll_bpd": None, "neg_elbo_nats": None,
+                                  "mse": None, "psnr_db": None,
+                                  "fid": result["metrics"]["fid"]["fid"],
+                                  "kid": result["metrics"]["kid"]["kid"]}
+
+
+def test_sample_metrics_need_a_classifier_of_the_right_shape(runs, tmp_path, monkeypatch) -> None:
+    colour = save_classifier(ClassifierNet(ClassifierConfig(3, 32, widths=[4], convs=[1])),
+                             tmp_path / "colour.safetensors", {})
+    run = open_run(runs["vae"])
+    result = ev.evaluate_run(run, metrics=["fid", "pr"], classifier=colour, **SMALL)
+    assert result["metrics"] == {} and "takes (3, 32, 32) images" in result["skipped"]["fid"]
+    monkeypatch.setattr(ev, "default_classifier", lambda shape: None)
+    result = ev.evaluate_run(run, metrics=["kid"], **SMALL)
+    assert "genlab classifier train" in result["skipped"]["kid"]
+
+
+def test_seeded_and_cached(runs, tiny_classifier, stats_cache: Path) -> None:
+    run = open_run(runs["vae"])
+    a = ev.evaluate_run(run, metrics=["fid", "kid"], classifier=tiny_classifier, **SMALL)
+    b = ev.evaluate_run(run, metrics=["fid", "kid"], classifier=tiny_classifier, **SMALL)
+    assert len(list(stats_cache.iterdir())) == 1
+    assert ev.summary(a) == ev.summary(b)
+
+
+def test_unknown_metrics_are_refused(runs) -> None:
+    with pytest.raises(ConfigError, match="unknown metric 'fidd'"):
+        ev.evaluate_run(open_run(runs["vae"]), metrics=["fidd"])
