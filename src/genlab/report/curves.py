@@ -84,5 +84,6 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> P
     """Write :func:`curves_figure` as a PNG, atomically. Uses matplotlib's object API
     (``Figure``), so no global backend is chosen or touched."""
     with atomic_write(path) as fh:
-        curves_figure(history, title).savefig(fh, format="png")
+        figure = curves_figure(history, title)
+        figure.savefig(fh, format="png", bbox_inches="tight", pad_inches=0.05)
     return Path(path)

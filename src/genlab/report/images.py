@@ -134,8 +134,10 @@ def _rows_figure(
 
 
 def _save_figure(fig: Figure, path: Path) -> Path:
+    """Saved to the bounding box of everything drawn: a long row label widens the image
+    instead of being cut off at the edge."""
     with atomic_write(path) as fh:
-        fig.savefig(fh, format="png", dpi=DPI)
+        fig.savefig(fh, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.05)
     return path
 
 

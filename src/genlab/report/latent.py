@@ -62,7 +62,7 @@ def save_figure(result: ExperimentResult | LatentMap, path: str | Path, source: 
     """Write :func:`figure` as a PNG, atomically."""
     path = Path(path)
     with atomic_write(path) as fh:
-        figure(result, source).savefig(fh, format="png")
+        figure(result, source).savefig(fh, format="png", bbox_inches="tight", pad_inches=0.05)
     return path
 
 
