@@ -14,7 +14,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -231,6 +230,7 @@ def _identity(config: RunConfig) -> dict[str, Any]:
 
 def load_image_files(paths: list[str], shape: tuple[int, ...]) -> Tensor:
     """Image files as uint8 (N, C, H, W), converted to C channels and resized to H x W."""
+    import numpy as np
     from PIL import Image, UnidentifiedImageError
 
     c, h, w = shape

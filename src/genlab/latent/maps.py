@@ -1,10 +1,10 @@
-"""Latent maps (seed 004 task 3) and the prior-quantile manifold grid (seed 001 figures 10-12)."""
+"""Latent maps (raw plane, PCA, t-SNE of the codes) and the prior-quantile manifold grid of a
+2-D latent space (Kingma & Welling 2014, figure 4)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent
@@ -55,11 +55,10 @@ def project_2d(z: Tensor, method: str = "auto", seed: int = 0) -> Projection:
     return Projection(_two_columns(coords.fit_transform(data)), "tsne", ("t-SNE 1", "t-SNE 2"))
 
 
-def _two_columns(a: np.ndarray) -> Tensor:
-    """A 1-D latent space still gets a (flat) 2-D map."""
-    out = np.zeros((a.shape[0], 2))
-    out[:, : a.shape[1]] = a[:, :2]
-    return torch.from_numpy(out).float()
+def _two_columns(a: object) -> Tensor:
+    """A 1-D latent space still gets a (flat) 2-D map: missing columns are zero."""
+    coords = torch.as_tensor(a, dtype=torch.float64)[:, :2]
+    return torch.nn.functional.pad(coords, (0, 2 - coords.shape[1])).float()
 
 
 def quantile_grid(prior: Distribution, latent_dim: int, n: int, edge: float = 0.05) -> Tensor:

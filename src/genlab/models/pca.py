@@ -8,9 +8,9 @@ eigenvalue, so PCA exposes encode/decode/sample/log-likelihood like the neural m
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
@@ -34,7 +34,7 @@ class PCAModel(EncoderDecoderModel):
 
     def __init__(self, config: PCAConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__(config, shape, num_classes)
-        d = int(np.prod(shape))
+        d = math.prod(shape)
         k = config.latent_dim
         self.register_buffer("components", torch.zeros(k, d))
         self.register_buffer("center", torch.zeros(d))
