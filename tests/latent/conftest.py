@@ -50,7 +50,7 @@ def _train(factory: pytest.TempPathFactory, model: dict[str, Any], epochs: int =
 
 @pytest.fixture(scope="session")
 def vae(tmp_path_factory) -> Trained:
-    """The main subject: a 16-D mlp VAE, Bernoulli decoder (seed 004's setting)."""
+    """The main subject: a 16-D mlp VAE, Bernoulli decoder."""
     return _train(tmp_path_factory, {"name": "vae", "hidden": [256], "latent_dim": 16}, epochs=4)
 
 

@@ -1,4 +1,4 @@
-"""Inference without the encoder and image completion (seed 004, tasks 4a and 4b).
+"""Inference without the encoder and image completion by fitting q(z) through a frozen decoder.
 
 Both fit a diagonal Gaussian q(z) = N(mu, diag(exp(logvar))) per image by maximising the ELBO
 
@@ -10,7 +10,7 @@ used, so any model with ``decode`` and ``prior`` qualifies, encoder or not (a GA
 All images are fitted at once, each with its own parameters, its own Adam state (per-row step
 counts, so the bias correction is that of a single-image fit) and its own early stopping. A
 stopped image leaves the batch: later steps decode only the images still improving. The result
-for one image is thus the same computation as fitting it alone (seed 004's loop), but one
+for one image is thus the same computation as fitting it alone (a per-image loop), but one
 decoder call serves all images per step.
 """
 
@@ -320,10 +320,10 @@ class Completion:
 def complete(
     model: GenerativeModel, x: Tensor, mask: Tensor, y: Tensor | None = None, **fit_options
 ) -> Completion:
-    """Complete images from their observed pixels (seed 004, task 4b).
+    """Complete images from their observed pixels.
 
     The ELBO of the observed pixels alone is maximised, then the hidden pixels are the decoder
-    mean at the fitted posterior mean (seed 004 drew one sample; the mean is the point estimate
+    mean at the fitted posterior mean (not one posterior draw: the mean is the point estimate
     and is reproducible). x's hidden pixels are never used for fitting, only for scoring."""
     x = x.to(model.device)
     mask = check_mask(mask.to(model.device), x)

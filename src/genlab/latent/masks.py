@@ -16,7 +16,7 @@ from torch import Tensor
 from genlab.errors import ConfigError
 
 MASKS = {
-    "left": "the left half is observed (seed 004, task 4b)",
+    "left": "the left half is observed",
     "right": "the right half is observed",
     "top": "the top half is observed",
     "bottom": "the bottom half is observed",

@@ -167,7 +167,7 @@ def toward_noisy(
     noise: float,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """A stochastic move (seed 000): toward ``target + noise * eps``, shape (A, N, D).
+    """A stochastic move: toward ``target + noise * eps``, shape (A, N, D).
 
     The noise jitters the target, not the start, so alpha = 0 still returns z exactly and the
     jitter grows with the step; one eps per image is shared along the alphas."""
@@ -188,9 +188,10 @@ def blend(
     flip: Tensor | None = None,
     flip_dims: Tensor | None = None,
 ) -> Tensor:
-    """w * za + (1 - w) * zb' (seed 003's "pegasus": horses and birds, w = 0.6).
+    """w * za + (1 - w) * zb' (latent arithmetic: blending horses with birds, w = 0.6,
+    gives winged horses).
 
-    zb' is zb with the sign flipped for the images where ``flip`` (N,) is true (seed 003 negated
+    zb' is zb with the sign flipped for the images where ``flip`` (N,) is true (negating
     the codes of dark-winged birds) and for the dimensions where ``flip_dims`` (D,) is true.
     zb may be one code (1, D) blended into every za. w = 1 returns za exactly."""
     return torch.lerp(flip_signs(zb, flip, flip_dims).expand_as(za), za, w)

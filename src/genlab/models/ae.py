@@ -1,4 +1,4 @@
-"""Deterministic autoencoder with an MSE or BCE reconstruction loss (seed report 000).
+"""Deterministic autoencoder with an MSE or BCE reconstruction loss (Hinton & Salakhutdinov, 2006).
 
 An autoencoder has no prior; to sample, genlab fits a diagonal Gaussian to the codes of the
 training images (``fit_prior``, called by the trainer) and decodes draws from it.

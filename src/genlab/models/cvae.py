@@ -1,4 +1,4 @@
-"""Conditional VAE (Sohn et al., 2015; seed report 002): the one-hot label is concatenated to
+"""Conditional VAE (Sohn et al., 2015): the one-hot label is concatenated to
 the encoder input and to z, so ``sample(n, labels=...)`` draws images of chosen classes."""
 
 from __future__ import annotations

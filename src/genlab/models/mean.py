@@ -1,4 +1,4 @@
-"""The class-mean baseline (seed report 000): every sample of class y is the mean training
+"""The class-mean baseline: every sample of class y is the mean training
 image of class y. It sets the floor any generative model must beat."""
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Backbones shared by the model families: encoders map an image (and an optional one-hot label)
 to features, decoders map features to a raw image-shaped output for a likelihood head.
 
-The three kinds follow the seed reports: ``mlp`` (Linear+ReLU, seed 002), ``conv`` (4x4 stride-2
-convolutions with BatchNorm, seed 000) and ``resnet`` (residual blocks with nearest-neighbour
-upsampling, seed 003). Each decoder mirrors its encoder and restores the exact image size, odd
+Three kinds: ``mlp`` (Linear+ReLU), ``conv`` (4x4 stride-2 convolutions with BatchNorm, as in
+DCGAN, Radford et al. 2016) and ``resnet`` (residual blocks, He et al. 2016, with nearest-neighbour
+upsampling). Each decoder mirrors its encoder and restores the exact image size, odd
 intermediate sizes included (MNIST: 28 -> 14 -> 7 -> 3 and back).
 """
 
@@ -29,7 +29,7 @@ BACKBONES: dict[str, str] = {
 @dataclass(frozen=True)
 class NetSpec:
     """Which backbone to build. ``batchnorm`` applies to conv and resnet; the MLP stays plain
-    Linear+ReLU as in seed 002."""
+    Linear+ReLU."""
 
     kind: str = "mlp"
     hidden: tuple[int, ...] = (512, 256)

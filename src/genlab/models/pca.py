@@ -1,4 +1,4 @@
-"""PCA as a generative model (seed report 000), fitted with scikit-learn.
+"""PCA as a generative model (Tipping & Bishop, 1999), fitted with scikit-learn.
 
 Keeps ``n_components`` or enough components for ``explained_variance`` of the variance (seed
 000 kept 95% on CIFAR-10). Generation follows probabilistic PCA (Tipping & Bishop, 1999):
