@@ -23,7 +23,6 @@ from genlab.training.checkpoint import (
 )
 from genlab.training.config import RunConfig, TrainConfig
 from genlab.training.optim import player_settings
-from genlab.training.trainer import Trainer
 
 GANS = ["gan", "lsgan", "dcgan", "wgan-gp", "cgan"]
 CONV = ["dcgan", "wgan-gp", "cgan"]
@@ -282,22 +281,11 @@ def test_one_tiny_epoch_trains_and_loads(family, tmp_path):
 
 
 @pytest.mark.slow
-def test_wgan_gp_with_ema_killed_and_resumed_is_exact(tmp_path, monkeypatch):
+def test_wgan_gp_with_ema_killed_and_resumed_is_exact(tmp_path, interrupted_then_resumed):
     cfg = _tiny("wgan-gp", 2, n_critic=3, ema=0.9)
     cfg["train"]["schedule"] = "cosine"
     genlab.train(cfg, out=tmp_path / "full")
-    real_save = Trainer._save
-
-    def save_then_die(self, *args, **kwargs):
-        real_save(self, *args, **kwargs)
-        if self.state.epoch == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trainer, "_save", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        genlab.train(cfg, out=tmp_path / "cut")
-    monkeypatch.setattr(Trainer, "_save", real_save)
-    result = genlab.train(cfg, out=tmp_path / "cut", resume=True)
+    result = interrupted_then_resumed(cfg, tmp_path / "cut", epoch=1)
     assert [r["epoch"] for r in result.history] == [1, 2]
     full, cut = (
         read_checkpoint(tmp_path / run / "checkpoints" / "last.safetensors").tensors

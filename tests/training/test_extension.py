@@ -22,7 +22,6 @@ from genlab.models.base import has as has_capability
 from genlab.models.ema import EMA
 from genlab.models.registry import MODELS
 from genlab.training.checkpoint import read_checkpoint
-from genlab.training.trainer import Trainer
 
 pytestmark = pytest.mark.slow
 
@@ -140,21 +139,10 @@ def test_evaluation_runs_with_autograd_when_the_family_asks(tmp_path, toy, monke
         train(toy(1), out=tmp_path / "run")
 
 
-def test_toy_gan_killed_and_resumed_is_exact(tmp_path, toy, monkeypatch):
+def test_toy_gan_killed_and_resumed_is_exact(tmp_path, toy, interrupted_then_resumed):
     cfg = toy(3, schedule="cosine")
     train(cfg, out=tmp_path / "full")
-    real_save = Trainer._save
-
-    def save_then_die(self, *args, **kwargs):
-        real_save(self, *args, **kwargs)
-        if self.state.epoch == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trainer, "_save", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, out=tmp_path / "cut")
-    monkeypatch.setattr(Trainer, "_save", real_save)
-    result = train(cfg, out=tmp_path / "cut", resume=True)
+    result = interrupted_then_resumed(cfg, tmp_path / "cut", epoch=1)
     assert [r["epoch"] for r in result.history] == [1, 2, 3]
     full, cut = _tensors(tmp_path / "full"), _tensors(tmp_path / "cut")
     assert full.keys() == cut.keys()

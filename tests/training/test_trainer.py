@@ -16,7 +16,6 @@ from genlab import load, train
 from genlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from genlab.models.vae import VAE
 from genlab.training.checkpoint import read_checkpoint
-from genlab.training.trainer import Trainer
 
 
 @pytest.mark.slow
@@ -59,22 +58,10 @@ def _assert_same(a: dict, b: dict) -> None:
 
 
 @pytest.mark.slow
-def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, tiny, monkeypatch):
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, tiny, interrupted_then_resumed):
     cfg = tiny(model={"net": "conv", "channels": [4, 8]}, train={"epochs": 3, "schedule": "cosine"})
     train(cfg, out=tmp_path / "full")
-
-    real_save = Trainer._save
-
-    def save_then_die(self, *args, **kwargs):
-        real_save(self, *args, **kwargs)
-        if self.state.epoch == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trainer, "_save", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, out=tmp_path / "cut")
-    monkeypatch.setattr(Trainer, "_save", real_save)
-    result = train(cfg, out=tmp_path / "cut", resume=True)
+    result = interrupted_then_resumed(cfg, tmp_path / "cut", epoch=2)
     assert [r["epoch"] for r in result.history] == [1, 2, 3]
     _assert_same(_weights(tmp_path / "full"), _weights(tmp_path / "cut"))
 
