@@ -29,7 +29,7 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from genlab.errors import ConfigError
 from genlab.latent.masks import check_mask
 from genlab.latent.ops import condition, decode, require_decoder
-from genlab.models.base import Encoder, GenerativeModel, has
+from genlab.models.base import Encoder, GenerativeModel, constant_parameters, has
 from genlab.models.likelihoods import PixelDistribution
 
 ADAM_BETAS = (0.9, 0.999)
@@ -81,16 +81,13 @@ class FitResult:
 
 @contextlib.contextmanager
 def frozen(model: GenerativeModel) -> Iterator[None]:
-    """Eval mode and no parameter gradients for the duration, then restore both."""
+    """Eval mode and constant parameters for the duration, then restore both."""
     was_training = model.training
-    flags = [p.requires_grad for p in model.parameters()]
     model.eval()
-    model.requires_grad_(False)
     try:
-        yield
+        with constant_parameters(model):
+            yield
     finally:
-        for p, flag in zip(model.parameters(), flags, strict=True):
-            p.requires_grad_(flag)
         model.train(was_training)
 
 

@@ -19,8 +19,7 @@ losses, scores otherwise), averaged over the batch:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,7 +28,14 @@ from torch import Tensor, nn
 from torch.nn.functional import softplus
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, LatentVariableModel, LossOutput, ModelConfig, Player
+from genlab.models.base import (
+    Batch,
+    LatentVariableModel,
+    LossOutput,
+    ModelConfig,
+    Player,
+    constant_parameters,
+)
 from genlab.models.ema import EMA
 
 
@@ -107,19 +113,6 @@ class AdversarialConfig(ModelConfig):
     channels: list[int] = field(default_factory=lambda: [64, 128, 256])
     loss: str = "non-saturating"
     ema: float = 0.0
-
-
-@contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """Build a graph in which ``module``'s parameters are constants, so the generator's
-    backward pass neither computes nor leaves gradients on the discriminator."""
-    flags = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(module.parameters(), flags, strict=True):
-            p.requires_grad_(flag)
 
 
 class AdversarialModel(LatentVariableModel):
@@ -226,7 +219,7 @@ class AdversarialModel(LatentVariableModel):
 
     def generator_loss(self, batch: Batch) -> LossOutput:
         """G's side of the game, through a discriminator held constant."""
-        with frozen(self.discriminator):
+        with constant_parameters(self.discriminator):  # G's backward leaves D untouched
             fake_out = self.discriminate(self.fake(len(batch.x), batch.y), batch.y)
             g_loss = self.game.generator(fake_out)
         return LossOutput(g_loss, {"g_loss": g_loss.detach()})

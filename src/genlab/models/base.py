@@ -10,7 +10,8 @@ always the same way: ``isinstance(model, Encoder)``, ``isinstance(model, Decoder
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -188,6 +189,19 @@ class GenerativeModel(nn.Module):
         if isinstance(self, Decoder):
             info["latent_dim"] = self.latent_dim
         return info
+
+
+@contextlib.contextmanager
+def constant_parameters(module: nn.Module) -> Iterator[None]:
+    """Treat ``module``'s parameters as constants for the duration (no gradient is computed
+    for or left on them), then restore each one's ``requires_grad``."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags, strict=True):
+            p.requires_grad_(flag)
 
 
 DecoderOutput = PixelDistribution | Tensor
