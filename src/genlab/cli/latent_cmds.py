@@ -325,8 +325,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt = arg.HelpFormatter
     latent = sub.add_parser(
         "latent", help="latent-space tools: perturb, interpolate, blend, maps, inference...",
-        description="Latent-space tools for any model with an encoder/decoder (pca, ae, vae, "
-                    "cvae, ...). Images are selected by --split with --index or --class.",
+        description="Latent-space tools for models with a decoder (pca, ae, vae, cvae, gans: "
+                    "GANs get codes by inversion). Select images by --split and --index/--class.",
         epilog=LATENT_EPILOG, formatter_class=fmt,
     )
     latent.set_defaults(func=lambda args: latent.print_help() or 1)
