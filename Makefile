@@ -47,3 +47,13 @@ test-fast: $(BIN)/genlab
 
 lint: $(BIN)/genlab
 	$(BIN)/ruff check src tests benchmarks
+
+# Debian's Chromium and its WebDriver, for the explorer's real-browser test (tests/explore); as
+# root (CI), and a no-op when both are already there.
+.PHONY: browser
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "chromium and chromedriver are installed"; \
+	else \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	fi

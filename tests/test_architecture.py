@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "latent": BOTTOM | {"data", "models", "runs"},
     "evaluation": BOTTOM | {"data", "devices", "models", "runs", "latent"},
     "report": BOTTOM | {"data", "models", "runs", "latent", "evaluation"},
+    "study": BOTTOM | {"data", "models", "runs", "training", "latent", "evaluation", "report"},
     "explore": BOTTOM | {"data", "devices", "models", "runs", "latent", "evaluation", "report"},
     "cli": None,  # the front end may import everything
     "__init__": {"version", "training", "runs"},

@@ -29,12 +29,14 @@ CLASSIFIER_EXAMPLES = """examples:
 """
 DEVICE_HELP = "cpu, cuda, cuda:N, mps or auto"
 METRIC_HELP = ("nll (-ELBO and importance-sampled NLL), recon (MSE/PSNR/BCE), fid, kid, "
-               "pr (precision/recall/density/coverage), is (Inception Score), confidence")
+               "pr (precision/recall/density/coverage), is (Inception Score), confidence, "
+               "believability (confidence on reconstructions and perturbed codes), augment "
+               "(classifiers trained with generated images; not in the default set)")
 
 
 def _metric_args(p: argparse.ArgumentParser) -> None:
     """Options whose choices come from the evaluation package (imported on use)."""
-    from genlab.evaluation.evaluate import METRICS, NLL_IMAGES
+    from genlab.evaluation.evaluate import DEFAULT_METRICS, METRICS, NLL_IMAGES
     from genlab.evaluation.likelihood import IW_SAMPLES
 
     def metric(text: str) -> str:
@@ -44,7 +46,7 @@ def _metric_args(p: argparse.ArgumentParser) -> None:
 
     metric.__name__ = "a metric name"
     p.add_argument("--metrics", type=arg.listed(metric),
-                   default=list(METRICS), help=f"comma-separated: {METRIC_HELP}")
+                   default=list(DEFAULT_METRICS), help=f"comma-separated: {METRIC_HELP}")
     p.add_argument("-k", "--iw-samples", type=arg.int_range(1, 100_000), default=IW_SAMPLES,
                    help="importance samples per image for nll")
     p.add_argument("--nll-images", type=arg.positive_int, default=NLL_IMAGES,
@@ -109,6 +111,18 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_evaluation_args(p: argparse.ArgumentParser) -> None:
+    """What is measured and on what: shared by ``evaluate`` and ``report``."""
+    p.add_argument("-n", type=arg.int_range(2, MAX_SAMPLES), default=10_000,
+                   help="samples drawn (and real images used) per run")
+    p.add_argument("--split", default="test", help="the real images compared with")
+    p.add_argument("--classifier", metavar="PATH", default=None,
+                   help="classifier weights (.safetensors with its .json); default: the one "
+                        "genlab ships for the run's image shape")
+    p.add_argument("--seed", type=arg.seed, default=0, help="seed of the samples and subsets")
+    arg.defer(p, _metric_args)
+
+
 def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="FID, KID, precision/recall, NLL, ... of trained runs",
                        description="Evaluate trained runs: sample quality in a classifier's "
@@ -119,16 +133,9 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint to use")
     p.add_argument("--device", type=arg.device, default="cpu", help=DEVICE_HELP)
     p.add_argument("--data-dir", default=None, help="where datasets live (else $GENLAB_DATA)")
-    p.add_argument("-n", type=arg.int_range(2, MAX_SAMPLES), default=10_000,
-                   help="samples drawn (and real images used) per run")
-    p.add_argument("--split", default="test", help="the real images compared with")
-    p.add_argument("--classifier", metavar="PATH", default=None,
-                   help="classifier weights (.safetensors with its .json); default: the one "
-                        "genlab ships for the run's image shape")
-    p.add_argument("--seed", type=arg.seed, default=0, help="seed of the samples and subsets")
+    add_evaluation_args(p)
     p.add_argument("--no-cache", action="store_true",
                    help="recompute the real images' statistics ($GENLAB_CACHE/stats)")
-    arg.defer(p, _metric_args)
     p.set_defaults(func=cmd_evaluate)
 
 

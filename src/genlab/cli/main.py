@@ -20,12 +20,13 @@ EPILOG = """examples:
   genlab sample runs/vae -n 64 --out samples.png
   genlab latent --help
   genlab evaluate runs/vae --metrics nll,fid,confidence -n 2000
+  genlab study configs/study_demo.yaml --out runs/demo
 """
 
 
 def build_parser() -> Parser:
     """Collect every command group into one parser."""
-    from genlab.cli import data_cmds, eval_cmds, latent_cmds, model_cmds
+    from genlab.cli import data_cmds, eval_cmds, explore_cmds, latent_cmds, model_cmds, study_cmds
 
     parser = Parser(
         prog="genlab",
@@ -34,7 +35,7 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"genlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (data_cmds, model_cmds, latent_cmds, eval_cmds):
+    for module in (data_cmds, model_cmds, latent_cmds, eval_cmds, study_cmds, explore_cmds):
         module.register(sub)
     return parser
 

@@ -6,10 +6,12 @@
   al. 2020).
 * ``likelihood``: -ELBO, importance-sampled NLL (Burda et al. 2016), exact pPCA NLL.
 * ``classifier`` / ``classifier_training``: the CNN whose features the distances use.
-* ``reference``: cached statistics of real images; ``confidence``: classifier believability.
+* ``reference``: cached statistics of real images; ``confidence``: classifier believability
+  of samples; ``believability``: of reconstructions and perturbed codes; ``augmentation``:
+  classifiers trained with generated images.
 * ``evaluate``: ``evaluate_run(run)``, what ``genlab evaluate`` and the study report call.
 """
 
-from genlab.evaluation.evaluate import METRICS, evaluate_run, summary
+from genlab.evaluation.evaluate import DEFAULT_METRICS, METRICS, evaluate_run, summary
 
-__all__ = ["METRICS", "evaluate_run", "summary"]
+__all__ = ["DEFAULT_METRICS", "METRICS", "evaluate_run", "summary"]

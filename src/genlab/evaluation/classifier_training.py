@@ -91,39 +91,93 @@ def train_classifier(
     if given, is called with one line per epoch."""
     data = load_dataset(dataset, data_dir=data_dir, val_size=0)
     train, test = data.split("train"), data.split("test")
-    opts = _options_for(data.shape, options or TrainingOptions())
-    torch.manual_seed(opts.seed)
-    c, h, w = data.shape
+    _, h, w = data.shape
     if h != w:
         raise ConfigError(f"the classifier takes square images, {dataset} has {h} x {w}")
-    config = ClassifierConfig(c, h, data.num_classes, list(opts.widths), list(opts.convs),
-                              opts.feature_dim)
-    dev = resolve_device(device)
+    net, test_accuracy, record = fit_classifier(
+        train.images, train.labels, test.images, test.labels, data.class_names, options,
+        device, log)
+    return net, test_accuracy, {"dataset": dataset, **record}
+
+
+def fit_classifier(
+    train_images: Tensor,
+    train_labels: Tensor,
+    test_images: Tensor,
+    test_labels: Tensor,
+    class_names: list[str],
+    options: TrainingOptions | None = None,
+    device: str | torch.device = "cpu",
+    log: Any = None,
+    steps: int | None = None,
+) -> tuple[ClassifierNet, float, dict[str, Any]]:
+    """Train a classifier on in-memory uint8 images (N, C, H, W) and labels, scored on the
+    test images: what ``train_classifier`` and the augmentation study share, so that every
+    classifier genlab trains is trained alike. ``steps`` (optimiser steps; default
+    ``options.epochs`` full epochs) lets arms of different sizes get the same budget."""
+    shape = (int(train_images.shape[1]), int(train_images.shape[2]), int(train_images.shape[3]))
+    opts = _options_for(shape, options or TrainingOptions())
+    _check_training_data(train_images, train_labels, len(class_names), opts, steps)
+    torch.manual_seed(opts.seed)
+    config = ClassifierConfig(shape[0], shape[1], len(class_names), list(opts.widths or []),
+                              list(opts.convs or []), opts.feature_dim)
+    dev = resolve_device(str(device))
     net = ClassifierNet(config).to(dev, memory_format=torch.channels_last)
-    optim = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     gen = torch.Generator().manual_seed(opts.seed)
-    batches = BatchIterator(train.images, train.labels, batch_size=opts.batch_size,
+    batches = BatchIterator(train_images, train_labels, batch_size=opts.batch_size,
                             generator=gen, drop_last=True)
-    steps = opts.epochs * len(batches)
-    sched = torch.optim.lr_scheduler.OneCycleLR(optim, opts.lr, total_steps=steps)
     start = time.perf_counter()
-    for epoch in range(1, opts.epochs + 1):
+    _optimise(net, batches, opts, steps or opts.epochs * len(batches), gen, log)
+    test_accuracy = accuracy(net, test_images, test_labels)
+    record = {"class_names": list(class_names), "test_accuracy": test_accuracy,
+              "test_images": len(test_labels), "train_images": len(train_labels),
+              "training": asdict(opts), "train_seconds": round(time.perf_counter() - start, 1),
+              "torch_threads": torch.get_num_threads(), "genlab_version": __version__}
+    return net.eval(), test_accuracy, record
+
+
+def _check_training_data(images: Tensor, labels: Tensor, num_classes: int,
+                         opts: TrainingOptions, steps: int | None) -> None:
+    """Clear errors for what would otherwise fail deep inside the loop (or silently)."""
+    _, _, h, w = images.shape
+    if h != w:
+        raise ConfigError(f"the classifier takes square images, got {h} x {w}")
+    if images.dtype != torch.uint8:
+        raise ConfigError(f"the classifier trains on uint8 images, got {images.dtype}")
+    if len(labels) != len(images):
+        raise ConfigError(f"{len(images)} images but {len(labels)} labels")
+    if len(images) < opts.batch_size:
+        raise ConfigError(f"{len(images)} training images are fewer than one batch of "
+                          f"{opts.batch_size}")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ConfigError(f"training labels must be classes 0..{num_classes - 1} "
+                          "(unlabelled images cannot train a classifier)")
+    if steps is not None and steps < 1:
+        raise ConfigError(f"the number of training steps must be positive, got {steps}")
+
+
+def _optimise(net: ClassifierNet, batches: BatchIterator, opts: TrainingOptions, steps: int,
+              gen: torch.Generator, log: Any) -> None:
+    """AdamW with a one-cycle schedule for ``steps`` steps: whole epochs over ``batches``,
+    the last one cut short when ``steps`` is not a multiple of the epoch length."""
+    dev = next(net.parameters()).device
+    optim = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(optim, opts.lr, total_steps=steps)
+    epochs = -(-steps // len(batches))
+    start, done = time.perf_counter(), 0
+    for epoch in range(1, epochs + 1):
         net.train()
-        total = 0.0
+        total, seen = 0.0, 0
         for x, y in batches:
-            x = augment_batch(x.to(dev).float() / 255, opts.augment, gen)
+            x = augment_batch(x.to(dev).float() / 255, opts.augment or "none", gen)
             loss = F.cross_entropy(net(x), y.to(dev))
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
             sched.step()
-            total += float(loss.detach())
+            total, seen, done = total + float(loss.detach()), seen + 1, done + 1
+            if done == steps:
+                break
         if log:
-            log(f"epoch {epoch}/{opts.epochs}: train loss {total / len(batches):.4f}, "
+            log(f"epoch {epoch}/{epochs}: train loss {total / seen:.4f}, "
                 f"{time.perf_counter() - start:.0f} s")
-    test_accuracy = accuracy(net, test.images, test.labels)
-    record = {"dataset": dataset, "class_names": data.class_names, "test_accuracy": test_accuracy,
-              "test_images": len(test), "train_images": len(train), "training": asdict(opts),
-              "train_seconds": round(time.perf_counter() - start, 1),
-              "torch_threads": torch.get_num_threads(), "genlab_version": __version__}
-    return net.eval(), test_accuracy, record

@@ -19,6 +19,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError
+from genlab.evaluation.augmentation import AugmentationSettings, augmentation_study
+from genlab.evaluation.believability import Experiments, PerturbationSettings, believability_metrics
 from genlab.evaluation.classifier import Classifier, default_classifier, load_classifier
 from genlab.evaluation.confidence import confidence_scores
 from genlab.evaluation.likelihood import (
@@ -33,18 +35,19 @@ from genlab.evaluation.likelihood import (
 from genlab.evaluation.metrics import feature_stats, frechet_distance, inception_score, kid
 from genlab.evaluation.neighbours import manifold_scores
 from genlab.evaluation.reference import ReferenceSet, dataset_key, reference_set
+from genlab.evaluation.unavailable import MetricUnavailable
 from genlab.models.base import HasELBO, Reconstructor, has
 from genlab.runs import Run
 
-METRICS = ("nll", "recon", "fid", "kid", "pr", "is", "confidence")
+DEFAULT_METRICS = ("nll", "recon", "fid", "kid", "pr", "is", "confidence", "believability")
+"""What ``genlab evaluate`` and :func:`evaluate_run` measure unless told otherwise."""
+METRICS = (*DEFAULT_METRICS, "augment")
+"""Every metric; ``augment`` (six classifiers trained per run) only when asked for."""
 SAMPLE_METRICS = ("fid", "kid", "pr", "is", "confidence")
+CLASSIFIER_METRICS = (*SAMPLE_METRICS, "believability", "augment")
 NLL_IMAGES = 1000
 """Images the likelihood is estimated on by default: k = 1000 draws each is the costly part."""
 CHUNK = 1000
-
-
-class MetricUnavailable(Exception):
-    """A metric this run cannot have; the message says why and lands in ``skipped``."""
 
 
 def _first(run: Run, split: str, n: int) -> tuple[Tensor, Tensor | None]:
@@ -135,12 +138,11 @@ def _reference(run: Run, clf: Classifier, split: str, cache: bool) -> ReferenceS
                                                   run.config.data), cache=cache)
 
 
-def sample_metrics(run: Run, wanted: list[str], n: int = 10_000, split: str = "test",
-                   classifier: str | Path | None = None, seed: int = 0,
+def sample_metrics(run: Run, wanted: list[str], clf: Classifier, n: int = 10_000,
+                   split: str = "test", seed: int = 0,
                    cache: bool = True) -> dict[str, dict[str, Any]]:
     """FID, KID, precision/recall/density/coverage, IS and confidence of n seeded samples
-    against the real images of ``split`` (not binarised), in the classifier's features."""
-    clf = open_classifier(run, classifier)
+    against the real images of ``split`` (not binarised), in the features of ``clf``."""
     ref = _reference(run, clf, split, cache)
     intended = torch.arange(n) % run.model.num_classes if run.model.conditional else None
     start = time.perf_counter()
@@ -181,13 +183,18 @@ def _timed(compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return {**values, "seconds": round(time.perf_counter() - start, 2)}
 
 
-def evaluate_run(run: Run, metrics: tuple[str, ...] | list[str] = METRICS, n: int = 10_000,
+def evaluate_run(run: Run, metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
+                 n: int = 10_000,
                  split: str = "test", classifier: str | Path | None = None,
                  iw_samples: int = IW_SAMPLES, nll_images: int = NLL_IMAGES, seed: int = 0,
-                 cache: bool = True) -> dict[str, Any]:
+                 cache: bool = True, perturbations: PerturbationSettings | None = None,
+                 experiments: Experiments | None = None,
+                 augmentation: AugmentationSettings | None = None) -> dict[str, Any]:
     """The requested ``metrics`` of ``run``; those it cannot have go to ``skipped`` with the
     reason. ``n`` samples (and at most n real images for recon and precision/recall);
-    ``nll_images`` images with ``iw_samples`` importance samples each for the likelihood."""
+    ``nll_images`` images with ``iw_samples`` importance samples each for the likelihood;
+    ``perturbations`` set the believability experiments (``experiments``: already run),
+    ``augmentation`` the classifier-augmentation study."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ConfigError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
@@ -196,6 +203,7 @@ def evaluate_run(run: Run, metrics: tuple[str, ...] | list[str] = METRICS, n: in
     wanted = list(dict.fromkeys(metrics))
     result: dict[str, Any] = {"run": run.describe(), "n": n, "split": split, "seed": seed,
                               "metrics": {}, "skipped": {}}
+    settings = perturbations or PerturbationSettings(seed=seed)
     single: dict[str, Callable[[], dict[str, Any]]] = {
         "nll": lambda: likelihood_metrics(run, split, nll_images, iw_samples, seed),
         "recon": lambda: reconstruction_metrics(run, split, n),
@@ -205,22 +213,50 @@ def evaluate_run(run: Run, metrics: tuple[str, ...] | list[str] = METRICS, n: in
             result["metrics"][name] = _timed(single[name])
         except MetricUnavailable as why:
             result["skipped"][name] = str(why)
-    sampled = [m for m in wanted if m in SAMPLE_METRICS]
-    if sampled:
+    if "augment" in wanted:
         try:
-            result["metrics"].update(
-                sample_metrics(run, sampled, n, split, classifier, seed, cache))
+            result["metrics"]["augment"] = _timed(
+                lambda: augment_metrics(run, augmentation or AugmentationSettings(), classifier,
+                                        seed))
         except MetricUnavailable as why:
-            result["skipped"].update(dict.fromkeys(sampled, str(why)))
+            result["skipped"]["augment"] = str(why)
+    judged = [m for m in wanted if m in CLASSIFIER_METRICS and m != "augment"]
+    try:
+        clf = open_classifier(run, classifier) if judged else None
+    except MetricUnavailable as why:
+        result["skipped"].update(dict.fromkeys(judged, str(why)))
+        return result
+    sampled = [m for m in wanted if m in SAMPLE_METRICS]
+    if clf and sampled:
+        result["metrics"].update(sample_metrics(run, sampled, clf, n, split, seed, cache))
+    if clf and "believability" in wanted:
+        result["metrics"]["believability"] = _timed(
+            lambda: believability_metrics(run, clf.probs, settings, split, experiments))
     return result
+
+
+def augment_metrics(run: Run, s: AugmentationSettings, classifier: str | Path | None,
+                    seed: int) -> dict[str, Any]:
+    """The augmentation study, with its headline: the accuracy with generated images and the
+    gain over real images alone at the smallest fraction (where extra data matters most)."""
+    out = augmentation_study(run, s.fractions, s.generated, s.options(), classifier, seed)
+    smallest = min(out["fractions"], key=lambda row: row["fraction"])
+    return {**out, "augment_accuracy": smallest["accuracy_augmented"],
+            "augment_gain": smallest["gain"], "augment_fraction": smallest["fraction"]}
 
 
 SUMMARY = {
     "nll": ("nll_nats", "nll_bpd", "neg_elbo_nats"), "recon": ("mse", "psnr_db"),
     "fid": ("fid",), "kid": ("kid",), "pr": ("precision", "recall", "density", "coverage"),
     "is": ("is",), "confidence": ("mean_max_softmax", "target_accuracy", "class_entropy"),
+    "believability": ("recon_confidence", "perturb_confidence", "toward_accuracy",
+                      "centroid_confidence"),
+    "augment": ("augment_accuracy", "augment_gain"),
 }
 """The headline numbers of each metric, in the order a summary table shows them."""
+LOWER_IS_BETTER = frozenset({"nll_nats", "nll_bpd", "neg_elbo_nats", "mse", "fid", "kid"})
+"""Headline numbers where lower is better; higher is better for every other one (class
+entropy too: ln C, every class equally often, is the most a sampler can cover)."""
 
 
 def summary(result: dict[str, Any]) -> dict[str, float | None]:

@@ -1,0 +1,95 @@
+"""``genlab study CONFIG --out DIR`` and ``genlab report RUN... --out report.html``.
+
+Both call ``genlab.study.runner``: the study trains (or reuses, by config hash) each model,
+evaluates it, runs the perturbations, interpolations and latent map and writes
+``DIR/report.html``, ``results.json`` and ``results.csv``; the report does the same for runs
+that already exist. Imports of torch and the study package happen in the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from genlab.cli import common as arg
+from genlab.cli.eval_cmds import DEVICE_HELP, add_evaluation_args
+
+STUDY_EXAMPLES = """examples:
+  genlab study configs/study_demo.yaml --out runs/demo
+  genlab study configs/study_mnist.yaml --out runs/study-mnist --data-dir ../shared/data
+  genlab study configs/study_cifar10.yaml --out runs/study-cifar10 --device cuda
+(run the same command again to continue a stopped study: finished runs and figures are reused)
+"""
+REPORT_EXAMPLES = """examples:
+  genlab report runs/vae runs/pca runs/dcgan --out report.html
+  genlab report runs/vae --metrics fid,confidence,believability -n 2000 --out vae.html
+"""
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from genlab.study.config import load_study
+    from genlab.study.runner import run_study
+
+    study, root = load_study(args.config)
+    result = run_study(study, root, Path(args.out), device=args.device, data_dir=args.data_dir,
+                       log=_log)
+    print(f"wrote {result.report}, {result.results_json} and {result.results_csv}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from genlab.study.config import EvaluationSettings, FigureSettings, StudySettings
+    from genlab.study.runner import report_runs
+
+    evaluation = EvaluationSettings(metrics=args.metrics, n=args.n, split=args.split,
+                                    classifier=args.classifier, iw_samples=args.iw_samples,
+                                    nll_images=args.nll_images, seed=args.seed)
+    figures = FigureSettings(samples=args.samples, images=args.images)
+    settings = StudySettings(evaluation=evaluation, figures=figures)
+    path = report_runs(args.runs, Path(args.out), settings, title=args.title,
+                       device=args.device, data_dir=args.data_dir, log=_log)
+    print(f"wrote {path}")
+    return 0
+
+
+def _study_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("study", help="train, evaluate and compare the models of a study",
+                       description="Train (or reuse) every model listed in a study YAML, "
+                       "evaluate each, run the latent perturbations and interpolations, and "
+                       "write DIR/report.html (self-contained), results.json and results.csv.",
+                       epilog=STUDY_EXAMPLES, formatter_class=arg.HelpFormatter)
+    p.add_argument("config", metavar="CONFIG", help="study YAML (see configs/study_*.yaml)")
+    p.add_argument("--out", required=True, metavar="DIR", help="study folder")
+    p.add_argument("--device", type=arg.device, default=None,
+                   help=f"{DEVICE_HELP}; default: each run config's train.device")
+    p.add_argument("--data-dir", default=None, help="where datasets live (else $GENLAB_DATA)")
+    p.set_defaults(func=cmd_study)
+
+
+def _report_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="the study page of runs that already exist",
+                       description="Evaluate and draw existing runs and write one "
+                       "self-contained HTML page comparing them (nothing else is written).",
+                       epilog=REPORT_EXAMPLES, formatter_class=arg.HelpFormatter)
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (or checkpoint files)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the HTML page to write")
+    p.add_argument("--title", default="genlab report", help="page title")
+    p.add_argument("--device", type=arg.device, default="cpu", help=DEVICE_HELP)
+    p.add_argument("--data-dir", default=None, help="where datasets live (else $GENLAB_DATA)")
+    p.add_argument("--samples", type=arg.int_range(1, 400), default=64,
+                   help="samples in each model's sample grid")
+    p.add_argument("--images", type=arg.int_range(1, 32), default=8,
+                   help="images per perturbation and reconstruction figure")
+    add_evaluation_args(p)
+    p.set_defaults(func=cmd_report)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``study`` and ``report`` to the genlab parser."""
+    _study_parser(sub)
+    _report_parser(sub)

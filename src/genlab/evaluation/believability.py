@@ -1,0 +1,137 @@
+"""Believability of reconstructed and perturbed images, as a fixed classifier sees them.
+
+A comparative study of encoder-decoder models (PCA, autoencoders, VAEs) asks whether images
+decoded from moved codes still look like digits (or objects): encode real images, move their
+codes three ways and ask the classifier how sure it is about the decodes.
+
+1. Gaussian noise on the codes, z + sigma * eps (smoothness of the decoder around the data);
+2. toward a random training code of another class, z + alpha (z_t - z) (does the image turn
+   into the target class: the fraction classified as the target is the number);
+3. toward the centroid of the image's own class (does the class mean decode to a prototype).
+
+The experiments are the latent toolkit's own (``genlab.latent.moves``), so the study's
+figures and these numbers come from the same code; scoring is :func:`score_experiments`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genlab.errors import ConfigError
+from genlab.evaluation.confidence import mean_max_softmax, target_accuracy
+from genlab.latent.moves import centroid, perturb, toward_class
+from genlab.latent.results import ExperimentResult
+from genlab.models.base import Decoder, Reconstructor, has
+from genlab.runs import Run
+
+
+@dataclass
+class PerturbationSettings:
+    """The three perturbations: how many test images, the noise scales, the step sizes toward
+    the targets, the source and target classes of the move toward another class (names or
+    numbers) and the jitter of that target."""
+
+    images: int = 256
+    sigmas: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
+    alphas: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
+    source_class: str = "0"
+    target_class: str = "1"
+    noise: float = 0.1
+    seed: int = 0
+
+
+class Experiments(dict[str, ExperimentResult]):
+    """The experiments that ran, by name, and ``skipped``: name -> why it could not run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped: dict[str, str] = {}
+
+
+def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> Experiments:
+    """The three perturbations of ``s.images`` images of ``split`` (the first ones; for the
+    move toward another class, the first of ``s.source_class``). Each needs what it needs
+    (codes, an encoder, labels); one that cannot run is skipped with the reason."""
+    out = Experiments()
+    gen = torch.Generator().manual_seed(s.seed)
+    first = run.select(split, n=s.images)
+    steps = {
+        "perturb": lambda: perturb(run, first, s.sigmas, gen),
+        "toward_class": lambda: toward_class(
+            run, run.select(split, n=s.images, cls=s.source_class), s.target_class,
+            s.alphas, s.noise, generator=gen),
+        "centroid": lambda: centroid(run, first, s.alphas),
+    }
+    if not has(run.model, Decoder):
+        out.skipped.update(dict.fromkeys(
+            steps, f"the {run.model.config.name!r} model has no latent space to move in"))
+        return out
+    for name, step in steps.items():
+        try:
+            out[name] = step()
+        except ConfigError as why:
+            out.skipped[name] = str(why)
+    return out
+
+
+def _confidences(probs: list[Tensor]) -> list[float]:
+    return [mean_max_softmax(p) for p in probs]
+
+
+def score_experiments(run: Run, probs_of: Any, results: Experiments) -> dict[str, Any]:
+    """Classifier scores of each experiment's decoded images. ``probs_of(images)`` gives the
+    classifier's class probabilities. Headline numbers: ``perturb_confidence`` (mean
+    max-softmax over every sigma), ``toward_accuracy`` (fraction classified as the target at
+    the last alpha) and ``centroid_confidence`` (mean max-softmax at the last alpha)."""
+    out: dict[str, Any] = {"skipped": dict(results.skipped)}
+    if "perturb" in results:
+        r = results["perturb"]
+        per_sigma = _confidences([probs_of(im) for im in r.rows[2:]])
+        out["perturb"] = {"sigmas": r.numbers["sigmas"], "mean_max_softmax": per_sigma,
+                          "images": len(r.rows[0]), "codes_from": r.numbers["codes_from"]}
+        out["perturb_confidence"] = sum(per_sigma) / len(per_sigma)
+    if "toward_class" in results:
+        r = results["toward_class"]
+        probs = [probs_of(im) for im in r.rows[2:]]
+        goal = torch.full((len(r.rows[0]),), int(r.numbers["target_class"]))
+        accuracy = [target_accuracy(p, goal) for p in probs]
+        out["toward_class"] = {"alphas": r.numbers["alphas"], "target": r.numbers["target_name"],
+                               "source": run.class_name(int(r.numbers["labels"][0])),
+                               "target_accuracy": accuracy,
+                               "mean_max_softmax": _confidences(probs), "images": len(goal)}
+        out["toward_accuracy"] = accuracy[-1]
+    if "centroid" in results:
+        r = results["centroid"]
+        probs = [probs_of(im) for im in r.rows[1:]]
+        own = r.numbers["labels"]
+        out["centroid"] = {"alphas": r.numbers["alphas"], "mean_max_softmax": _confidences(probs),
+                           "own_class_accuracy": [target_accuracy(p, own) for p in probs],
+                           "images": len(own)}
+        out["centroid_confidence"] = out["centroid"]["mean_max_softmax"][-1]
+    return out
+
+
+def reconstruction_confidence(run: Run, probs_of: Any, split: str, n: int) -> dict[str, Any]:
+    """Mean max-softmax of the reconstructions of the first n images of ``split``, and the
+    fraction classified as the image's own class."""
+    if not has(run.model, Reconstructor):
+        return {"skipped": f"the {run.model.config.name!r} model does not reconstruct"}
+    sel = run.select(split, n=n)
+    probs = probs_of(run.reconstruct(sel.x, sel.y))
+    return {"recon_confidence": mean_max_softmax(probs),
+            "recon_class_accuracy": target_accuracy(probs, sel.y), "images": len(sel)}
+
+
+def believability_metrics(run: Run, probs_of: Any, s: PerturbationSettings, split: str = "test",
+                          experiments: Experiments | None = None) -> dict[str, Any]:
+    """Reconstruction confidence and the scored perturbations (run here unless given)."""
+    recon = reconstruction_confidence(run, probs_of, split, s.images)
+    out = score_experiments(run, probs_of, experiments or run_experiments(run, s, split))
+    if "skipped" in recon:
+        out["skipped"]["reconstruction"] = recon.pop("skipped")
+    return {**recon, **out, "split": split,
+            "settings": {k: getattr(s, k) for k in s.__dataclass_fields__}}

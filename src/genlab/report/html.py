@@ -1,0 +1,187 @@
+"""The study report: one self-contained HTML page (images embedded) and the results table.
+
+The page has the comparison table first (a row per model, a column per headline number, an
+arrow saying which way is better, the best value in bold), then one section per model with its
+figures side by side. It needs no network and no other file: every PNG is a ``data:`` URI.
+The same rows make ``results.csv`` (:func:`results_csv`).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from genlab.evaluation.evaluate import LOWER_IS_BETTER, SUMMARY
+from genlab.version import __version__
+
+HEADINGS = {
+    "nll_nats": "NLL (nats)", "nll_bpd": "NLL (bits/dim)", "neg_elbo_nats": "−ELBO (nats)",
+    "mse": "recon MSE", "psnr_db": "PSNR (dB)", "fid": "FID", "kid": "KID",
+    "precision": "precision", "recall": "recall", "density": "density",
+    "coverage": "coverage", "is": "IS", "mean_max_softmax": "sample confidence",
+    "target_accuracy": "class-targeted accuracy", "class_entropy": "class entropy (nats)",
+    "recon_confidence": "recon confidence", "perturb_confidence": "noise-perturbed confidence",
+    "toward_accuracy": "toward-class accuracy", "centroid_confidence": "centroid confidence",
+}
+"""Column headings of the headline numbers (``genlab.evaluation.evaluate.SUMMARY``)."""
+ORDER = [key for keys in SUMMARY.values() for key in keys]
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1400px}
+table{border-collapse:collapse;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px}
+th{background:#f3f3f3;vertical-align:bottom}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.best{font-weight:bold;background:#eef7ee}.figs{display:flex;flex-wrap:wrap;gap:16px}
+figure{margin:0;max-width:100%}
+figure img{max-width:100%;image-rendering:pixelated;border:1px solid #ddd}
+figcaption{font-size:13px;color:#555}.note{color:#666;font-size:13px}section{margin-top:2.5em}
+"""
+
+
+@dataclass
+class ModelPart:
+    """One model's section record (``genlab.study.sections``) and the folder of its PNGs."""
+
+    section: dict[str, Any]
+    folder: Path
+
+    @property
+    def label(self) -> str:
+        return str(self.section["label"])
+
+
+def columns(parts: Sequence[ModelPart]) -> list[str]:
+    """The headline numbers any model has, in the evaluation suite's order."""
+    present = {k for p in parts for k, v in p.section["summary"].items() if _number(v)}
+    return [k for k in ORDER if k in present]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def best_rows(parts: Sequence[ModelPart], key: str) -> set[int]:
+    """Indices of the models holding the best value of ``key`` (ties all count)."""
+    values = [(i, p.section["summary"].get(key)) for i, p in enumerate(parts)]
+    numbers = [(i, v) for i, v in values if _number(v)]
+    if len(numbers) < 2:
+        return set()
+    pick = min if key in LOWER_IS_BETTER else max
+    top = pick(v for _, v in numbers)
+    return {i for i, v in numbers if v == top}
+
+
+def arrow(key: str) -> str:
+    return "↓" if key in LOWER_IS_BETTER else "↑"
+
+
+def fmt(value: Any) -> str:
+    if not _number(value):
+        return "–"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _row_facts(part: ModelPart) -> dict[str, Any]:
+    run, training = part.section["run"], part.section.get("training") or {}
+    return {"model": part.label, "family": run.get("model"), "dataset": run.get("dataset"),
+            "epoch": run.get("epoch"), "train_seconds": training.get("seconds")}
+
+
+def results_csv(parts: Sequence[ModelPart]) -> str:
+    """The comparison table as CSV: the facts of each run, then every headline number."""
+    keys = columns(parts)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*_row_facts(parts[0]), *keys] if parts else [])
+    for p in parts:
+        writer.writerow([*_row_facts(p).values(),
+                         *("" if not _number(v := p.section["summary"].get(k)) else v
+                           for k in keys)])
+    return out.getvalue()
+
+
+def _table(parts: Sequence[ModelPart]) -> str:
+    keys = columns(parts)
+    best = {k: best_rows(parts, k) for k in keys}
+    head = "".join(f"<th title='{html.escape(k)}'>{html.escape(HEADINGS.get(k, k))} "
+                   f"{arrow(k)}</th>" for k in keys)
+    rows = []
+    for i, p in enumerate(parts):
+        facts = _row_facts(p)
+        cells = "".join(
+            f"<td class='num{' best' if i in best[k] else ''}'>"
+            f"{fmt(p.section['summary'].get(k))}</td>" for k in keys)
+        rows.append(f"<tr><td><a href='#{html.escape(p.label)}'>{html.escape(p.label)}</a></td>"
+                    f"<td>{html.escape(str(facts['family']))}</td>"
+                    f"<td class='num'>{fmt(facts['epoch'])}</td>"
+                    f"<td class='num'>{fmt(facts['train_seconds'])}</td>{cells}</tr>")
+    return ("<table><tr><th>model</th><th>family</th><th>epoch</th><th>train s</th>"
+            f"{head}</tr>{''.join(rows)}</table>")
+
+
+def image_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _section(part: ModelPart) -> str:
+    s = part.section
+    run = s["run"]
+    figures = "".join(
+        f"<figure><img alt='{html.escape(f['title'])}' src='{image_uri(part.folder / f['file'])}'>"
+        f"<figcaption>{html.escape(f['title'])}</figcaption></figure>" for f in s["figures"])
+    skipped = {**s["evaluation"].get("skipped", {}),
+               **{f"figure {k}": v for k, v in s.get("skipped_figures", {}).items()}}
+    notes = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
+                    for k, v in skipped.items())
+    facts = (f"{html.escape(str(run.get('model')))} on {html.escape(str(run.get('dataset')))}, "
+             f"epoch {fmt(run.get('epoch'))}, latent dimension {fmt(run.get('latent_dim'))}")
+    return (f"<section id='{html.escape(part.label)}'><h2>{html.escape(part.label)}</h2>"
+            f"<p class='note'>{facts}</p><div class='figs'>{figures}</div>"
+            f"{'<p>Not available:</p><ul class=note>' + notes + '</ul>' if notes else ''}"
+            "</section>")
+
+
+def render_report(title: str, parts: Sequence[ModelPart], notes: Sequence[str] = ()) -> str:
+    """The whole page. ``notes``: lines under the title saying how the numbers were made."""
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    intro = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class='note'>genlab {__version__}, {when}. "
+        "Arrows say which way is better; the best value of each column is in bold.</p>"
+        f"<ul class='note'>{intro}</ul>{_table(parts)}"
+        f"{''.join(_section(p) for p in parts)}</body></html>"
+    )
+
+
+def method_notes(parts: Sequence[ModelPart]) -> list[str]:
+    """How the numbers were made, from the evaluation records: samples, feature space, the
+    likelihood's binarisation and estimator, the perturbations."""
+    notes: list[str] = []
+    for p in parts:
+        metrics = p.section["evaluation"]["metrics"]
+        if "fid" in metrics and not any("feature space" in n for n in notes):
+            m = metrics["fid"]
+            notes.append(f"FID, KID, precision/recall, IS and confidence: {m['samples']} samples "
+                         f"against {m['real']} real {m['split']} images, feature space "
+                         f"{m['feature_space']} (classifier {m['classifier_sha256']}).")
+        if "nll" in metrics:
+            m = metrics["nll"]
+            notes.append(f"{p.label}: likelihood on {m['images']} {m['split']} images, "
+                         f"{m['nll_method']}, binarisation {m['binarize']}: {m['note']}.")
+        if "believability" in metrics and not any("perturbations" in n for n in notes):
+            s = metrics["believability"]["settings"]
+            notes.append(f"Perturbations on {s['images']} images: noise σ in {s['sigmas']}, "
+                         f"class {s['source_class']} toward class {s['target_class']} and "
+                         f"toward the class centroid with α in {s['alphas']}; scores at the "
+                         "largest α.")
+    return notes

@@ -1,0 +1,212 @@
+"""A study's configuration: the models to compare and how each is evaluated and shown.
+
+A study YAML maps one to one onto :class:`StudyConfig` (unknown keys and wrong types are
+errors naming the key, as for run configs)::
+
+    name: demo
+    data: {dataset: mnist-mini}             # merged under every model's data section
+    train: {epochs: 20}                     # merged under every model's train section
+    models:
+      - {label: vae, config: {model: {name: vae, net: mlp}}, set: [train.epochs=30]}
+      - {label: dcgan, config: dcgan_mnist.yaml}   # a run config file, beside the study
+    evaluation: {metrics: [nll, fid, confidence], n: 2000}
+    perturbations: {source_class: "4", target_class: "9"}
+    augmentation: {fractions: [0.2, 0.5, 1.0]}   # when evaluation.metrics has augment
+    figures: {images: 8, interpolation_steps: 8}
+
+Each model's run config is resolved once (:func:`resolve_models`); its hash names its run
+directory, so a study that is run again reuses (or resumes) what it already trained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genlab.errors import ConfigError
+from genlab.evaluation.augmentation import AugmentationSettings
+from genlab.evaluation.believability import PerturbationSettings
+from genlab.evaluation.evaluate import METRICS, NLL_IMAGES
+from genlab.evaluation.likelihood import IW_SAMPLES
+from genlab.training.config import RunConfig, apply_overrides, build_section, config_from_dict
+
+LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+RUNTIME_KEYS = ("progress", "device")
+"""Train options that change how a run is shown or where it runs, not what it learns: left out
+of the hash, so a study trained on a GPU is reused on a CPU."""
+
+
+@dataclass
+class StudyModel:
+    """One model of the study: a label (its row and folder name), a run config (a mapping or
+    a YAML path, relative to the study file) and ``section.key=value`` overrides."""
+
+    label: str = ""
+    config: dict[str, Any] | str = field(default_factory=dict)
+    set: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EvaluationSettings:
+    """What ``genlab evaluate`` measures for every model (its flags, one to one)."""
+
+    metrics: list[str] = field(default_factory=lambda: list(METRICS))
+    n: int = 10_000
+    split: str = "test"
+    classifier: str | None = None
+    iw_samples: int = IW_SAMPLES
+    nll_images: int = NLL_IMAGES
+    seed: int = 0
+
+
+@dataclass
+class FigureSettings:
+    """The figures per model: how many samples and images per figure, the interpolation and
+    the latent map (``method``: raw, pca, tsne or auto)."""
+
+    samples: int = 64
+    images: int = 8
+    interpolation_steps: int = 8
+    interpolation_method: str = "slerp"
+    map_images: int = 1000
+    map_method: str = "pca"
+
+
+@dataclass
+class StudySettings:
+    """How each model is evaluated (``evaluation``, with the ``perturbations`` of the
+    believability metric and the ``augmentation`` study's settings) and drawn (``figures``):
+    what a study and ``genlab report`` share."""
+
+    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
+    perturbations: PerturbationSettings = field(default_factory=PerturbationSettings)
+    augmentation: AugmentationSettings = field(default_factory=AugmentationSettings)
+    figures: FigureSettings = field(default_factory=FigureSettings)
+
+
+@dataclass
+class StudyConfig(StudySettings):
+    """A whole study: its name, shared data/train settings, the models, and the settings."""
+
+    name: str = "study"
+    data: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    models: list[StudyModel] = field(default_factory=list)
+
+
+SECTIONS = {"evaluation": EvaluationSettings, "perturbations": PerturbationSettings,
+            "augmentation": AugmentationSettings, "figures": FigureSettings}
+
+
+def study_from_dict(raw: Any, where: str = "study") -> StudyConfig:
+    """Build and check a StudyConfig from a parsed YAML mapping."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping, got {type(raw).__name__}")
+    names = ["name", "data", "train", "models", *SECTIONS]
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]}; valid keys: {', '.join(names)}")
+    models = raw.get("models") or []
+    if not isinstance(models, list) or not models:
+        raise ConfigError(f"{where}: models must be a non-empty list of models")
+    config = StudyConfig(
+        name=str(raw.get("name", "study")),
+        data=_mapping(raw, "data", where), train=_mapping(raw, "train", where),
+        models=[_model(m, f"{where}: models[{i}]") for i, m in enumerate(models)],
+        **{k: build_section(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()},
+    )
+    _check(config, where)
+    return config
+
+
+def _model(raw: Any, where: str) -> StudyModel:
+    """One entry of ``models``; its run config is checked later, by :func:`resolve_model`."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping with label, config and set")
+    unknown = sorted(set(raw) - {"label", "config", "set"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]}; valid keys: label, config, set")
+    config = raw.get("config") or {}
+    if not isinstance(config, dict | str):
+        raise ConfigError(f"{where}.config must be a run config mapping or a YAML path")
+    overrides = raw.get("set") or []
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        raise ConfigError(f"{where}.set must be a list of section.key=value strings")
+    return StudyModel(str(raw.get("label", "")), config, overrides)
+
+
+def _mapping(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {key} must be a mapping, got {value!r}")
+    return value
+
+
+def _check(config: StudyConfig, where: str) -> None:
+    labels = [m.label for m in config.models]
+    for i, label in enumerate(labels):
+        if not label or set(label) - LABEL_CHARS:
+            raise ConfigError(f"{where}: models[{i}].label must be lower-case letters, digits, "
+                              f"'-' or '_' (it names a folder), got {label!r}")
+    repeated = sorted({v for v in labels if labels.count(v) > 1})
+    if repeated:
+        raise ConfigError(f"{where}: the label {repeated[0]!r} is used twice")
+    bad = [m for m in config.evaluation.metrics if m not in METRICS]
+    if bad:
+        raise ConfigError(f"{where}: unknown metric {bad[0]!r}; choose from {', '.join(METRICS)}")
+    if config.evaluation.n < 2:
+        raise ConfigError(f"{where}: evaluation.n must be at least 2")
+
+
+def load_study(path: str | Path) -> tuple[StudyConfig, Path]:
+    """A study YAML and the folder its relative config paths are resolved from."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"study file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"study file {path} is not valid YAML: {exc}") from None
+    return study_from_dict(raw, str(path)), path.parent
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, mapping by mapping."""
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both else value
+    return out
+
+
+def resolve_model(study: StudyConfig, model: StudyModel, root: Path) -> RunConfig:
+    """The model's run config: the study's shared data/train settings, then its own config
+    (the file's or the mapping's), then its ``set`` overrides."""
+    raw = model.config
+    if isinstance(raw, str):
+        source = root / raw
+        try:
+            raw = yaml.safe_load(source.read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(
+                f"models[{model.label}]: config file {source} does not exist") from None
+    raw = _merged({"data": study.data, "train": study.train}, raw)
+    raw.pop("out", None)
+    try:
+        return config_from_dict(apply_overrides(raw, model.set))
+    except ConfigError as exc:
+        raise ConfigError(f"model {model.label!r}: {exc}") from None
+
+
+def config_hash(config: RunConfig) -> str:
+    """Ten hex digits of the SHA-256 of what the run learns from (runtime options excluded)."""
+    raw = config.to_dict()
+    raw.pop("out", None)
+    for key in RUNTIME_KEYS:
+        raw["train"].pop(key, None)
+    return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:10]

@@ -1,0 +1,184 @@
+"""One model's part of a study or report: its evaluation and its figures, written to a folder.
+
+:func:`build_section` opens nothing itself: it takes an opened :class:`~genlab.runs.Run`,
+evaluates it (``genlab.evaluation.evaluate_run``, the numbers ``genlab evaluate`` prints), runs
+the three perturbations once (their decodes are both scored and drawn), the interpolations and
+the latent map (``genlab.latent``), and writes each figure as a PNG plus ``section.json``: the
+record the HTML page and the results table are made from. A figure a model cannot have (a map
+without an encoder) is skipped with the reason, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.errors import ConfigError
+from genlab.evaluation.believability import Experiments, run_experiments
+from genlab.evaluation.evaluate import evaluate_run, summary
+from genlab.io import atomic_write, write_json
+from genlab.latent.experiments import interpolate, interpolation_partners, latent_map
+from genlab.latent.results import ExperimentResult, LatentMap
+from genlab.models.base import Reconstructor, has
+from genlab.report import latent as latent_figures
+from genlab.report.curves import curves_figure
+from genlab.report.images import save_image_grid, save_rows_figure
+from genlab.runs import Run
+from genlab.study.config import EvaluationSettings, FigureSettings, StudySettings
+
+SECTION_FILE = "section.json"
+Log = Callable[[str], None]
+
+FIGURES = {
+    "samples": "samples",
+    "reconstructions": "reconstructions (top: test images)",
+    "perturb": "Gaussian noise on the codes",
+    "toward_class": "toward another class",
+    "centroid": "toward the class centroid",
+    "interpolation": "interpolations",
+    "map": "latent map",
+    "curves": "learning curves",
+}
+"""Figure keys, in page order, and their captions."""
+
+
+def settings_key(run: Run, *settings: Any) -> str:
+    """What a section depends on: the checkpoint's training state and every setting."""
+    state = {"checkpoint": str(run.checkpoint), "epoch": run.meta.get("epoch"),
+             "step": run.meta.get("step"), "settings": [asdict(s) for s in settings]}
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def cached_section(folder: Path, key: str) -> dict[str, Any] | None:
+    """The section written earlier under the same key, if all its figures are still there."""
+    path = folder / SECTION_FILE
+    if not path.is_file():
+        return None
+    try:
+        section = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    if section.get("key") != key:
+        return None
+    files = [folder / f["file"] for f in section.get("figures", [])]
+    return section if all(f.is_file() for f in files) else None
+
+
+def build_section(label: str, run: Run, folder: Path, settings: StudySettings,
+                  log: Log = print) -> dict[str, Any]:
+    """Evaluate ``run``, draw its figures into ``folder`` and write ``section.json`` last (so
+    a section is reused only once complete); returns the section record."""
+    evaluation, perturbations = settings.evaluation, settings.perturbations
+    key = settings_key(run, evaluation, perturbations, settings.augmentation, settings.figures)
+    cached = cached_section(folder, key)
+    if cached is not None:
+        log(f"{label}: evaluation and figures reused from {folder}")
+        return cached
+    log(f"{label}: perturbation experiments")
+    experiments = run_experiments(run, replace(perturbations, seed=evaluation.seed),
+                                  evaluation.split)
+    log(f"{label}: evaluating {', '.join(evaluation.metrics)} (n = {evaluation.n})")
+    result = evaluate_run(run, evaluation.metrics, n=evaluation.n, split=evaluation.split,
+                          classifier=evaluation.classifier, iw_samples=evaluation.iw_samples,
+                          nll_images=evaluation.nll_images, seed=evaluation.seed,
+                          perturbations=perturbations, experiments=experiments,
+                          augmentation=settings.augmentation)
+    log(f"{label}: figures")
+    drawn, skipped = draw_figures(run, folder, settings.figures, experiments, evaluation)
+    section = {"label": label, "key": key, "run": run.describe(), "summary": summary(result),
+               "evaluation": result, "figures": drawn, "skipped_figures": skipped,
+               "training": training_record(run)}
+    write_json(folder / SECTION_FILE, section)
+    return section
+
+
+def training_record(run: Run) -> dict[str, Any]:
+    """Epochs, seconds and parameters from the run's ``summary.json`` (empty for a loose
+    checkpoint file)."""
+    path = run.checkpoint.parent.parent / "summary.json"
+    if run.checkpoint.parent.name != "checkpoints" or not path.is_file():
+        return {}
+    done = json.loads(path.read_text())
+    return {k: done.get(k) for k in ("epochs_run", "best_epoch", "seconds", "parameters")}
+
+
+def draw_figures(run: Run, folder: Path, s: FigureSettings, experiments: Experiments,
+                 evaluation: EvaluationSettings) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """Each figure of :data:`FIGURES` as ``folder/<key>.png``; those that cannot be drawn go
+    to the second dict with the reason."""
+    source = f"{run.config.model.name}/{run.config.data.dataset}"
+    makers: dict[str, Callable[[Path], Any]] = {
+        "samples": lambda p: _samples(run, p, s.samples, evaluation.seed),
+        "reconstructions": lambda p: _reconstructions(run, p, s.images, evaluation.split),
+        "interpolation": lambda p: _interpolation(run, p, s, evaluation.split, source),
+        "map": lambda p: _map(run, p, s, evaluation, source),
+        "curves": lambda p: _curves(run, p, source),
+    }
+    for name in ("perturb", "toward_class", "centroid"):
+        makers[name] = _experiment_figure(experiments, name, s.images, source)
+    drawn, skipped = [], {}
+    for key in FIGURES:
+        path = folder / f"{key}.png"
+        try:
+            makers[key](path)
+        except ConfigError as why:
+            skipped[key] = str(why)
+            continue
+        drawn.append({"key": key, "title": FIGURES[key], "file": path.name})
+    return drawn, skipped
+
+
+def _samples(run: Run, path: Path, n: int, seed: int) -> None:
+    """Seeded samples; a conditional model's in class order, one class per column."""
+    conditional = run.model.conditional
+    labels = torch.arange(n) % run.model.num_classes if conditional else None
+    images = run.sample(n, labels=labels, seed=seed)
+    save_image_grid(images, path, nrow=run.model.num_classes if conditional else None)
+
+
+def _reconstructions(run: Run, path: Path, n: int, split: str) -> None:
+    if not has(run.model, Reconstructor):
+        raise ConfigError(f"the {run.model.config.name!r} model does not reconstruct")
+    sel = run.select(split, n=n)
+    save_rows_figure([sel.x, run.reconstruct(sel.x, sel.y)], path,
+                     ["original", "reconstruction"], sel.captions)
+
+
+def _experiment_figure(experiments: Experiments, name: str, k: int,
+                       source: str) -> Callable[[Path], Any]:
+    """The figure of an experiment that already ran, cut to its first k images."""
+    def draw(path: Path) -> None:
+        if name not in experiments:
+            raise ConfigError(experiments.skipped.get(name, f"{name} did not run"))
+        r = experiments[name]
+        cut = ExperimentResult([row[:k] for row in r.rows], r.row_labels,
+                               r.col_labels[:k] if r.col_labels else None, r.title)
+        latent_figures.save_figure(cut, path, source)
+    return draw
+
+
+def _interpolation(run: Run, path: Path, s: FigureSettings, split: str, source: str) -> None:
+    """From the first image of ``split`` to the first image of every other class."""
+    anchor = run.select(split, index=[0])
+    others = interpolation_partners(run, split, int(anchor.y[0]))
+    result = interpolate(run, anchor, others, s.interpolation_steps, s.interpolation_method)
+    latent_figures.save_figure(result, path, source)
+
+
+def _map(run: Run, path: Path, s: FigureSettings, e: EvaluationSettings, source: str) -> None:
+    result: LatentMap = latent_map(run, run.select(e.split, n=s.map_images), s.map_method, e.seed)
+    latent_figures.save_figure(result, path, source)
+
+
+def _curves(run: Run, path: Path, source: str) -> None:
+    history = run.meta.get("history") or []
+    if len(history) < 2:
+        raise ConfigError(f"{source} was fitted in closed form: it has no learning curve")
+    with atomic_write(path) as fh:
+        curves_figure(history, title=source).savefig(fh, format="png", bbox_inches="tight")

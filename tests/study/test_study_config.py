@@ -1,0 +1,87 @@
+"""Study YAML -> StudyConfig: every key checked, model configs merged and hashed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from genlab.errors import ConfigError
+from genlab.study.config import config_hash, load_study, resolve_model, study_from_dict
+
+BASE = {"models": [{"label": "vae", "config": {"model": {"name": "vae"}}}]}
+
+
+def test_shared_settings_sit_under_each_model_and_overrides_on_top(tmp_path: Path) -> None:
+    study = study_from_dict({
+        "data": {"dataset": "mnist-mini", "binarize": "dynamic"},
+        "train": {"epochs": 3, "batch_size": 64},
+        "models": [{"label": "ae", "config": {"model": {"name": "ae"}, "train": {"epochs": 5}},
+                    "set": ["train.lr=0.01", "model.latent_dim=4"]}],
+    })
+    config = resolve_model(study, study.models[0], tmp_path)
+    assert config.model.name == "ae" and config.model.latent_dim == 4
+    assert config.train.epochs == 5 and config.train.batch_size == 64 and config.train.lr == 0.01
+    assert config.data.binarize == "dynamic"
+
+
+def test_a_model_config_may_be_a_file_beside_the_study(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text("model: {name: pca, n_components: 3}\nout: runs/x\n")
+    (tmp_path / "s.yaml").write_text("models: [{label: pca, config: m.yaml}]\n")
+    study, root = load_study(tmp_path / "s.yaml")
+    config = resolve_model(study, study.models[0], root)
+    assert config.model.n_components == 3 and config.out is None
+
+
+def test_the_hash_follows_what_is_learnt_not_where_it_runs(tmp_path: Path) -> None:
+    study = study_from_dict(BASE)
+    a = resolve_model(study, study.models[0], tmp_path)
+    b = resolve_model(study, study.models[0], tmp_path)
+    b.train.device, b.train.progress = "cuda", False
+    assert config_hash(a) == config_hash(b)
+    b.train.epochs += 1
+    assert config_hash(a) != config_hash(b)
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({**BASE, "evaluaton": {}}, "unknown key evaluaton"),
+    ({**BASE, "evaluation": {"n": "many"}}, "evaluation.n expects an integer"),
+    ({**BASE, "evaluation": {"metrics": ["fid", "beauty"]}}, "unknown metric 'beauty'"),
+    ({**BASE, "figures": {"colour": 1}}, "unknown key figures.colour"),
+    ({**BASE, "perturbations": {"sigmas": "big"}}, "perturbations.sigmas expects a list"),
+    ({"models": []}, "models must be a non-empty list"),
+    ({"models": [{"label": "Bad Label"}]}, "label must be lower-case"),
+    ({"models": [{"label": "a"}, {"label": "a"}]}, "used twice"),
+    ({"models": [{"label": "a", "conf": {}}]}, "unknown key conf"),
+    ({"models": [{"label": "a", "set": "train.epochs=1"}]}, "set must be a list"),
+])
+def test_bad_studies_are_refused_naming_the_key(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        study_from_dict(raw)
+
+
+def test_a_missing_model_file_or_bad_key_names_the_model(tmp_path: Path) -> None:
+    study = study_from_dict({"models": [{"label": "x", "config": "nowhere.yaml"},
+                                        {"label": "y", "config": {"model": {"latnt": 1}}}]})
+    with pytest.raises(ConfigError, match=r"models\[x\].*nowhere.yaml"):
+        resolve_model(study, study.models[0], tmp_path)
+    with pytest.raises(ConfigError, match="model 'y'.*latnt"):
+        resolve_model(study, study.models[1], tmp_path)
+
+
+def test_a_missing_or_broken_study_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_study(tmp_path / "none.yaml")
+    (tmp_path / "bad.yaml").write_text("models: [\n")
+    with pytest.raises(ConfigError, match="bad.yaml is not valid YAML"):
+        load_study(tmp_path / "bad.yaml")
+
+
+def test_every_shipped_study_config_loads_and_resolves() -> None:
+    root = Path(__file__).resolve().parents[2] / "configs"
+    shipped = sorted(root.glob("study_*.yaml"))
+    assert shipped
+    for path in shipped:
+        study, folder = load_study(path)
+        for model in study.models:
+            resolve_model(study, model, folder)
