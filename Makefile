@@ -21,19 +21,8 @@ $(BIN)/genlab: pyproject.toml
 
 .PHONY: demo test test-fast lint
 demo: $(BIN)/genlab
-	rm -rf runs/demo
-	$(BIN)/genlab datasets
-	$(BIN)/genlab show-data mnist-mini --split train -n 64 --out runs/demo/mnist-mini.png
-	$(BIN)/genlab train vae --dataset mnist-mini --net mlp --latent-dim 16 --binarize dynamic \
-		--epochs 5 --out runs/demo/vae
-	$(BIN)/genlab train pca --dataset mnist-mini --explained-variance 0.9 --out runs/demo/pca
-	$(BIN)/genlab sample runs/demo/vae -n 64 --out runs/demo/vae-samples.png
-	$(BIN)/genlab reconstruct runs/demo/vae --split test -n 32 --out runs/demo/vae-recon.png
-	$(BIN)/genlab latent interpolate runs/demo/vae --index 0 --steps 8 --method slerp --out runs/demo/latent
-	$(BIN)/genlab latent centroid runs/demo/pca --class 7 -n 6 --alphas 0,0.5,1 --out runs/demo/latent
-	$(BIN)/genlab latent infer runs/demo/vae -n 8 --out runs/demo/latent
-	$(BIN)/genlab latent complete runs/demo/vae -n 8 --mask left --out runs/demo/latent
-	@echo "demo outputs in runs/demo/ (figures *.png, numbers *.json, run directories vae/ and pca/)"
+	$(BIN)/genlab study configs/study_demo.yaml --out runs/demo
+	@echo "open runs/demo/report.html (results.csv and results.json beside it); run again to reuse"
 
 test: $(BIN)/genlab
 	$(BIN)/ruff check src tests benchmarks

@@ -43,14 +43,21 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from genlab.study.config import EvaluationSettings, FigureSettings, StudySettings
+    from genlab.study.config import (
+        EvaluationSettings,
+        FigureSettings,
+        PerturbationSettings,
+        StudySettings,
+    )
     from genlab.study.runner import report_runs
 
     evaluation = EvaluationSettings(metrics=args.metrics, n=args.n, split=args.split,
                                     classifier=args.classifier, iw_samples=args.iw_samples,
                                     nll_images=args.nll_images, seed=args.seed)
     figures = FigureSettings(samples=args.samples, images=args.images)
-    settings = StudySettings(evaluation=evaluation, figures=figures)
+    perturbations = PerturbationSettings(source_class=args.source_class,
+                                         target_class=args.target_class, seed=args.seed)
+    settings = StudySettings(evaluation=evaluation, perturbations=perturbations, figures=figures)
     path = report_runs(args.runs, Path(args.out), settings, title=args.title,
                        device=args.device, data_dir=args.data_dir, log=_log)
     print(f"wrote {path}")
@@ -85,6 +92,9 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
                    help="samples in each model's sample grid")
     p.add_argument("--images", type=arg.int_range(1, 32), default=8,
                    help="images per perturbation and reconstruction figure")
+    p.add_argument("--source-class", default="0",
+                   help="class (name or number) whose images move toward --target-class")
+    p.add_argument("--target-class", default="1", help="the class they move toward")
     add_evaluation_args(p)
     p.set_defaults(func=cmd_report)
 

@@ -83,16 +83,21 @@ def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
     out["nll_bpd"] = bits_per_dim(out["nll_nats"], dims)
     if "neg_elbo_nats" in out:
         out["neg_elbo_bpd"] = bits_per_dim(out["neg_elbo_nats"], dims)
-    out["note"] = _likelihood_note(out["likelihood"], out["binarize"])
+    kind, out["note"] = _likelihood_kind(out["likelihood"], out["binarize"])
+    out["scale"] = f"{kind}, binarisation {out['binarize']}"
     return out
 
 
-def _likelihood_note(likelihood: str, binarize: str) -> str:
+def _likelihood_kind(likelihood: str, binarize: str) -> tuple[str, str]:
+    """What the number is, and so which others it may be compared with: only those of the
+    same ``scale`` (kind and binarisation)."""
     if likelihood == "categorical" or (likelihood == "bernoulli" and binarize != "none"):
-        return "a probability of discrete pixels: comparable across models on these pixels"
+        return "discrete pixels", ("a probability of discrete pixels: comparable across "
+                                   "models on these pixels")
     if likelihood == "bernoulli":
-        return "Bernoulli on grey pixels is a cross-entropy, not a normalised likelihood"
-    return "a density of pixels in [0, 1]: comparable only with other densities on them"
+        return "cross-entropy", ("Bernoulli on grey pixels is a cross-entropy, not a "
+                                 "normalised likelihood")
+    return "density", "a density of pixels in [0, 1]: comparable only with other densities on them"
 
 
 def reconstruction_metrics(run: Run, split: str = "test", n: int = 10_000) -> dict[str, Any]:
@@ -254,6 +259,8 @@ SUMMARY = {
     "augment": ("augment_accuracy", "augment_gain"),
 }
 """The headline numbers of each metric, in the order a summary table shows them."""
+LIKELIHOOD_KEYS = frozenset({"nll_nats", "nll_bpd", "neg_elbo_nats"})
+"""Headline numbers comparable only between models of the same likelihood ``scale``."""
 LOWER_IS_BETTER = frozenset({"nll_nats", "nll_bpd", "neg_elbo_nats", "mse", "fid", "kid"})
 """Headline numbers where lower is better; higher is better for every other one (class
 entropy too: ln C, every class equally often, is the most a sampler can cover)."""

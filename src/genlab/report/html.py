@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from genlab.evaluation.evaluate import LOWER_IS_BETTER, SUMMARY
+from genlab.evaluation.evaluate import LIKELIHOOD_KEYS, LOWER_IS_BETTER, SUMMARY
 from genlab.version import __version__
 
 HEADINGS = {
@@ -40,8 +40,8 @@ table{border-collapse:collapse;font-size:14px}th,td{border:1px solid #ccc;paddin
 th{background:#f3f3f3;vertical-align:bottom}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.best{font-weight:bold;background:#eef7ee}.figs{display:flex;flex-wrap:wrap;gap:16px}
-figure{margin:0;max-width:100%}
-figure img{max-width:100%;image-rendering:pixelated;border:1px solid #ddd}
+figure{margin:0;max-width:440px}.wide{overflow-x:auto}
+figure img{max-width:100%;border:1px solid #ddd}img.grid{image-rendering:pixelated}
 figcaption{font-size:13px;color:#555}.note{color:#666;font-size:13px}section{margin-top:2.5em}
 """
 
@@ -68,15 +68,26 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
+def scale(part: ModelPart) -> str | None:
+    """The likelihood's scale (kind and binarisation): NLLs compare only within one."""
+    return part.section["evaluation"]["metrics"].get("nll", {}).get("scale")
+
+
 def best_rows(parts: Sequence[ModelPart], key: str) -> set[int]:
-    """Indices of the models holding the best value of ``key`` (ties all count)."""
-    values = [(i, p.section["summary"].get(key)) for i, p in enumerate(parts)]
-    numbers = [(i, v) for i, v in values if _number(v)]
-    if len(numbers) < 2:
-        return set()
+    """Indices of the models holding the best value of ``key`` (ties all count); for a
+    likelihood, the best of each group of two or more models on the same scale."""
+    groups: dict[str | None, list[tuple[int, float]]] = {}
+    for i, p in enumerate(parts):
+        value = p.section["summary"].get(key)
+        if _number(value):
+            groups.setdefault(scale(p) if key in LIKELIHOOD_KEYS else None, []).append((i, value))
     pick = min if key in LOWER_IS_BETTER else max
-    top = pick(v for _, v in numbers)
-    return {i for i, v in numbers if v == top}
+    best = set()
+    for numbers in groups.values():
+        if len(numbers) >= 2:
+            top = pick(v for _, v in numbers)
+            best |= {i for i, v in numbers if v == top}
+    return best
 
 
 def arrow(key: str) -> str:
@@ -108,34 +119,56 @@ def results_csv(parts: Sequence[ModelPart]) -> str:
     return out.getvalue()
 
 
+def _scales(parts: Sequence[ModelPart]) -> dict[str, str]:
+    """A footnote letter per likelihood scale present."""
+    found = dict.fromkeys(s for p in parts if (s := scale(p)))
+    return {s: "abcdefghij"[i % 10] for i, s in enumerate(found)}
+
+
+def _cell(part: ModelPart, key: str, best: bool, letters: dict[str, str]) -> str:
+    value = part.section["summary"].get(key)
+    mark = ""
+    if key in LIKELIHOOD_KEYS and _number(value) and scale(part) in letters:
+        mark = f"<sup title='{html.escape(str(scale(part)))}'>{letters[str(scale(part))]}</sup>"
+    return f"<td class='num{' best' if best else ''}'>{fmt(value)}{mark}</td>"
+
+
 def _table(parts: Sequence[ModelPart]) -> str:
     keys = columns(parts)
     best = {k: best_rows(parts, k) for k in keys}
+    letters = _scales(parts)
+    legend = "; ".join(f"{letter}: {html.escape(s)}" for s, letter in letters.items())
     head = "".join(f"<th title='{html.escape(k)}'>{html.escape(HEADINGS.get(k, k))} "
                    f"{arrow(k)}</th>" for k in keys)
     rows = []
     for i, p in enumerate(parts):
         facts = _row_facts(p)
-        cells = "".join(
-            f"<td class='num{' best' if i in best[k] else ''}'>"
-            f"{fmt(p.section['summary'].get(k))}</td>" for k in keys)
+        cells = "".join(_cell(p, k, i in best[k], letters) for k in keys)
         rows.append(f"<tr><td><a href='#{html.escape(p.label)}'>{html.escape(p.label)}</a></td>"
                     f"<td>{html.escape(str(facts['family']))}</td>"
                     f"<td class='num'>{fmt(facts['epoch'])}</td>"
                     f"<td class='num'>{fmt(facts['train_seconds'])}</td>{cells}</tr>")
-    return ("<table><tr><th>model</th><th>family</th><th>epoch</th><th>train s</th>"
-            f"{head}</tr>{''.join(rows)}</table>")
+    note = (f"<p class='note'>Likelihoods compare only on the same scale ({legend}).</p>"
+            if letters else "")
+    return ("<div class='wide'><table><tr><th>model</th><th>family</th><th>epoch</th>"
+            f"<th>train s</th>{head}</tr>{''.join(rows)}</table></div>{note}")
 
 
 def image_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
+def grid_class(figure: dict[str, str]) -> str:
+    """Plain sample grids scale without smoothing; matplotlib figures scale smoothly."""
+    return " class='grid'" if figure["key"] == "samples" else ""
+
+
 def _section(part: ModelPart) -> str:
     s = part.section
     run = s["run"]
     figures = "".join(
-        f"<figure><img alt='{html.escape(f['title'])}' src='{image_uri(part.folder / f['file'])}'>"
+        f"<figure><img alt='{html.escape(f['title'])}'{grid_class(f)} "
+        f"src='{image_uri(part.folder / f['file'])}'>"
         f"<figcaption>{html.escape(f['title'])}</figcaption></figure>" for f in s["figures"])
     skipped = {**s["evaluation"].get("skipped", {}),
                **{f"figure {k}": v for k, v in s.get("skipped_figures", {}).items()}}
@@ -178,10 +211,10 @@ def method_notes(parts: Sequence[ModelPart]) -> list[str]:
             m = metrics["nll"]
             notes.append(f"{p.label}: likelihood on {m['images']} {m['split']} images, "
                          f"{m['nll_method']}, binarisation {m['binarize']}: {m['note']}.")
-        if "believability" in metrics and not any("perturbations" in n for n in notes):
+        if "believability" in metrics and not any(n.startswith("Perturbations") for n in notes):
             s = metrics["believability"]["settings"]
-            notes.append(f"Perturbations on {s['images']} images: noise σ in {s['sigmas']}, "
-                         f"class {s['source_class']} toward class {s['target_class']} and "
-                         f"toward the class centroid with α in {s['alphas']}; scores at the "
-                         "largest α.")
+            notes.append(f"Perturbations on {s['images']} test images: noise σ in {s['sigmas']} "
+                         "(confidence averaged over σ), class "
+                         f"{s['source_class']} toward class {s['target_class']} and toward the "
+                         f"class centroid with α in {s['alphas']} (scores at the largest α).")
     return notes

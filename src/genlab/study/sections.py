@@ -139,7 +139,8 @@ def _samples(run: Run, path: Path, n: int, seed: int) -> None:
     conditional = run.model.conditional
     labels = torch.arange(n) % run.model.num_classes if conditional else None
     images = run.sample(n, labels=labels, seed=seed)
-    save_image_grid(images, path, nrow=run.model.num_classes if conditional else None)
+    save_image_grid(images, path, nrow=run.model.num_classes if conditional else None,
+                    scale=max(1, 64 // images.shape[-1]))
 
 
 def _reconstructions(run: Run, path: Path, n: int, split: str) -> None:

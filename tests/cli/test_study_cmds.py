@@ -1,0 +1,51 @@
+"""``genlab study`` and ``genlab report`` from the command line: errors, and a real page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from genlab.cli.main import main
+from genlab.data.dataset import MNIST_CLASSES
+from genlab.evaluation.classifier import ClassifierConfig, ClassifierNet, save_classifier
+
+
+def test_a_missing_study_file_is_one_line_and_writes_nothing(tmp_path: Path, capsys) -> None:
+    assert main(["study", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "s")]) == 2
+    assert "none.yaml does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+def test_an_unknown_study_key_is_named(tmp_path: Path, capsys) -> None:
+    (tmp_path / "s.yaml").write_text("models: [{label: m, config: {model: {name: mean}}}]\n"
+                                     "figure: {}\n")
+    assert main(["study", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out")]) == 2
+    assert "unknown key figure" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_of_a_run_that_does_not_exist_writes_no_page(tmp_path: Path, capsys) -> None:
+    page = tmp_path / "r.html"
+    assert main(["report", str(tmp_path / "nothing"), "--out", str(page)]) == 2
+    assert "nothing" in capsys.readouterr().err and not page.exists()
+
+
+@pytest.mark.slow
+def test_report_of_existing_runs_is_one_self_contained_page(tiny_vae: str, tmp_path: Path,
+                                                            capsys) -> None:
+    torch.manual_seed(0)
+    net = ClassifierNet(ClassifierConfig(widths=[8], convs=[1], feature_dim=8)).eval()
+    clf = save_classifier(net, tmp_path / "c.safetensors",
+                          {"dataset": "mnist-mini", "class_names": MNIST_CLASSES})
+    page = tmp_path / "page.html"
+    argv = ["report", tiny_vae, tiny_vae, "--out", str(page), "-n", "40", "--nll-images", "4",
+            "-k", "5", "--classifier", str(clf), "--samples", "9", "--images", "3",
+            "--metrics", "nll,fid,confidence,believability"]
+    assert main(argv) == 0
+    text = page.read_text()
+    assert text.count("<section id='vae-1'>") == 1 and "<section id='vae-2'>" in text
+    assert "src='data:image/png;base64," in text and "samples.png" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.safetensors", "page.html"]
+    assert "[2/2] vae-2: figures" in capsys.readouterr().err
