@@ -92,7 +92,8 @@ def test_the_page_embeds_every_figure_and_bolds_the_best(parts) -> None:
     cells.feed(page)
     assert cells.images == 3 and "5" in cells.best and "80" in cells.best
     assert "-600" not in cells.best
-    assert set(cells.sups) == {"discrete pixels, binarisation dynamic", "density, binarisation none"}
+    assert set(cells.sups) == {"discrete pixels, binarisation dynamic",
+                               "density, binarisation none"}
     assert "needs an encoder" in page and "src='samples.png'" not in page
 
 
