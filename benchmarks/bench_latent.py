@@ -1,5 +1,5 @@
 """Image completion of 1,000 MNIST test images (left half observed): genlab's batched optimiser
-against a loop that fits one image at a time, as seed 004 did.
+against a loop that fits one image at a time, as a per-image notebook loop does.
 
 The loop uses the same objective (the observed-pixel ELBO, one reparameterised sample per step),
 starting point, Adam learning rate and per-image early stopping, with ``torch.optim.Adam`` on
@@ -50,7 +50,7 @@ def train_vae(args: argparse.Namespace, directory: Path) -> str:
 def fit_one(
     model: GenerativeModel, x: torch.Tensor, y: torch.Tensor | None, mask: torch.Tensor, seed: int
 ) -> torch.Tensor:
-    """Seed 004's loop body: one image, its own (mu, logvar) and Adam, early stopping on the
+    """The per-image loop body: one image, its own (mu, logvar) and Adam, early stopping on the
     running ELBO, then its final ELBO (64 samples, as ``fit_posterior`` reports it). Same
     parametrisation, start and stopping rule as ``fit_posterior``."""
     d = model.latent_dim

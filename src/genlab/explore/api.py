@@ -151,7 +151,7 @@ def encode_image(rid: RunId, body: s.Pick, state: State) -> Any:
 
 @router.post("/runs/{rid}/perturb")
 def perturb(rid: RunId, body: s.Perturb, state: State) -> Any:
-    """Seed 000's moves from one image, one decode per sigma or alpha."""
+    """The three perturbations of one image's code, one decode per sigma or alpha."""
     served = state.get(rid)
     run, sel = served.run, _select(served, body.image)
     gen = torch.Generator().manual_seed(body.seed)

@@ -59,7 +59,7 @@ class Prior(Body):
 
 
 class Perturb(Body):
-    """Seed 000's three moves from one image: ``noise`` (z + sigma eps), ``class`` (toward a
+    """The three perturbations of one image's code: ``noise`` (z + sigma eps), ``class`` (toward a
     random training code of class ``target``), ``centroid`` (toward the image's class mean),
     decoded for each of ``values`` (sigmas or alphas)."""
 
