@@ -84,6 +84,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         run = open_run(name, which=args.which, device=args.device, data_dir=args.data_dir)
         result = evaluate_run(run, args.metrics, n=args.n, split=args.split,
                               classifier=args.classifier, iw_samples=args.iw_samples,
+                              inception_weights=args.inception_weights,
                               nll_images=args.nll_images, seed=args.seed, cache=not args.no_cache)
         out = write_json(_run_dir(run.checkpoint) / "evaluation.json", result)
         print(f"{name}: wrote {out}")
@@ -117,8 +118,12 @@ def add_evaluation_args(p: argparse.ArgumentParser) -> None:
                    help="samples drawn (and real images used) per run")
     p.add_argument("--split", default="test", help="the real images compared with")
     p.add_argument("--classifier", metavar="PATH", default=None,
-                   help="classifier weights (.safetensors with its .json); default: the one "
-                        "genlab ships for the run's image shape")
+                   help="classifier weights (.safetensors with its .json), or 'inception' for "
+                        "Inception-v3 features (pip install 'genlab[inception]'); default: the "
+                        "classifier genlab ships for the run's image shape")
+    p.add_argument("--inception-weights", metavar="PATH", default=None,
+                   help="a local Inception-v3 weights file for --classifier inception "
+                        "(else torch-fidelity downloads it, when online)")
     p.add_argument("--seed", type=arg.seed, default=0, help="seed of the samples and subsets")
     arg.defer(p, _metric_args)
 

@@ -52,7 +52,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from genlab.study.runner import report_runs
 
     evaluation = EvaluationSettings(metrics=args.metrics, n=args.n, split=args.split,
-                                    classifier=args.classifier, iw_samples=args.iw_samples,
+                                    classifier=args.classifier,
+                                    inception_weights=args.inception_weights,
+                                    iw_samples=args.iw_samples,
                                     nll_images=args.nll_images, seed=args.seed)
     figures = FigureSettings(samples=args.samples, images=args.images)
     perturbations = PerturbationSettings(source_class=args.source_class,

@@ -26,6 +26,7 @@ from torch import Tensor
 from genlab.errors import ConfigError
 from genlab.evaluation.classifier import Classifier
 from genlab.evaluation.classifier_training import TrainingOptions, fit_classifier
+from genlab.evaluation.inception import NAME as INCEPTION
 from genlab.evaluation.unavailable import MetricUnavailable
 from genlab.runs import Run
 
@@ -143,7 +144,11 @@ def _labeller(run: Run, classifier: str | Path | None) -> Classifier:
     dataset's classes, or its labels would mean nothing here."""
     from genlab.evaluation.evaluate import open_classifier  # evaluate may import this module
 
+    if str(classifier) == INCEPTION:
+        raise MetricUnavailable("labelling generated images needs a classifier of the "
+                                "dataset's classes, not Inception-v3 features")
     clf = open_classifier(run, classifier)
+    assert isinstance(clf, Classifier)
     if clf.class_names and clf.class_names != run.class_names:
         raise MetricUnavailable(
             f"classifier {clf.name} labels the classes {', '.join(clf.class_names)}, not "

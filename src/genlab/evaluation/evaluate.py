@@ -23,6 +23,8 @@ from genlab.evaluation.augmentation import AugmentationSettings, augmentation_st
 from genlab.evaluation.believability import Experiments, PerturbationSettings, believability_metrics
 from genlab.evaluation.classifier import Classifier, default_classifier, load_classifier
 from genlab.evaluation.confidence import confidence_scores
+from genlab.evaluation.inception import NAME as INCEPTION
+from genlab.evaluation.inception import InceptionFeatures, load_inception
 from genlab.evaluation.likelihood import (
     IW_SAMPLES,
     LinearGaussian,
@@ -121,8 +123,16 @@ def reconstruction_metrics(run: Run, split: str = "test", n: int = 10_000) -> di
             "bce_nats": float(torch.cat(bce).mean())}
 
 
-def open_classifier(run: Run, classifier: str | Path | None = None) -> Classifier:
-    """The given classifier, else the one genlab ships for the run's image shape."""
+Judge = Classifier | InceptionFeatures
+"""A network whose features and class probabilities the sample metrics use."""
+
+
+def open_classifier(run: Run, classifier: str | Path | None = None,
+                    inception_weights: str | Path | None = None) -> Judge:
+    """The given classifier (a weights file, or ``inception`` for Inception-v3 features),
+    else the one genlab ships for the run's image shape."""
+    if str(classifier) == INCEPTION:
+        return load_inception(inception_weights, run.model.device)
     shape = tuple(run.model.shape)
     path = classifier or default_classifier(shape)
     if path is None:
@@ -137,13 +147,13 @@ def open_classifier(run: Run, classifier: str | Path | None = None) -> Classifie
     return clf
 
 
-def _reference(run: Run, clf: Classifier, split: str, cache: bool) -> ReferenceSet:
+def _reference(run: Run, clf: Judge, split: str, cache: bool) -> ReferenceSet:
     images = run.dataset.split(split).images
     return reference_set(clf, images, dataset_key(run.config.data.dataset, split,
                                                   run.config.data), cache=cache)
 
 
-def sample_metrics(run: Run, wanted: list[str], clf: Classifier, n: int = 10_000,
+def sample_metrics(run: Run, wanted: list[str], clf: Judge, n: int = 10_000,
                    split: str = "test", seed: int = 0,
                    cache: bool = True) -> dict[str, dict[str, Any]]:
     """FID, KID, precision/recall/density/coverage, IS and confidence of n seeded samples
@@ -194,12 +204,14 @@ def evaluate_run(run: Run, metrics: tuple[str, ...] | list[str] = DEFAULT_METRIC
                  iw_samples: int = IW_SAMPLES, nll_images: int = NLL_IMAGES, seed: int = 0,
                  cache: bool = True, perturbations: PerturbationSettings | None = None,
                  experiments: Experiments | None = None,
-                 augmentation: AugmentationSettings | None = None) -> dict[str, Any]:
+                 augmentation: AugmentationSettings | None = None,
+                 inception_weights: str | Path | None = None) -> dict[str, Any]:
     """The requested ``metrics`` of ``run``; those it cannot have go to ``skipped`` with the
     reason. ``n`` samples (and at most n real images for recon and precision/recall);
     ``nll_images`` images with ``iw_samples`` importance samples each for the likelihood;
     ``perturbations`` set the believability experiments (``experiments``: already run),
-    ``augmentation`` the classifier-augmentation study."""
+    ``augmentation`` the classifier-augmentation study; ``classifier="inception"`` measures
+    in Inception-v3 features (``inception_weights``: a local weights file)."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ConfigError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
@@ -227,7 +239,7 @@ def evaluate_run(run: Run, metrics: tuple[str, ...] | list[str] = DEFAULT_METRIC
             result["skipped"]["augment"] = str(why)
     judged = [m for m in wanted if m in CLASSIFIER_METRICS and m != "augment"]
     try:
-        clf = open_classifier(run, classifier) if judged else None
+        clf = open_classifier(run, classifier, inception_weights) if judged else None
     except MetricUnavailable as why:
         result["skipped"].update(dict.fromkeys(judged, str(why)))
         return result

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from genlab.data.locate import cache_dir
 from genlab.evaluation.classifier import Classifier
+from genlab.evaluation.inception import InceptionFeatures
 from genlab.evaluation.metrics import GaussianStats, feature_stats
 from genlab.evaluation.neighbours import NEAREST_K, knn_radii
 from genlab.io import atomic_write
@@ -69,7 +70,7 @@ def _read(path: Path, key: dict[str, Any]) -> ReferenceSet | None:
 
 
 def reference_set(
-    classifier: Classifier,
+    classifier: Classifier | InceptionFeatures,
     images: Tensor,
     key: dict[str, Any],
     cache: bool = True,

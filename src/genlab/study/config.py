@@ -59,6 +59,7 @@ class EvaluationSettings:
     n: int = 10_000
     split: str = "test"
     classifier: str | None = None
+    inception_weights: str | None = None
     iw_samples: int = IW_SAMPLES
     nll_images: int = NLL_IMAGES
     seed: int = 0

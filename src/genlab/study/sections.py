@@ -88,7 +88,8 @@ def build_section(label: str, run: Run, folder: Path, settings: StudySettings,
                           classifier=evaluation.classifier, iw_samples=evaluation.iw_samples,
                           nll_images=evaluation.nll_images, seed=evaluation.seed,
                           perturbations=perturbations, experiments=experiments,
-                          augmentation=settings.augmentation)
+                          augmentation=settings.augmentation,
+                          inception_weights=evaluation.inception_weights)
     log(f"{label}: figures")
     drawn, skipped = draw_figures(run, folder, settings.figures, experiments, evaluation)
     section = {"label": label, "key": key, "run": run.describe(), "summary": summary(result),
