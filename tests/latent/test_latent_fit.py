@@ -14,6 +14,7 @@ from genlab.latent import (
     encoder_posterior,
     evaluate_elbo,
     fit_posterior,
+    fit_progress,
     load_mask,
     make_mask,
 )
@@ -47,6 +48,16 @@ def test_each_image_has_its_own_budget_and_the_decoder_is_restored(vae):
     assert m.training and [p.requires_grad for p in m.parameters()] == flags
     assert all(p.grad is None for p in m.parameters())
     m.eval()
+
+
+@pytest.mark.slow
+def test_progress_is_reported_per_step_inside_the_context_only(vae):
+    seen: list[tuple[int, int]] = []
+    with fit_progress(lambda step, steps: seen.append((step, steps))):
+        fit = fit_posterior(vae.model, vae.x[:4], steps=7, patience=100)
+    assert seen == [(k, 7) for k in range(1, 8)] and fit.steps.tolist() == [7] * 4
+    fit_posterior(vae.model, vae.x[:2], steps=3)
+    assert len(seen) == 7  # the context is over: nothing more is reported
 
 
 @pytest.mark.slow

@@ -20,12 +20,12 @@ from fastapi.responses import Response
 from genlab.errors import ConfigError
 from genlab.explore import schemas as s
 from genlab.explore.images import data_url, data_urls, png_bytes
-from genlab.explore.jobs import Job, counting_decodes
+from genlab.explore.jobs import Job
 from genlab.explore.session import Explorer, Served
 from genlab.io import jsonable
 from genlab.latent import experiments as ex
 from genlab.latent import moves
-from genlab.latent.fit import FitOptions
+from genlab.latent.fit import FitOptions, fit_progress
 from genlab.latent.ops import decode
 from genlab.latent.results import ExperimentResult
 from genlab.runs import Selection
@@ -50,20 +50,19 @@ def result_view(result: ExperimentResult) -> dict[str, Any]:
 
 
 def offload(state: Explorer, served: Served, kind: str, work: Callable[[], Any],
-            fit_steps: int, always: bool = False) -> Any:
+            fits: bool, always: bool = False) -> Any:
     """Run ``work`` now, or as a background job when it fits codes (a model without an encoder
-    inverts its generator) or ``always`` (completion, maps). A job's progress counts the fit's
-    decoder calls against ``fit_steps`` (one per optimiser step; 0: no measure)."""
+    inverts its generator) or ``always`` (completion, maps). A job's progress is the fit's
+    optimiser steps (``genlab.latent.fit.fit_progress``) when it ``fits``, else unmeasured."""
     if not always and served.has_encoder:
         return work()
-    model = served.run.model
 
     def tracked(job: Job) -> Any:
-        if not fit_steps:
+        if not fits:
             job.update(None, "working")
             return work()
         job.update(0.0, "fitting")
-        with counting_decodes(model, lambda calls: job.update(0.99 * min(calls / fit_steps, 1))):
+        with fit_progress(lambda step, steps: job.update(0.99 * step / steps)):
             return work()
 
     return {"job": state.jobs.submit(kind, tracked).view()}
@@ -146,7 +145,7 @@ def encode_image(rid: RunId, body: s.Pick, state: State) -> Any:
                 "image": data_url(decode(m, z, sel.y)[0]),
                 "numbers": jsonable({"selection": sel.source, **source})}
 
-    return offload(state, served, "encode", work, FitOptions().steps)
+    return offload(state, served, "encode", work, fits=True)
 
 
 @router.post("/runs/{rid}/perturb")
@@ -157,7 +156,7 @@ def perturb(rid: RunId, body: s.Perturb, state: State) -> Any:
     gen = torch.Generator().manual_seed(body.seed)
     if body.kind == "noise":
         return offload(state, served, "perturb", lambda: result_view(
-            moves.perturb(run, sel, body.values, gen)), FitOptions().steps)
+            moves.perturb(run, sel, body.values, gen)), fits=True)
     if body.kind == "centroid":
         return result_view(moves.centroid(run, sel, body.values))
     if body.target is None:
@@ -172,7 +171,7 @@ def interpolate(rid: RunId, body: s.Interpolate, state: State) -> Any:
     served = state.get(rid)
     a, b = _select(served, body.a), _select(served, body.b)
     return offload(state, served, "interpolate", lambda: result_view(
-        moves.interpolate(served.run, b, a, body.steps, body.method)), FitOptions().steps)
+        moves.interpolate(served.run, b, a, body.steps, body.method)), fits=True)
 
 
 @router.post("/runs/{rid}/blend")
@@ -203,7 +202,7 @@ def latent_map(rid: RunId, body: s.Map, state: State) -> Any:
                 "indices": result.indices, "split": body.split, "title": result.title,
                 "class_names": result.class_names, "numbers": jsonable(result.numbers)}
 
-    return offload(state, served, "map", work, 0, always=True)
+    return offload(state, served, "map", work, fits=False, always=True)
 
 
 @router.post("/runs/{rid}/complete")
@@ -223,7 +222,7 @@ def complete(rid: RunId, body: s.Complete, state: State) -> Any:
         mask, name = ex.completion_mask(run, 1, body.mask, body.rate, body.box, generator=gen)
     options = FitOptions(steps=body.steps, seed=body.seed)
     return offload(state, served, "complete", lambda: result_view(
-        ex.complete(run, sel, mask, options, name)), body.steps, always=True)
+        ex.complete(run, sel, mask, options, name)), fits=True, always=True)
 
 
 @router.get("/jobs/{jid}")

@@ -8,18 +8,16 @@ runs the jobs in turn: fits switch a model's parameters to constants for their d
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from genlab.errors import GenlabError
-from genlab.models.base import GenerativeModel
 
 KEEP_JOBS = 64
 """Finished jobs kept for polling; older ones are forgotten (their id then answers 404)."""
@@ -116,26 +114,3 @@ class Jobs:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-@contextlib.contextmanager
-def counting_decodes(model: GenerativeModel, on_call: Callable[[int], None]) -> Iterator[None]:
-    """Call ``on_call(calls so far)`` on every ``model.decode`` made by this thread: a posterior
-    fit decodes once per optimiser step, so the count measures its progress. Decodes by other
-    threads (the page's requests) pass through uncounted."""
-    thread = threading.get_ident()
-    original = model.decode
-    calls = 0
-
-    def decode(*args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
-        if threading.get_ident() == thread:
-            calls += 1
-            on_call(calls)
-        return original(*args, **kwargs)
-
-    model.decode = decode  # an instance attribute shadows the method until it is deleted
-    try:
-        yield
-    finally:
-        del model.decode

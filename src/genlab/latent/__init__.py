@@ -16,6 +16,7 @@ from genlab.latent.fit import (
     encoder_posterior,
     evaluate_elbo,
     fit_posterior,
+    fit_progress,
 )
 from genlab.latent.maps import Projection, project_2d, quantile_grid
 from genlab.latent.masks import MASKS, check_mask, load_mask, make_mask
@@ -51,6 +52,7 @@ __all__ = [
     "encoder_posterior",
     "evaluate_elbo",
     "fit_posterior",
+    "fit_progress",
     "flip_signs",
     "interpolate",
     "lerp",

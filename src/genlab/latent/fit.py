@@ -6,7 +6,6 @@ Both fit a diagonal Gaussian q(z) = N(mu, diag(exp(logvar))) per image by maximi
 
 with the decoder frozen, reparameterised Monte Carlo and Adam. Only the decoder and the prior are
 used, so any model with ``decode`` and ``prior`` qualifies, encoder or not (a GAN: inversion).
-
 All images are fitted at once, each with its own parameters, its own Adam state (per-row step
 counts, so the bias correction is that of a single-image fit) and its own early stopping. A
 stopped image leaves the batch: later steps decode only the images still improving. The result
@@ -18,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -44,6 +44,20 @@ INVERSION_SIGMA = 0.1
 decodes to plain images (a GAN): fitting q(z) then minimises the pixel squared error over
 2 sigma^2 plus the KL to the prior, i.e. GAN inversion with a prior term (Zhu et al. 2016
 invert by pixel loss alone; the prior keeps z where the generator was trained)."""
+_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("progress", default=None)
+
+
+@contextlib.contextmanager
+def fit_progress(report: Callable[[int, int], None]) -> Iterator[None]:
+    """Call ``report(step, steps)`` after every optimiser step of the fits run inside (this
+    thread only): a front end's progress bar, without a callback through every experiment."""
+    token = _PROGRESS.set(report)  # a ContextVar: another thread's fits are not reported
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
 INIT_LOGVAR = -2.0
 """Start q at the prior mean with exp(-2) ~ 0.14 of the prior variance: narrow enough that the
 first gradients see a sharp decoder, wide enough to move out of a flat region."""
@@ -233,8 +247,8 @@ def fit_posterior(
             u, s = p.chunk(2, dim=1)
             return loc + scale * u, log_var0 + s
 
-        rows = _Rows(x, d)
-        for _ in range(steps):
+        rows, report = _Rows(x, d), _PROGRESS.get()
+        for step in range(steps):
             idx = rows.active.nonzero().squeeze(1)
             if idx.numel() == 0:
                 break
@@ -252,6 +266,8 @@ def fit_posterior(
                 )
             rows.track(idx, p.detach(), elbo.detach(), tol)
             rows.adam(idx, p.detach(), grad, lr, patience)
+            if report:
+                report(step + 1, steps)
         mu, logvar = to_posterior(rows.best_params)
     final = evaluate_elbo(model, x, mu, logvar, y, mask, eval_samples, seed + 1)
     return FitResult(mu, logvar, final, rows.used, ~rows.active)
