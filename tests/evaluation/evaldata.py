@@ -25,3 +25,19 @@ needs_mnist = pytest.mark.skipif(
     shared_data() is None,
     reason="real MNIST not found in $GENLAB_DATA nor in ../shared/data (beside the repo root)",
 )
+
+
+def shared_cifar() -> Path | None:
+    """The CIFAR-10 JPEG folder tree beside MNIST, if there."""
+    candidates = [p for p in os.environ.get("GENLAB_DATA", "").split(os.pathsep) if p]
+    candidates.append(str(REPO / ".." / "shared" / "data"))
+    for base in candidates:
+        if (Path(base) / "cifar10-jpg" / "test").is_dir():
+            return (Path(base) / "cifar10-jpg").resolve()
+    return None
+
+
+needs_cifar = pytest.mark.skipif(
+    shared_cifar() is None,
+    reason="the CIFAR-10 JPEG folders not found in $GENLAB_DATA nor in ../shared/data",
+)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from evaldata import needs_mnist, shared_data
+from evaldata import needs_cifar, needs_mnist, shared_cifar, shared_data
 
 from genlab.data import load_dataset
 from genlab.errors import ConfigError
@@ -88,7 +88,10 @@ def test_shipped_mnist_classifier_is_found_by_shape() -> None:
     path = default_classifier((1, 28, 28))
     assert path == shipped_weights() / "mnistnet.safetensors"
     assert path.stat().st_size < 1_000_000
-    assert default_classifier((3, 32, 32)) is None  # cifarnet is not shipped
+    colour = default_classifier((3, 32, 32))
+    assert colour == shipped_weights() / "cifarnet.safetensors"
+    assert colour.stat().st_size < 4_000_000
+    assert default_classifier((3, 64, 64)) is None
 
 
 @pytest.mark.slow
@@ -100,3 +103,15 @@ def test_shipped_mnist_classifier_reproduces_its_test_accuracy() -> None:
     recorded = clf.info["test_accuracy"]
     assert recorded >= 0.993
     assert accuracy(clf.net, test.images, test.labels) == pytest.approx(recorded, abs=2e-4)
+
+
+@pytest.mark.slow
+@needs_cifar
+def test_shipped_cifar_classifier_reproduces_its_test_accuracy() -> None:
+    clf = load_classifier(default_classifier((3, 32, 32)))
+    data = load_dataset(f"folder:{shared_cifar()}", val_size=0)
+    test = data.split("test")
+    recorded = clf.info["test_accuracy"]
+    assert recorded >= 0.85 and clf.info["test_images"] == len(test) == 10_000
+    assert clf.class_names == data.class_names
+    assert accuracy(clf.net, test.images, test.labels) == pytest.approx(recorded, abs=5e-4)

@@ -31,7 +31,7 @@ import yaml
 from genlab.errors import ConfigError
 from genlab.evaluation.augmentation import AugmentationSettings
 from genlab.evaluation.believability import PerturbationSettings
-from genlab.evaluation.evaluate import METRICS, NLL_IMAGES
+from genlab.evaluation.evaluate import DEFAULT_METRICS, METRICS, NLL_IMAGES
 from genlab.evaluation.likelihood import IW_SAMPLES
 from genlab.training.config import RunConfig, apply_overrides, build_section, config_from_dict
 
@@ -55,7 +55,7 @@ class StudyModel:
 class EvaluationSettings:
     """What ``genlab evaluate`` measures for every model (its flags, one to one)."""
 
-    metrics: list[str] = field(default_factory=lambda: list(METRICS))
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
     n: int = 10_000
     split: str = "test"
     classifier: str | None = None
