@@ -179,6 +179,13 @@ class Run:
             for i, part in zip(range(0, len(x), 1000), x.split(1000), strict=True)
         ])
 
+    @property
+    def directory(self) -> Path:
+        """The run directory of ``RUN/checkpoints/best.safetensors``; a loose checkpoint
+        file's own folder. Where ``evaluation.json`` and ``summary.json`` live."""
+        folder = self.checkpoint.parent
+        return folder.parent if folder.name == "checkpoints" else folder
+
     def describe(self) -> dict[str, Any]:
         """Model, dataset and training state, for JSON records and the report."""
         return {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 from typing import Any
 
 from genlab.cli import common as arg
@@ -53,12 +52,6 @@ def _metric_args(p: argparse.ArgumentParser) -> None:
                    help="images of --split the likelihood is estimated on")
 
 
-def _run_dir(checkpoint: Path) -> Path:
-    """The run directory of RUN/checkpoints/best.safetensors; a loose file's own folder."""
-    folder = checkpoint.parent
-    return folder.parent if folder.name == "checkpoints" else folder
-
-
 def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
@@ -86,7 +79,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                               classifier=args.classifier, iw_samples=args.iw_samples,
                               inception_weights=args.inception_weights,
                               nll_images=args.nll_images, seed=args.seed, cache=not args.no_cache)
-        out = write_json(_run_dir(run.checkpoint) / "evaluation.json", result)
+        out = write_json(run.directory / "evaluation.json", result)
         print(f"{name}: wrote {out}")
         for metric, why in result["skipped"].items():
             print(f"{name}: skipped {metric}: {why}")

@@ -80,11 +80,9 @@ def coordinate_axes(run: Run, why: str) -> Axes:
     )
 
 
-def read_evaluation(checkpoint: Path) -> dict[str, Any] | None:
+def read_evaluation(run_dir: Path) -> dict[str, Any] | None:
     """The headline numbers of ``RUN/evaluation.json`` (written by ``genlab evaluate``), or None
     when there is none; a file that cannot be read says so instead of stopping the explorer."""
-    folder = checkpoint.parent
-    run_dir = folder.parent if folder.name == "checkpoints" else folder
     path = run_dir / "evaluation.json"
     if not path.is_file():
         return None
@@ -162,7 +160,7 @@ class Explorer:
             if not has(run.model, Decoder):
                 raise ConfigError(f"{name}: the {run.config.model.name!r} model has no latent "
                                   "space to explore (no decoder)")
-        self.runs = [Served(i, name, run, read_evaluation(run.checkpoint))
+        self.runs = [Served(i, name, run, read_evaluation(run.directory))
                      for i, (name, run) in enumerate(runs)]
         self.jobs = Jobs()
 

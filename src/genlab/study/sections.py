@@ -102,8 +102,8 @@ def build_section(label: str, run: Run, folder: Path, settings: StudySettings,
 def training_record(run: Run) -> dict[str, Any]:
     """Epochs, seconds and parameters from the run's ``summary.json`` (empty for a loose
     checkpoint file)."""
-    path = run.checkpoint.parent.parent / "summary.json"
-    if run.checkpoint.parent.name != "checkpoints" or not path.is_file():
+    path = run.directory / "summary.json"
+    if not path.is_file():
         return {}
     done = json.loads(path.read_text())
     return {k: done.get(k) for k in ("epochs_run", "best_epoch", "seconds", "parameters")}
