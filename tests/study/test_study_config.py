@@ -67,6 +67,14 @@ def test_a_missing_model_file_or_bad_key_names_the_model(tmp_path: Path) -> None
         resolve_model(study, study.models[0], tmp_path)
     with pytest.raises(ConfigError, match="model 'y'.*latnt"):
         resolve_model(study, study.models[1], tmp_path)
+    (tmp_path / "list.yaml").write_text("- model\n")
+    (tmp_path / "broken.yaml").write_text("model: {\n")
+    listed = study_from_dict({"models": [{"label": "z", "config": "list.yaml"},
+                                         {"label": "w", "config": "broken.yaml"}]})
+    with pytest.raises(ConfigError, match="model 'z': a run config must be a mapping"):
+        resolve_model(listed, listed.models[0], tmp_path)
+    with pytest.raises(ConfigError, match=r"models\[w\]: config file .*broken.yaml is not valid"):
+        resolve_model(listed, listed.models[1], tmp_path)
 
 
 def test_a_missing_or_broken_study_file_is_named(tmp_path: Path) -> None:

@@ -26,14 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from genlab.errors import ConfigError
 from genlab.evaluation.augmentation import AugmentationSettings
 from genlab.evaluation.believability import PerturbationSettings
 from genlab.evaluation.evaluate import DEFAULT_METRICS, METRICS, NLL_IMAGES
 from genlab.evaluation.likelihood import IW_SAMPLES
-from genlab.training.config import RunConfig, apply_overrides, build_section, config_from_dict
+from genlab.training.config import (
+    RunConfig,
+    apply_overrides,
+    build_section,
+    config_from_dict,
+    read_yaml,
+)
 
 LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 RUNTIME_KEYS = ("progress", "device")
@@ -167,13 +171,7 @@ def _check(config: StudyConfig, where: str) -> None:
 def load_study(path: str | Path) -> tuple[StudyConfig, Path]:
     """A study YAML and the folder its relative config paths are resolved from."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"study file {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"study file {path} is not valid YAML: {exc}") from None
-    return study_from_dict(raw, str(path)), path.parent
+    return study_from_dict(read_yaml(path, "study file"), str(path)), path.parent
 
 
 def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -190,12 +188,9 @@ def resolve_model(study: StudyConfig, model: StudyModel, root: Path) -> RunConfi
     (the file's or the mapping's), then its ``set`` overrides."""
     raw = model.config
     if isinstance(raw, str):
-        source = root / raw
-        try:
-            raw = yaml.safe_load(source.read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError(
-                f"models[{model.label}]: config file {source} does not exist") from None
+        raw = read_yaml(root / raw, f"models[{model.label}]: config file") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"model {model.label!r}: a run config must be a mapping")
     raw = _merged({"data": study.data, "train": study.train}, raw)
     raw.pop("out", None)
     try:

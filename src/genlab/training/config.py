@@ -207,15 +207,21 @@ def config_from_dict(raw: dict[str, Any]) -> RunConfig:
     return config
 
 
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """A parsed YAML file; a missing or malformed one is a ConfigError naming it as ``what``."""
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from None
+
+
 def load_config(path: str | Path) -> RunConfig:
     """Read a YAML run config; a missing or malformed file is a ConfigError naming it."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    raw = read_yaml(path)
     try:
         return config_from_dict(raw or {})
     except ConfigError as exc:
