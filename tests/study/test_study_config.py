@@ -37,7 +37,7 @@ def test_the_hash_follows_what_is_learnt_not_where_it_runs(tmp_path: Path) -> No
     study = study_from_dict(BASE)
     a = resolve_model(study, study.models[0], tmp_path)
     b = resolve_model(study, study.models[0], tmp_path)
-    b.train.device, b.train.progress = "cuda", False
+    b.train.device, b.train.progress, b.data.data_dir = "cuda", False, "/elsewhere"
     assert config_hash(a) == config_hash(b)
     b.train.epochs += 1
     assert config_hash(a) != config_hash(b)

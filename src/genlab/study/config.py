@@ -40,9 +40,9 @@ from genlab.training.config import (
 )
 
 LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-RUNTIME_KEYS = ("progress", "device")
-"""Train options that change how a run is shown or where it runs, not what it learns: left out
-of the hash, so a study trained on a GPU is reused on a CPU."""
+RUNTIME_KEYS = {"train": ("progress", "device"), "data": ("data_dir",)}
+"""Options that change how a run is shown, where it runs or where its data is read from, not
+what it learns: left out of the hash, so a study trained on a GPU is reused on a CPU."""
 
 
 @dataclass
@@ -203,6 +203,7 @@ def config_hash(config: RunConfig) -> str:
     """Ten hex digits of the SHA-256 of what the run learns from (runtime options excluded)."""
     raw = config.to_dict()
     raw.pop("out", None)
-    for key in RUNTIME_KEYS:
-        raw["train"].pop(key, None)
+    for section, keys in RUNTIME_KEYS.items():
+        for key in keys:
+            raw[section].pop(key, None)
     return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:10]
