@@ -14,6 +14,7 @@ from genlab.report.html import (
     ModelPart,
     best_rows,
     columns,
+    details,
     method_notes,
     render_report,
     results_csv,
@@ -107,3 +108,22 @@ def test_method_notes_say_how_the_numbers_were_made(parts) -> None:
     notes = method_notes(parts[:1])
     assert any("100 samples against 200 real test images" in n and "fid-x" in n for n in notes)
     assert any(n.startswith("a: likelihood on 8 test images, k = 5") for n in notes)
+
+
+def test_the_numbers_behind_perturbations_and_augmentation_are_tabulated() -> None:
+    metrics = {
+        "believability": {
+            "perturb": {"sigmas": [0.5, 2.0], "mean_max_softmax": [0.91, 0.42]},
+            "toward_class": {"source": "4", "target": "9", "alphas": [0.5, 1.0],
+                             "target_accuracy": [0.25, 0.875], "mean_max_softmax": [0.6, 0.9]},
+        },
+        "augment": {"label_source": "conditional model", "fractions": [
+            {"fraction": 0.2, "real_images": 200, "accuracy_real": 0.81,
+             "accuracy_augmented": 0.84, "gain": 0.03}]},
+    }
+    page = details(metrics)
+    for text in ("0.42", "class 4 toward class 9", "0.875", "labels: conditional model",
+                 "0.84", "0.03"):
+        assert text in page, text
+    assert "centroid" not in page
+    assert details({}) == ""

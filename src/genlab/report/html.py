@@ -42,7 +42,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.best{font-weight:bold;background:#eef7ee}.figs{display:flex;flex-wrap:wrap;gap:16px}
 figure{margin:0;max-width:440px}.wide{overflow-x:auto}
 figure img{max-width:100%;border:1px solid #ddd}img.grid{image-rendering:pixelated}
-figcaption{font-size:13px;color:#555}.note{color:#666;font-size:13px}section{margin-top:2.5em}
+figcaption,caption{font-size:13px;color:#555}.note{color:#666;font-size:13px}section{margin-top:2.5em}
 """
 
 
@@ -163,6 +163,43 @@ def grid_class(figure: dict[str, str]) -> str:
     return " class='grid'" if figure["key"] == "samples" else ""
 
 
+def _small_table(caption: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td class='num'>{fmt(v)}</td>" for v in row) + "</tr>"
+                   for row in rows)
+    return f"<figure><table><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}" \
+           "</table></figure>"
+
+
+def details(metrics: dict[str, Any]) -> str:
+    """The numbers behind the headline of the perturbations and the augmentation study."""
+    out = []
+    b = metrics.get("believability", {})
+    if "perturb" in b:
+        p = b["perturb"]
+        out.append(_small_table("noise on the codes: classifier confidence", ["σ", "confidence"],
+                                list(zip(p["sigmas"], p["mean_max_softmax"], strict=True))))
+    if "toward_class" in b:
+        t = b["toward_class"]
+        out.append(_small_table(f"class {t['source']} toward class {t['target']}",
+                                ["α", "classified as target", "confidence"],
+                                list(zip(t["alphas"], t["target_accuracy"],
+                                         t["mean_max_softmax"], strict=True))))
+    if "centroid" in b:
+        c = b["centroid"]
+        out.append(_small_table("toward the class centroid", ["α", "own class", "confidence"],
+                                list(zip(c["alphas"], c["own_class_accuracy"],
+                                         c["mean_max_softmax"], strict=True))))
+    if "augment" in metrics:
+        a = metrics["augment"]
+        out.append(_small_table(
+            f"augmentation (labels: {a['label_source']}): test accuracy",
+            ["fraction", "real images", "real only", "+ generated", "gain"],
+            [(r["fraction"], r["real_images"], r["accuracy_real"], r["accuracy_augmented"],
+              r["gain"]) for r in a["fractions"]]))
+    return f"<div class='figs'>{''.join(out)}</div>" if out else ""
+
+
 def _section(part: ModelPart) -> str:
     s = part.section
     run = s["run"]
@@ -177,7 +214,8 @@ def _section(part: ModelPart) -> str:
     facts = (f"{html.escape(str(run.get('model')))} on {html.escape(str(run.get('dataset')))}, "
              f"epoch {fmt(run.get('epoch'))}, latent dimension {fmt(run.get('latent_dim'))}")
     return (f"<section id='{html.escape(part.label)}'><h2>{html.escape(part.label)}</h2>"
-            f"<p class='note'>{facts}</p><div class='figs'>{figures}</div>"
+            f"<p class='note'>{facts}</p>{details(s['evaluation']['metrics'])}"
+            f"<div class='figs'>{figures}</div>"
             f"{'<p>Not available:</p><ul class=note>' + notes + '</ul>' if notes else ''}"
             "</section>")
 
