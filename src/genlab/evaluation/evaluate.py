@@ -46,7 +46,8 @@ DEFAULT_METRICS = ("nll", "recon", "fid", "kid", "pr", "is", "confidence", "beli
 METRICS = (*DEFAULT_METRICS, "augment")
 """Every metric; ``augment`` (six classifiers trained per run) only when asked for."""
 SAMPLE_METRICS = ("fid", "kid", "pr", "is", "confidence")
-CLASSIFIER_METRICS = (*SAMPLE_METRICS, "believability", "augment")
+CLASSIFIER_METRICS = (*SAMPLE_METRICS, "believability")
+"""The metrics measured with one classifier opened here (``augment`` opens its own)."""
 NLL_IMAGES = 1000
 """Images the likelihood is estimated on by default: k = 1000 draws each is the costly part."""
 CHUNK = 1000
@@ -237,7 +238,7 @@ def evaluate_run(run: Run, metrics: tuple[str, ...] | list[str] = DEFAULT_METRIC
                                         seed))
         except MetricUnavailable as why:
             result["skipped"]["augment"] = str(why)
-    judged = [m for m in wanted if m in CLASSIFIER_METRICS and m != "augment"]
+    judged = [m for m in wanted if m in CLASSIFIER_METRICS]
     try:
         clf = open_classifier(run, classifier, inception_weights) if judged else None
     except MetricUnavailable as why:
