@@ -100,6 +100,16 @@ class Run:
         x = select_input(part.images, indices, data.binarize, eval_seed(data.split_seed))
         return x.to(self.model.device), part.labels[indices].to(self.model.device)
 
+    def spread(self, split: str, n: int, seed: int = 0) -> list[int]:
+        """Indices of n images spread over a split: a seeded random subset in index order (all
+        of them when n covers the split). Evaluations and study figures use it rather than
+        the first n, which in a class-sorted image folder would all be one class."""
+        size = len(self.dataset.split(split))
+        if n >= size:
+            return list(range(size))
+        pick = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
+        return sorted(pick.tolist())
+
     def file_input(self, paths: list[str]) -> Tensor:
         """Image files as model input: converted to the model's channels and size, binarised
         as validation images are."""

@@ -53,12 +53,12 @@ class Experiments(dict[str, ExperimentResult]):
 
 
 def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> Experiments:
-    """The three perturbations of ``s.images`` images of ``split`` (the first ones; for the
-    move toward another class, the first of ``s.source_class``). Each needs what it needs
-    (codes, an encoder, labels); one that cannot run is skipped with the reason."""
+    """The three perturbations of ``s.images`` images spread over ``split`` (for the move
+    toward another class, the first of ``s.source_class``). Each needs what it needs (codes,
+    an encoder, labels); one that cannot run is skipped with the reason."""
     out = Experiments()
     gen = torch.Generator().manual_seed(s.seed)
-    first = run.select(split, n=s.images)
+    first = run.select(split, index=run.spread(split, s.images, s.seed))
     steps = {
         "perturb": lambda: perturb(run, first, s.sigmas, gen),
         "toward_class": lambda: toward_class(
@@ -115,12 +115,13 @@ def score_experiments(run: Run, probs_of: Any, results: Experiments) -> dict[str
     return out
 
 
-def reconstruction_confidence(run: Run, probs_of: Any, split: str, n: int) -> dict[str, Any]:
-    """Mean max-softmax of the reconstructions of the first n images of ``split``, and the
+def reconstruction_confidence(run: Run, probs_of: Any, split: str, n: int,
+                              seed: int = 0) -> dict[str, Any]:
+    """Mean max-softmax of the reconstructions of n images spread over ``split``, and the
     fraction classified as the image's own class."""
     if not has(run.model, Reconstructor):
         return {"skipped": f"the {run.model.config.name!r} model does not reconstruct"}
-    sel = run.select(split, n=n)
+    sel = run.select(split, index=run.spread(split, n, seed))
     probs = probs_of(run.reconstruct(sel.x, sel.y))
     return {"recon_confidence": mean_max_softmax(probs),
             "recon_class_accuracy": target_accuracy(probs, sel.y), "images": len(sel)}
@@ -129,7 +130,7 @@ def reconstruction_confidence(run: Run, probs_of: Any, split: str, n: int) -> di
 def believability_metrics(run: Run, probs_of: Any, s: PerturbationSettings, split: str = "test",
                           experiments: Experiments | None = None) -> dict[str, Any]:
     """Reconstruction confidence and the scored perturbations (run here unless given)."""
-    recon = reconstruction_confidence(run, probs_of, split, s.images)
+    recon = reconstruction_confidence(run, probs_of, split, s.images, s.seed)
     out = score_experiments(run, probs_of, experiments or run_experiments(run, s, split))
     if "skipped" in recon:
         out["skipped"]["reconstruction"] = recon.pop("skipped")

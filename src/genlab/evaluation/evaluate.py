@@ -53,18 +53,20 @@ NLL_IMAGES = 1000
 CHUNK = 1000
 
 
-def _first(run: Run, split: str, n: int) -> tuple[Tensor, Tensor | None]:
-    """The first n images of ``split`` as model input; labels only for conditional models."""
-    x, y = run.images(split, torch.arange(min(n, len(run.dataset.split(split)))))
+def _spread(run: Run, split: str, n: int, seed: int) -> tuple[Tensor, Tensor | None]:
+    """n images spread over ``split`` (``Run.spread``) as model input; labels only for
+    conditional models."""
+    x, y = run.images(split, torch.tensor(run.spread(split, n, seed)))
     return x, (y if run.model.conditional else None)
 
 
 def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
                        k: int = IW_SAMPLES, seed: int = 0) -> dict[str, Any]:
     """-ELBO and the importance-sampled NLL (Burda et al. 2016) with k draws from the encoder,
-    or the exact NLL of probabilistic PCA; nats per image and bits per dimension."""
+    or the exact NLL of probabilistic PCA, of n images spread over ``split``; nats per image
+    and bits per dimension."""
     model = run.model
-    x, y = _first(run, split, n)
+    x, y = _spread(run, split, n, seed)
     dims = x[0].numel()
     out: dict[str, Any] = {"images": len(x), "split": split, "binarize": run.config.data.binarize}
     with seeded(seed, x.device):
@@ -103,12 +105,13 @@ def _likelihood_kind(likelihood: str, binarize: str) -> tuple[str, str]:
     return "density", "a density of pixels in [0, 1]: comparable only with other densities on them"
 
 
-def reconstruction_metrics(run: Run, split: str = "test", n: int = 10_000) -> dict[str, Any]:
+def reconstruction_metrics(run: Run, split: str = "test", n: int = 10_000,
+                           seed: int = 0) -> dict[str, Any]:
     """Per-pixel MSE, PSNR (dB, data range 1, averaged per image) and per-image BCE (nats)
-    of the model's reconstructions of the first n images of ``split``."""
+    of the model's reconstructions of n images spread over ``split``."""
     if not has(run.model, Reconstructor):
         raise MetricUnavailable(f"the {run.model.config.name!r} model does not reconstruct")
-    x, y = _first(run, split, n)
+    x, y = _spread(run, split, n, seed)
     mse, bce = [], []
     with torch.no_grad():
         for i in torch.arange(len(x), device=x.device).split(CHUNK):
@@ -224,7 +227,7 @@ def evaluate_run(run: Run, metrics: tuple[str, ...] | list[str] = DEFAULT_METRIC
     settings = perturbations or PerturbationSettings(seed=seed)
     single: dict[str, Callable[[], dict[str, Any]]] = {
         "nll": lambda: likelihood_metrics(run, split, nll_images, iw_samples, seed),
-        "recon": lambda: reconstruction_metrics(run, split, n),
+        "recon": lambda: reconstruction_metrics(run, split, n, seed),
     }
     for name in [m for m in wanted if m in single]:
         try:

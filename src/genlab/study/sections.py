@@ -116,7 +116,7 @@ def draw_figures(run: Run, folder: Path, s: FigureSettings, experiments: Experim
     source = f"{run.config.model.name}/{run.config.data.dataset}"
     makers: dict[str, Callable[[Path], Any]] = {
         "samples": lambda p: _samples(run, p, s.samples, evaluation.seed),
-        "reconstructions": lambda p: _reconstructions(run, p, s.images, evaluation.split),
+        "reconstructions": lambda p: _reconstructions(run, p, s.images, evaluation),
         "interpolation": lambda p: _interpolation(run, p, s, evaluation.split, source),
         "map": lambda p: _map(run, p, s, evaluation, source),
         "curves": lambda p: _curves(run, p, source),
@@ -144,10 +144,10 @@ def _samples(run: Run, path: Path, n: int, seed: int) -> None:
                     scale=max(1, 64 // images.shape[-1]))
 
 
-def _reconstructions(run: Run, path: Path, n: int, split: str) -> None:
+def _reconstructions(run: Run, path: Path, n: int, e: EvaluationSettings) -> None:
     if not has(run.model, Reconstructor):
         raise ConfigError(f"the {run.model.config.name!r} model does not reconstruct")
-    sel = run.select(split, n=n)
+    sel = run.select(e.split, index=run.spread(e.split, n, e.seed))
     save_rows_figure([sel.x, run.reconstruct(sel.x, sel.y)], path,
                      ["original", "reconstruction"], sel.captions)
 
@@ -174,7 +174,8 @@ def _interpolation(run: Run, path: Path, s: FigureSettings, split: str, source: 
 
 
 def _map(run: Run, path: Path, s: FigureSettings, e: EvaluationSettings, source: str) -> None:
-    result: LatentMap = latent_map(run, run.select(e.split, n=s.map_images), s.map_method, e.seed)
+    sel = run.select(e.split, index=run.spread(e.split, s.map_images, e.seed))
+    result: LatentMap = latent_map(run, sel, s.map_method, e.seed)
     latent_figures.save_figure(result, path, source)
 
 

@@ -1,0 +1,31 @@
+"""``Run.spread``: the images evaluations and study figures use, spread over a split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genlab.models.registry import build_model
+from genlab.runs import Run
+from genlab.training.config import config_from_dict
+
+
+def a_run(tmp_path: Path) -> Run:
+    config = config_from_dict({"model": {"name": "vae", "hidden": [8], "latent_dim": 2},
+                               "data": {"dataset": "mnist-mini"}})
+    return Run(build_model(config.model, (1, 28, 28), 10), config, tmp_path / "x.safetensors", {})
+
+
+def test_spread_is_a_seeded_sorted_subset_reaching_past_the_first_images(tmp_path) -> None:
+    run = a_run(tmp_path)
+    size = len(run.dataset.split("test"))
+    picked = run.spread("test", 50, seed=1)
+    assert picked == sorted(set(picked)) and len(picked) == 50
+    assert picked[0] >= 0 and picked[-1] < size and picked[-1] > size // 2
+    assert run.spread("test", 50, seed=1) == picked != run.spread("test", 50, seed=2)
+    assert run.spread("test", size + 5) == list(range(size))
+    # an image folder's split is sorted by class: the first 50 would all be one class
+    by_class = run.dataset.split("test").labels.sort().values
+    assert len(set(by_class[:50].tolist())) == 1
+    assert len(set(by_class[torch.tensor(picked)].tolist())) >= 8
