@@ -71,9 +71,9 @@ def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = No
         run_dir = out / "runs" / f"{label}-{config_hash(config)}"
         log(f"{tag}: {train_or_reuse(config, run_dir, lambda m, t=tag: log(f'{t}: {m}'))} "
             f"({run_dir})")
-        run = open_run(run_dir, device=device or "cpu", data_dir=data_dir)
+        run = open_run(run_dir, device=device or config.train.device, data_dir=data_dir)
         section = build_section(label, run, out / "models" / label, study,
-                                lambda m, t=tag: log(f"{t}: {m.split(': ', 1)[-1]}"))
+                                lambda m, t=tag: log(f"{t}: {m}"))
         section["run_dir"] = str(run_dir)
         write_json(run_dir / "evaluation.json", section["evaluation"])
         parts.append(ModelPart(section, out / "models" / label))
@@ -103,7 +103,7 @@ def report_runs(runs: Sequence[str], out: Path, settings: StudySettings,
         for i, (label, run) in enumerate(zip(labels, opened, strict=True), 1):
             tag = f"[{i}/{len(opened)}] {label}"
             section = build_section(label, run, Path(tmp) / label, settings,
-                                    lambda m, t=tag: log(f"{t}: {m.split(': ', 1)[-1]}"))
+                                    lambda m, t=tag: log(f"{t}: {m}"))
             parts.append(ModelPart(section, Path(tmp) / label))
         return write_text(out, render_report(title, parts, method_notes(parts)))
 

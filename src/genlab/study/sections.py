@@ -78,19 +78,19 @@ def build_section(label: str, run: Run, folder: Path, settings: StudySettings,
     key = settings_key(run, evaluation, perturbations, settings.augmentation, settings.figures)
     cached = cached_section(folder, key)
     if cached is not None:
-        log(f"{label}: evaluation and figures reused from {folder}")
+        log(f"evaluation and figures reused from {folder}")
         return cached
-    log(f"{label}: perturbation experiments")
+    log("perturbation experiments")
     experiments = run_experiments(run, replace(perturbations, seed=evaluation.seed),
                                   evaluation.split)
-    log(f"{label}: evaluating {', '.join(evaluation.metrics)} (n = {evaluation.n})")
+    log(f"evaluating {', '.join(evaluation.metrics)} (n = {evaluation.n})")
     result = evaluate_run(run, evaluation.metrics, n=evaluation.n, split=evaluation.split,
                           classifier=evaluation.classifier, iw_samples=evaluation.iw_samples,
                           nll_images=evaluation.nll_images, seed=evaluation.seed,
                           perturbations=perturbations, experiments=experiments,
                           augmentation=settings.augmentation,
                           inception_weights=evaluation.inception_weights)
-    log(f"{label}: figures")
+    log("figures")
     drawn, skipped = draw_figures(run, folder, settings.figures, experiments, evaluation)
     section = {"label": label, "key": key, "run": run.describe(), "summary": summary(result),
                "evaluation": result, "figures": drawn, "skipped_figures": skipped,
