@@ -8,6 +8,11 @@ timings below are those of the metrics on features, with feature extraction time
 
     python benchmarks/bench_metrics.py --data-dir ../shared/data
     python benchmarks/bench_metrics.py --data-dir ../shared/data --run runs/vae --threads 2
+    python benchmarks/bench_metrics.py --nll-run runs/vae_conv --nll-images 10000 -k 1000
+
+``--nll-run`` times the importance-sampled log-likelihood (Burda et al. 2016) of a run's
+first ``--nll-images`` test images with ``-k`` samples each, batched as ``genlab evaluate``
+does, and prints the time and the figure.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import torch
 
 from genlab.data import load_dataset
 from genlab.evaluation.classifier import default_classifier, load_classifier
+from genlab.evaluation.evaluate import likelihood_metrics
 from genlab.evaluation.metrics import feature_stats, frechet_distance, kid
 from genlab.evaluation.neighbours import knn_radii, manifold_scores
 from genlab.runs import open_run
@@ -42,8 +48,14 @@ def main() -> None:
     p.add_argument("--classifier", default=None, help="default: the shipped mnistnet")
     p.add_argument("-n", type=int, default=10_000)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--nll-run", default=None, help="a VAE run whose test likelihood to time")
+    p.add_argument("--nll-images", type=int, default=10_000)
+    p.add_argument("-k", type=int, default=1000, help="importance samples per image")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.nll_run:
+        time_likelihood(args)
+        return
     clf = load_classifier(args.classifier or default_classifier((1, 28, 28)))
     data = load_dataset("mnist", data_dir=args.data_dir, val_size=0)
     real_images = data.split("test").images[: args.n]
@@ -66,6 +78,15 @@ def main() -> None:
     print(f"{'FID + KID + PR (cached reference)':<44} {total:6.2f} s  (target < 10 s)")
     print(f"FID {value:.3f}   KID {kid_mean:.5f} +- {kid_std:.5f}   "
           + "   ".join(f"{k} {v:.3f}" for k, v in scores.as_dict().items() if k != "k"))
+
+
+def time_likelihood(args: argparse.Namespace) -> None:
+    run = open_run(args.nll_run, data_dir=args.data_dir)
+    out, seconds = timed(f"NLL, {args.nll_images:,} test images x k = {args.k:,}",
+                         lambda: likelihood_metrics(run, "test", args.nll_images, args.k))
+    print(f"{run.config.model.name} ({run.config.model.net}): NLL {out['nll_nats']:.2f} nats "
+          f"({out['nll_bpd']:.4f} bits/dim), -ELBO {out['neg_elbo_nats']:.2f}, binarisation "
+          f"{out['binarize']}; {seconds / args.nll_images * 1000:.1f} ms per image")
 
 
 if __name__ == "__main__":
