@@ -187,9 +187,14 @@ def run_source(run: Run) -> str:
     return f"{run.config.model.name} on {run.config.data.dataset}{state}"
 
 
-def add_run_args(p: argparse.ArgumentParser) -> None:
-    """RUN and how to open it: which checkpoint, on which device, with data from where."""
-    p.add_argument("run", metavar="RUN", help="run directory (or a checkpoint file)")
+def add_run_args(p: argparse.ArgumentParser, many: bool = False) -> None:
+    """RUN (``many``: RUN... as ``args.runs``) and how to open it: which checkpoint, on which
+    device, with data from where."""
+    if many:
+        p.add_argument("runs", nargs="+", metavar="RUN",
+                       help="run directories (or checkpoint files)")
+    else:
+        p.add_argument("run", metavar="RUN", help="run directory (or a checkpoint file)")
     p.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint to use")
     p.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:N, mps or auto")
     p.add_argument("--data-dir", default=None, help="where datasets live (else $GENLAB_DATA)")

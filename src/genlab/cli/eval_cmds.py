@@ -127,10 +127,7 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
                        "features, likelihoods, reconstructions and classifier confidence. "
                        "Writes RUN/evaluation.json and prints a table.",
                        epilog=EVALUATE_EXAMPLES, formatter_class=arg.HelpFormatter)
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (or checkpoint files)")
-    p.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint to use")
-    p.add_argument("--device", type=arg.device, default="cpu", help=DEVICE_HELP)
-    p.add_argument("--data-dir", default=None, help="where datasets live (else $GENLAB_DATA)")
+    arg.add_run_args(p, many=True)
     add_evaluation_args(p)
     p.add_argument("--no-cache", action="store_true",
                    help="recompute the real images' statistics ($GENLAB_CACHE/stats)")

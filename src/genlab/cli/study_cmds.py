@@ -61,7 +61,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                                          target_class=args.target_class, seed=args.seed)
     settings = StudySettings(evaluation=evaluation, perturbations=perturbations, figures=figures)
     path = report_runs(args.runs, Path(args.out), settings, title=args.title,
-                       device=args.device, data_dir=args.data_dir, log=_log)
+                       which=args.which, device=args.device, data_dir=args.data_dir, log=_log)
     print(f"wrote {path}")
     return 0
 
@@ -85,11 +85,9 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
                        description="Evaluate and draw existing runs and write one "
                        "self-contained HTML page comparing them (nothing else is written).",
                        epilog=REPORT_EXAMPLES, formatter_class=arg.HelpFormatter)
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (or checkpoint files)")
+    arg.add_run_args(p, many=True)
     p.add_argument("--out", required=True, metavar="FILE", help="the HTML page to write")
     p.add_argument("--title", default="genlab report", help="page title")
-    p.add_argument("--device", type=arg.device, default="cpu", help=DEVICE_HELP)
-    p.add_argument("--data-dir", default=None, help="where datasets live (else $GENLAB_DATA)")
     p.add_argument("--samples", type=arg.int_range(1, 400), default=64,
                    help="samples in each model's sample grid")
     p.add_argument("--images", type=arg.int_range(1, 32), default=8,

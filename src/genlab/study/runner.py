@@ -92,11 +92,11 @@ def write_outputs(title: str, parts: Sequence[ModelPart], out: Path,
 
 
 def report_runs(runs: Sequence[str], out: Path, settings: StudySettings,
-                title: str = "genlab report", device: str = "cpu",
+                title: str = "genlab report", which: str = "best", device: str = "cpu",
                 data_dir: str | None = None, log: Log = print) -> Path:
     """The study page of existing run directories, written to the file ``out`` (figures are
     drawn in a temporary folder and embedded, so nothing but the page is left behind)."""
-    opened = [open_run(r, device=device, data_dir=data_dir) for r in runs]
+    opened = [open_run(r, which=which, device=device, data_dir=data_dir) for r in runs]
     labels = _labels(runs)
     with tempfile.TemporaryDirectory(prefix="genlab-report-") as tmp:
         parts = []
