@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +81,7 @@ def build_section(label: str, run: Run, folder: Path, settings: StudySettings,
         log(f"evaluation and figures reused from {folder}")
         return cached
     log("perturbation experiments")
-    experiments = run_experiments(run, replace(perturbations, seed=evaluation.seed),
-                                  evaluation.split)
+    experiments = run_experiments(run, perturbations, evaluation.split)
     log(f"evaluating {', '.join(evaluation.metrics)} (n = {evaluation.n})")
     result = evaluate_run(run, evaluation.metrics, n=evaluation.n, split=evaluation.split,
                           classifier=evaluation.classifier, iw_samples=evaluation.iw_samples,
