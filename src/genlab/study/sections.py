@@ -22,12 +22,11 @@ import torch
 from genlab.errors import ConfigError
 from genlab.evaluation.believability import Experiments, run_experiments
 from genlab.evaluation.evaluate import evaluate_run, summary
-from genlab.io import atomic_write, write_json
+from genlab.io import write_json
 from genlab.latent.experiments import interpolate, interpolation_partners, latent_map
 from genlab.latent.results import ExperimentResult, LatentMap
-from genlab.models.base import Reconstructor, has
 from genlab.report import latent as latent_figures
-from genlab.report.curves import curves_figure
+from genlab.report.curves import plot_curves
 from genlab.report.images import save_image_grid, save_rows_figure
 from genlab.runs import Run
 from genlab.study.config import EvaluationSettings, FigureSettings, StudySettings
@@ -144,8 +143,8 @@ def _samples(run: Run, path: Path, n: int, seed: int) -> None:
 
 
 def _reconstructions(run: Run, path: Path, n: int, e: EvaluationSettings) -> None:
-    if not has(run.model, Reconstructor):
-        raise ConfigError(f"the {run.model.config.name!r} model does not reconstruct")
+    """Images spread over the split above their reconstructions (``Run.reconstruct`` refuses a model
+    that has none, and the figure is then skipped with its message)."""
     sel = run.select(e.split, index=run.spread(e.split, n, e.seed))
     save_rows_figure([sel.x, run.reconstruct(sel.x, sel.y)], path,
                      ["original", "reconstruction"], sel.captions)
@@ -182,5 +181,4 @@ def _curves(run: Run, path: Path, source: str) -> None:
     history = run.meta.get("history") or []
     if len(history) < 2:
         raise ConfigError(f"{source} was fitted in closed form: it has no learning curve")
-    with atomic_write(path) as fh:
-        curves_figure(history, title=source).savefig(fh, format="png", bbox_inches="tight")
+    plot_curves(history, path, title=source)
