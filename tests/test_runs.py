@@ -1,4 +1,5 @@
-"""``Run.spread``: the images evaluations and study figures use, spread over a split."""
+"""``Run.spread`` (the images evaluations and study figures use, spread over a split) and
+``Run.sample``'s seeding."""
 
 from __future__ import annotations
 
@@ -29,3 +30,16 @@ def test_spread_is_a_seeded_sorted_subset_reaching_past_the_first_images(tmp_pat
     by_class = run.dataset.split("test").labels.sort().values
     assert len(set(by_class[:50].tolist())) == 1
     assert len(set(by_class[torch.tensor(picked)].tolist())) >= 8
+
+
+def test_sample_is_seeded_and_leaves_the_callers_rng_alone(tmp_path) -> None:
+    """Pixel draws (mean=False) come from the global RNG, seeded for the call and restored."""
+    run = a_run(tmp_path)
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    drawn = run.sample(6, seed=4, mean=False)
+    assert torch.equal(torch.rand(3), expected_next)  # the caller's stream is untouched
+    assert torch.equal(run.sample(6, seed=4, mean=False), drawn)
+    assert not torch.equal(run.sample(6, seed=5, mean=False), drawn)
+    assert set(drawn.unique().tolist()) <= {0.0, 1.0}  # Bernoulli pixel draws

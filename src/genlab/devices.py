@@ -1,6 +1,10 @@
-"""Choosing a torch device from a config string: one rule for training and for opened runs."""
+"""Choosing a torch device from a config string: one rule for training and for opened runs;
+and seeding the global RNG of a device for one block without disturbing the caller's."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 
@@ -18,3 +22,15 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} asked for CUDA, but no CUDA device is available")
     return device
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Run a block on a seeded global RNG (torch.distributions draws from it), restoring the
+    caller's RNG state, CPU and ``device``, afterwards."""
+    cuda = []
+    if device.type == "cuda":
+        cuda = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield

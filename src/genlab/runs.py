@@ -19,7 +19,7 @@ from torch import Tensor
 
 from genlab.data import ImageDataset, load_dataset
 from genlab.data.prepare import eval_seed, model_input, select_input
-from genlab.devices import resolve_device
+from genlab.devices import resolve_device, seeded
 from genlab.errors import CheckpointError, ConfigError
 from genlab.models.base import GenerativeModel, Reconstructor, require
 from genlab.training.checkpoint import model_from_checkpoint, read_checkpoint, resolve_checkpoint
@@ -158,11 +158,12 @@ class Run:
     def sample(
         self, n: int, labels: Tensor | list[int] | None = None, seed: int = 0, mean: bool = True
     ) -> Tensor:
-        """n generated images (n, C, H, W) in [0, 1] on the CPU, in chunks of 1,000."""
+        """n generated images (n, C, H, W) in [0, 1] on the CPU, in chunks of 1,000. Codes come
+        from a generator seeded by ``seed``, pixel draws (``mean=False``) from the global RNG
+        seeded alike for the call: the caller's RNG state is left as it was."""
         if n < 1:
             raise ConfigError(f"the number of samples must be positive, got {n}")
         gen = torch.Generator().manual_seed(seed)
-        torch.manual_seed(seed)  # pixel draws (mean=False) use the global stream
         label_t = None
         if labels is not None:
             label_t = torch.as_tensor(labels).long().reshape(-1)
@@ -173,9 +174,11 @@ class Run:
                 )
             label_t = label_t.repeat(n // label_t.numel() + 1)[:n]
         out = []
-        for chunk in torch.arange(n).split(1000):
-            part = None if label_t is None else label_t[chunk]
-            out.append(self.model.sample(len(chunk), labels=part, generator=gen, mean=mean).cpu())
+        with seeded(seed, self.model.device):
+            for chunk in torch.arange(n).split(1000):
+                part = None if label_t is None else label_t[chunk]
+                out.append(self.model.sample(len(chunk), labels=part, generator=gen,
+                                             mean=mean).cpu())
         return torch.cat(out)
 
     @torch.no_grad()

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal
 
+from genlab.devices import seeded
 from genlab.errors import ConfigError
 from genlab.evaluation.likelihood import (
     bits_per_dim,
@@ -15,7 +16,6 @@ from genlab.evaluation.likelihood import (
     negative_elbo,
     pca_exact_log_likelihood,
     ppca_posterior,
-    seeded,
 )
 from genlab.models.pca import PCAConfig, PCAModel
 from genlab.models.vae import VAE, VAEConfig

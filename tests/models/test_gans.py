@@ -39,6 +39,7 @@ def _cases() -> list[tuple[str, dict, tuple[int, int, int]]]:
     # three stages on 28x28: 28 -> 14 -> 7 -> 3, and the generator's 3 -> 7 output padding
     cases += [(f, {"channels": [4, 8, 8], "ema": 0.9}, (1, 28, 28)) for f in CONV]
     cases.append(("gan", {"loss": "minimax", "ema": 0.5}, (1, 28, 28)))
+    cases += [(f, {"channels": [8, 16], "norm": "spectral"}, (1, 28, 28)) for f in CONV]
     return cases
 
 
@@ -200,6 +201,25 @@ def test_wgan_gp_critic_has_no_batchnorm():
     assert any(isinstance(m, nn.GroupNorm) for m in model.discriminator.modules())
 
 
+@pytest.mark.parametrize("family", CONV)
+def test_spectral_norm_makes_every_discriminator_layer_1_lipschitz(family):
+    """Miyato et al. (2018): after enough power iterations (one per training forward pass)
+    each weight's largest singular value, as the layer uses it, is 1."""
+    model = make(family, {"channels": [4, 8], "norm": "spectral"}, (1, 28, 28))
+    d = model.discriminator.train()
+    assert not any(isinstance(m, nn.BatchNorm2d | nn.GroupNorm) for m in d.modules())
+    x, y = torch.rand(4, 1, 28, 28) * 2 - 1, torch.arange(4)
+    with torch.no_grad():
+        for _ in range(200):
+            model.discriminate(x, y)
+    layers = [m for m in d.modules() if isinstance(m, nn.Conv2d | nn.Linear | nn.Embedding)]
+    assert layers and all(nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
+    d.eval()
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert sigma == pytest.approx(1.0, abs=1e-3), m
+
+
 def test_cgan_labels_reach_both_networks():
     model = make("cgan", {"channels": [4, 8]}, (1, 28, 28)).eval()
     seen = []
@@ -236,6 +256,8 @@ def test_cgan_labels_reach_both_networks():
         ("wgan-gp", {"n_critic": 0}, "n_critic"),
         ("cgan", {"embed_dim": 0}, "embed_dim"),
         ("dcgan", {"channels": [4, 4, 4, 4, 4, 4]}, "too small"),
+        ("dcgan", {"norm": "instance"}, "model.norm"),
+        ("wgan-gp", {"norm": "batch"}, "model.norm=batch is not valid for wgan-gp"),
     ],
 )
 def test_bad_options_are_named(family, options, match):
@@ -281,8 +303,15 @@ def test_one_tiny_epoch_trains_and_loads(family, tmp_path):
 
 
 @pytest.mark.slow
-def test_wgan_gp_with_ema_killed_and_resumed_is_exact(tmp_path, interrupted_then_resumed):
-    cfg = _tiny("wgan-gp", 2, n_critic=3, ema=0.9)
+@pytest.mark.parametrize(
+    ("family", "model"),
+    [("wgan-gp", {"n_critic": 3, "ema": 0.9}), ("dcgan", {"norm": "spectral", "ema": 0.9})],
+)
+def test_a_gan_with_ema_killed_and_resumed_is_exact(
+    family, model, tmp_path, interrupted_then_resumed
+):
+    """Two optimisers, the EMA and (spectral norm) the power-iteration vectors all resume."""
+    cfg = _tiny(family, 2, **model)
     cfg["train"]["schedule"] = "cosine"
     genlab.train(cfg, out=tmp_path / "full")
     result = interrupted_then_resumed(cfg, tmp_path / "cut", epoch=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -11,8 +12,16 @@ import pytest
 import torch
 
 
-def torchrun(run, port: int, *model_args: str) -> subprocess.CompletedProcess:
+def free_port() -> int:
+    """A port nothing listens on now: a fixed one can still be held by an earlier run."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun(run, *model_args: str) -> subprocess.CompletedProcess:
     """``genlab train MODEL_ARGS`` for one epoch on two CPU ranks into ``run``."""
+    port = free_port()
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2",
            f"--master-port={port}", "-m", "genlab", "train", *model_args, "--epochs", "1",
            "--batch-size", "128", "--val-size", "500", "--no-progress", "--device", "cpu",
@@ -24,7 +33,7 @@ def torchrun(run, port: int, *model_args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_torchrun_two_ranks_stay_in_sync(tmp_path):
     run = tmp_path / "ddp"
-    done = torchrun(run, 29517, "vae", "--net", "conv", "--channels", "4,8", "--latent-dim", "4")
+    done = torchrun(run, "vae", "--net", "conv", "--channels", "4,8", "--latent-dim", "4")
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["world_size"] == 2
@@ -38,7 +47,7 @@ def test_torchrun_keeps_both_players_of_a_gan_and_its_ema_in_sync(tmp_path):
     """WGAN-GP: five critic steps per generator step, each player's gradients averaged over
     the ranks on its own optimiser, and the generator's moving average on top."""
     run = tmp_path / "ddp-gan"
-    done = torchrun(run, 29518, "wgan-gp", "--channels", "4,8", "--latent-dim", "4",
+    done = torchrun(run, "wgan-gp", "--channels", "4,8", "--latent-dim", "4",
                     "--ema", "0.9")
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads((run / "summary.json").read_text())

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from genlab.devices import seeded
 from genlab.errors import ConfigError
 from genlab.evaluation.augmentation import AugmentationSettings, augmentation_study
 from genlab.evaluation.believability import Experiments, PerturbationSettings, believability_metrics
@@ -32,7 +33,6 @@ from genlab.evaluation.likelihood import (
     iw_log_likelihood,
     negative_elbo,
     pca_exact_log_likelihood,
-    seeded,
 )
 from genlab.evaluation.metrics import feature_stats, frechet_distance, inception_score, kid
 from genlab.evaluation.neighbours import manifold_scores

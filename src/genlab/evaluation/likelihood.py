@@ -13,9 +13,8 @@ data config), so these are likelihoods of the binarised data where the run binar
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -45,18 +44,6 @@ class LinearGaussian(Protocol):
 def bits_per_dim(nats: float, dims: int) -> float:
     """Nats per image -> bits per dimension: nats / (D ln 2)."""
     return nats / (dims * math.log(2))
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Run a block on a seeded global RNG (torch.distributions draws from it), restoring the
-    caller's RNG state afterwards."""
-    cuda = []
-    if device.type == "cuda":
-        cuda = [device.index if device.index is not None else torch.cuda.current_device()]
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed)
-        yield
 
 
 def encoder_proposal(model: object) -> Proposal:

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from genlab.errors import ConfigError
-from genlab.models.adversarial import AdversarialConfig
-from genlab.models.dcgan import DCGAN
+from genlab.models.dcgan import DCGAN, DCGANConfig
 from genlab.models.gan_nets import (
     LabelledGenerator,
     ProjectionDiscriminator,
@@ -27,7 +26,7 @@ from genlab.models.gan_nets import (
 
 
 @dataclass
-class CGANConfig(AdversarialConfig):
+class CGANConfig(DCGANConfig):
     """``embed_dim``: width of the generator's label embedding."""
 
     embed_dim: int = 16
@@ -51,4 +50,4 @@ class CGAN(DCGAN):
         return LabelledGenerator(radford_init(body), self.num_classes, cfg.embed_dim)
 
     def make_discriminator(self) -> nn.Module:
-        return radford_init(ProjectionDiscriminator(*self.trunk(), self.num_classes))
+        return self.normalised(ProjectionDiscriminator(*self.trunk(), self.num_classes))

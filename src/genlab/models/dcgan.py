@@ -7,29 +7,66 @@ BatchNorm and ReLU, tanh out. ``channels`` are the discriminator's widths, mirro
 generator, and their number sets the resolution the generator starts from: [64, 128] on
 28x28 MNIST starts at 7x7, [64, 128, 256] on 32x32 CIFAR-10 at 4x4. Weights start from
 N(0, 0.02), and both players use Adam with lr 2e-4 and beta1 0.5, as in the paper.
+
+``norm: spectral`` replaces the discriminator's BatchNorm by spectral normalisation of every
+layer (Miyato et al. 2018): each weight is divided by its largest singular value, so the
+discriminator is Lipschitz without coupling the images of a batch. It trains more steadily,
+and on MNIST it reaches a given FID in fewer updates (figures in ``benchmarks/``).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
 
 from torch import nn
 
-from genlab.models.adversarial import AdversarialModel
-from genlab.models.gan_nets import Trunk, conv_generator, conv_trunk, radford_init, scored
+from genlab.errors import ConfigError
+from genlab.models.adversarial import AdversarialConfig, AdversarialModel
+from genlab.models.gan_nets import (
+    NORMS,
+    Trunk,
+    conv_generator,
+    conv_trunk,
+    radford_init,
+    scored,
+    spectral_normalised,
+)
+
+
+@dataclass
+class DCGANConfig(AdversarialConfig):
+    """``norm``: the discriminator's normalisation, batch (Radford et al. 2016), layer, or
+    spectral (Miyato et al. 2018)."""
+
+    norm: str = "batch"
 
 
 class DCGAN(AdversarialModel):
     """DCGAN: strided-convolution discriminator, transposed-convolution generator, BatchNorm."""
 
-    discriminator_norm: ClassVar[str] = "batch"
+    config_class = DCGANConfig
+
+    def __init__(self, config: DCGANConfig, shape: tuple[int, int, int], num_classes: int):
+        if config.norm not in NORMS:
+            raise ConfigError(
+                f"model.norm={config.norm!r} is not valid for {config.name}; "
+                f"choose one of {', '.join(NORMS)}"
+            )
+        super().__init__(config, shape, num_classes)
 
     def trunk(self) -> Trunk:
         """The convolutional features phi(x) of the discriminator and their width."""
-        return conv_trunk(self.shape, self.config.channels, self.discriminator_norm)
+        return conv_trunk(self.shape, self.config.channels, self.config.norm)
+
+    def normalised(self, discriminator: nn.Module) -> nn.Module:
+        """Radford et al.'s initialisation, then spectral normalisation when asked for."""
+        radford_init(discriminator)
+        if self.config.norm == "spectral":
+            spectral_normalised(discriminator)
+        return discriminator
 
     def make_generator(self) -> nn.Module:
         return radford_init(conv_generator(self.latent_dim, self.shape, self.config.channels))
 
     def make_discriminator(self) -> nn.Module:
-        return radford_init(scored(*self.trunk()))
+        return self.normalised(scored(*self.trunk()))

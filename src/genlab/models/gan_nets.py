@@ -13,6 +13,7 @@ from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from genlab.errors import ConfigError
 
@@ -21,7 +22,9 @@ FC_DISCRIMINATOR_WIDTHS = (256, 256)
 NORMS: dict[str, Callable[[int], nn.Module]] = {
     "batch": nn.BatchNorm2d,
     "layer": lambda c: nn.GroupNorm(1, c),  # one group: layer normalisation over (C, H, W)
+    "spectral": lambda c: nn.Identity(),  # no layer: the weights are normalised instead
 }
+"""A discriminator's normalisation; "spectral" is applied by :func:`spectral_normalised`."""
 
 Trunk = tuple[nn.Module, int]
 """A discriminator trunk and the width of the features it outputs."""
@@ -65,12 +68,16 @@ def halvings(shape: tuple[int, int, int], channels: list[int]) -> list[tuple[int
 
 def conv_trunk(shape: tuple[int, int, int], channels: list[int], norm: str) -> Trunk:
     """4x4 stride-2 convolutions of widths ``channels`` with LeakyReLU(0.2), normalised after
-    every layer but the first (Radford et al. 2016); ``norm`` is "batch" or "layer"."""
+    every layer but the first (Radford et al. 2016); ``norm`` is a key of :data:`NORMS`
+    (convolutions keep their bias where no normalisation layer follows)."""
+    if norm not in NORMS:
+        raise ConfigError(f"unknown discriminator norm {norm!r}; choose one of {', '.join(NORMS)}")
     final = halvings(shape, channels)[-1]
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(pairwise([shape[0], *channels])):
-        layers.append(nn.Conv2d(a, b, 4, stride=2, padding=1, bias=i == 0))
-        layers += [nn.LeakyReLU(0.2)] if i == 0 else [NORMS[norm](b), nn.LeakyReLU(0.2)]
+        normed = i > 0 and norm != "spectral"
+        layers.append(nn.Conv2d(a, b, 4, stride=2, padding=1, bias=not normed))
+        layers += [NORMS[norm](b), nn.LeakyReLU(0.2)] if normed else [nn.LeakyReLU(0.2)]
     return nn.Sequential(*layers, nn.Flatten()), channels[-1] * math.prod(final)
 
 
@@ -98,6 +105,16 @@ def conv_generator(in_dim: int, shape: tuple[int, int, int], channels: list[int]
 def scored(trunk: nn.Module, width: int) -> nn.Sequential:
     """An unconditional discriminator: the trunk and a linear head to one output."""
     return nn.Sequential(trunk, nn.Linear(width, 1))
+
+
+def spectral_normalised(net: nn.Module) -> nn.Module:
+    """Every convolution, linear layer and embedding of ``net`` divided by its largest singular
+    value, estimated by one power iteration per training forward pass (Miyato et al. 2018):
+    a discriminator that is 1-Lipschitz layer by layer, without coupling a batch's images."""
+    for m in list(net.modules()):
+        if isinstance(m, nn.Conv2d | nn.Linear | nn.Embedding):
+            spectral_norm(m)
+    return net
 
 
 def radford_init(net: nn.Module) -> nn.Module:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from genlab.data import BatchIterator, load_dataset
 from genlab.data.prepare import batch_input, eval_seed, fixed_draw
-from genlab.devices import resolve_device
+from genlab.devices import resolve_device, seeded
 from genlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from genlab.io import write_json
 from genlab.models.base import Batch, GenerativeModel, LossOutput
@@ -267,10 +267,8 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         log = EpochLog(len(self.model.players()))
-        cuda = [self.device.index or 0] if self.device.type == "cuda" else []
         grad = torch.enable_grad() if self.model.eval_with_grad else torch.no_grad()
-        with torch.random.fork_rng(devices=cuda), grad:
-            torch.manual_seed(self.config.train.seed + EVAL_SEED_OFFSET)
+        with seeded(self.config.train.seed + EVAL_SEED_OFFSET, self.device), grad:
             size = self.config.train.eval_batch_size
             for start in range(0, len(labels), size):
                 batch = self.prepare(images[start:start + size], labels[start:start + size],
