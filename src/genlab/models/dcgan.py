@@ -23,7 +23,7 @@ from torch import nn
 from genlab.errors import ConfigError
 from genlab.models.adversarial import AdversarialConfig, AdversarialModel
 from genlab.models.gan_nets import (
-    NORMS,
+    DISCRIMINATOR_NORMS,
     Trunk,
     conv_generator,
     conv_trunk,
@@ -47,10 +47,10 @@ class DCGAN(AdversarialModel):
     config_class = DCGANConfig
 
     def __init__(self, config: DCGANConfig, shape: tuple[int, int, int], num_classes: int):
-        if config.norm not in NORMS:
+        if config.norm not in DISCRIMINATOR_NORMS:
             raise ConfigError(
                 f"model.norm={config.norm!r} is not valid for {config.name}; "
-                f"choose one of {', '.join(NORMS)}"
+                f"choose one of {', '.join(DISCRIMINATOR_NORMS)}"
             )
         super().__init__(config, shape, num_classes)
 

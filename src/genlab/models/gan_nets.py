@@ -22,9 +22,11 @@ FC_DISCRIMINATOR_WIDTHS = (256, 256)
 NORMS: dict[str, Callable[[int], nn.Module]] = {
     "batch": nn.BatchNorm2d,
     "layer": lambda c: nn.GroupNorm(1, c),  # one group: layer normalisation over (C, H, W)
-    "spectral": lambda c: nn.Identity(),  # no layer: the weights are normalised instead
 }
-"""A discriminator's normalisation; "spectral" is applied by :func:`spectral_normalised`."""
+"""The normalisation layers a discriminator trunk can put after its convolutions."""
+DISCRIMINATOR_NORMS = (*NORMS, "spectral")
+"""A discriminator's normalisation: a layer of :data:`NORMS`, or "spectral", which adds no
+layer and normalises the weights instead (:func:`spectral_normalised`)."""
 
 Trunk = tuple[nn.Module, int]
 """A discriminator trunk and the width of the features it outputs."""
@@ -68,14 +70,16 @@ def halvings(shape: tuple[int, int, int], channels: list[int]) -> list[tuple[int
 
 def conv_trunk(shape: tuple[int, int, int], channels: list[int], norm: str) -> Trunk:
     """4x4 stride-2 convolutions of widths ``channels`` with LeakyReLU(0.2), normalised after
-    every layer but the first (Radford et al. 2016); ``norm`` is a key of :data:`NORMS`
-    (convolutions keep their bias where no normalisation layer follows)."""
-    if norm not in NORMS:
-        raise ConfigError(f"unknown discriminator norm {norm!r}; choose one of {', '.join(NORMS)}")
+    every layer but the first (Radford et al. 2016); ``norm`` is one of
+    :data:`DISCRIMINATOR_NORMS` (a convolution keeps its bias where no layer follows it)."""
+    if norm not in DISCRIMINATOR_NORMS:
+        raise ConfigError(
+            f"unknown discriminator norm {norm!r}; choose one of {', '.join(DISCRIMINATOR_NORMS)}"
+        )
     final = halvings(shape, channels)[-1]
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(pairwise([shape[0], *channels])):
-        normed = i > 0 and norm != "spectral"
+        normed = i > 0 and norm in NORMS
         layers.append(nn.Conv2d(a, b, 4, stride=2, padding=1, bias=not normed))
         layers += [NORMS[norm](b), nn.LeakyReLU(0.2)] if normed else [nn.LeakyReLU(0.2)]
     return nn.Sequential(*layers, nn.Flatten()), channels[-1] * math.prod(final)

@@ -4,10 +4,10 @@ The critic estimates the earth mover's distance E D(x) - E D(G(z)) (Arjovsky et 
 which is only meaningful for a 1-Lipschitz critic. Instead of clipping weights, WGAN-GP
 penalises lambda E (||grad D(x_hat)||_2 - 1)^2 on random interpolates x_hat between real and
 generated images, with lambda = 10. The penalty is per image, so the critic has no BatchNorm
-(which would couple the images of a batch): layer normalisation takes its place, or
-spectral normalisation (``norm: spectral``). The critic
-is trained five times per generator update, with Adam lr 1e-4 and betas (0, 0.9). The
-networks are otherwise DCGAN's. Evaluation runs with autograd on: the penalty is a gradient.
+(which would couple the images of a batch): layer normalisation takes its place, or spectral
+normalisation (``norm: spectral``). The critic is trained five times per generator update,
+with Adam lr 1e-4 and betas (0, 0.9). The networks are otherwise DCGAN's. Evaluation runs
+with autograd on: the penalty is a gradient.
 """
 
 from __future__ import annotations
