@@ -10,9 +10,9 @@ timings below are those of the metrics on features, with feature extraction time
     python benchmarks/bench_metrics.py --data-dir ../shared/data --run runs/vae --threads 2
     python benchmarks/bench_metrics.py --nll-run runs/vae_conv --nll-images 10000 -k 1000
 
-``--nll-run`` times the importance-sampled log-likelihood (Burda et al. 2016) of a run's
-first ``--nll-images`` test images with ``-k`` samples each, batched as ``genlab evaluate``
-does, and prints the time and the figure.
+``--nll-run`` times the importance-sampled log-likelihood (Burda et al. 2016) of
+``--nll-images`` test images of a run (spread over the split; all of them by default) with
+``-k`` samples each, batched as ``genlab evaluate`` does, and prints the time and the figure.
 """
 
 from __future__ import annotations

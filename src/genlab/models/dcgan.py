@@ -20,10 +20,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from genlab.errors import ConfigError
 from genlab.models.adversarial import AdversarialConfig, AdversarialModel
 from genlab.models.gan_nets import (
-    DISCRIMINATOR_NORMS,
     Trunk,
     conv_generator,
     conv_trunk,
@@ -36,7 +34,7 @@ from genlab.models.gan_nets import (
 @dataclass
 class DCGANConfig(AdversarialConfig):
     """``norm``: the discriminator's normalisation, batch (Radford et al. 2016), layer, or
-    spectral (Miyato et al. 2018)."""
+    spectral (Miyato et al. 2018); ``conv_trunk`` checks it."""
 
     norm: str = "batch"
 
@@ -45,14 +43,6 @@ class DCGAN(AdversarialModel):
     """DCGAN: strided-convolution discriminator, transposed-convolution generator, BatchNorm."""
 
     config_class = DCGANConfig
-
-    def __init__(self, config: DCGANConfig, shape: tuple[int, int, int], num_classes: int):
-        if config.norm not in DISCRIMINATOR_NORMS:
-            raise ConfigError(
-                f"model.norm={config.norm!r} is not valid for {config.name}; "
-                f"choose one of {', '.join(DISCRIMINATOR_NORMS)}"
-            )
-        super().__init__(config, shape, num_classes)
 
     def trunk(self) -> Trunk:
         """The convolutional features phi(x) of the discriminator and their width."""

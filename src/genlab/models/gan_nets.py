@@ -74,7 +74,8 @@ def conv_trunk(shape: tuple[int, int, int], channels: list[int], norm: str) -> T
     :data:`DISCRIMINATOR_NORMS` (a convolution keeps its bias where no layer follows it)."""
     if norm not in DISCRIMINATOR_NORMS:
         raise ConfigError(
-            f"unknown discriminator norm {norm!r}; choose one of {', '.join(DISCRIMINATOR_NORMS)}"
+            f"model.norm={norm!r} is not a discriminator normalisation; "
+            f"choose one of {', '.join(DISCRIMINATOR_NORMS)}"
         )
     final = halvings(shape, channels)[-1]
     layers: list[nn.Module] = []
