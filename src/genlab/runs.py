@@ -217,7 +217,7 @@ def open_run(
     path = resolve_checkpoint(run, which)
     ckpt = read_checkpoint(path)
     model = model_from_checkpoint(ckpt, path, str(resolve_device(device)))
-    config = config_from_dict(ckpt.meta["config"])
+    config = config_from_dict(ckpt.meta["config"], stored=True)
     check_config_file(path, config)
     return Run(model, config, path, ckpt.meta, data_dir)
 
@@ -229,7 +229,7 @@ def check_config_file(checkpoint: Path, config: RunConfig) -> None:
     path = checkpoint.parent.parent / "config.yaml"
     if checkpoint.parent.name != "checkpoints" or not path.is_file():
         return
-    ours, theirs = _identity(config), _identity(load_config(path))
+    ours, theirs = _identity(config), _identity(load_config(path, stored=True))
     differ = [k for k in dict.fromkeys([*ours, *theirs]) if ours.get(k) != theirs.get(k)]
     if differ:
         shown = "; ".join(f"{k}: {ours.get(k)!r} vs {theirs.get(k)!r}" for k in differ[:4])

@@ -153,7 +153,8 @@ def test_train_flags_come_from_the_config_dataclasses_and_registries() -> None:
     assert table["fields"]["binarize"]["choices"] == list(BINARIZE)
     help_text = _parser("genlab train").format_help()
     assert "--net {" + ",".join(BACKBONES) + "}" in help_text
-    assert "(model.net, default mlp)" in " ".join(help_text.split())
+    assert "(model.net, for ae, vae, beta-vae, cvae, iwae, vaegan, default mlp)" in " ".join(
+        help_text.split())
 
 
 def _loaded_after(argv: list[str]) -> list[str]:

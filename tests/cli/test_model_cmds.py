@@ -85,7 +85,7 @@ def test_models_lists_every_component(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "ae", "--beta", "2", "--out", "x"], "unknown key model.beta"),
+        (["train", "ae", "--beta", "2", "--out", "x"], "--beta) is not an option of ae"),
         (["train", "vae", "--set", "train.epoch=3", "--out", "x"], "unknown key train.epoch"),
         (["train", "vae", "--binarize", "maybe", "--out", "x"], "--binarize: invalid choice"),
         (["train", "vae", "--set", "data.binarize=maybe", "--out", "x"], "data.binarize='maybe'"),

@@ -28,7 +28,7 @@ def stats_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _train(root: Path, model: dict, binarize: str = "dynamic", epochs: int = 1) -> str:
     out = root / model["name"]
     genlab.train({
-        "model": {"net": "mlp", **model},
+        "model": dict(model),
         "data": {"dataset": "mnist-mini", "binarize": binarize, "val_size": 8000},
         "train": {"epochs": epochs, "batch_size": 256, "lr": 2e-3, "progress": False,
                   "seed": 0, "device": "cpu"},

@@ -26,7 +26,7 @@ SHAPE = (1, 4, 5)
 def _ppca(orthonormal: bool = True) -> PCAModel:
     """A 3-component pPCA on 20 pixels with chosen parameters (no fit needed)."""
     gen = torch.Generator().manual_seed(0)
-    model = PCAModel(PCAConfig(latent_dim=3, n_components=3), SHAPE, 10)
+    model = PCAModel(PCAConfig(latent_dim=3), SHAPE, 10)
     w = torch.randn(20, 3, generator=gen)
     model.components = torch.linalg.qr(w).Q.T.contiguous() if orthonormal else w.T / 3
     model.center = torch.rand(20, generator=gen)

@@ -30,7 +30,7 @@ EVALUATION = {"run": {}, "n": 100, "split": "test", "seed": 0,
 def _train(root: Path, name: str, model: dict) -> Path:
     out = root / name
     genlab.train({
-        "model": {"net": "mlp", **model},
+        "model": dict(model),
         "data": {"dataset": "mnist-mini", "binarize": "dynamic", "val_size": 8000},
         "train": {"epochs": 1, "batch_size": 256, "lr": 2e-3, "progress": False, "seed": 0,
                   "device": "cpu"},
@@ -52,7 +52,7 @@ def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def untrained(folder: Path, model: dict) -> Run:
     """A seeded, untrained model as a Run, built in memory (no training, no checkpoint)."""
-    config = config_from_dict({"model": {"net": "mlp", **model},
+    config = config_from_dict({"model": dict(model),
                                "data": {"dataset": "mnist-mini"}})
     torch.manual_seed(0)
     net = build_model(config.model, (1, 28, 28), 10).eval()

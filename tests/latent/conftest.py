@@ -37,7 +37,7 @@ def _train(factory: pytest.TempPathFactory, model: dict[str, Any], epochs: int =
            binarize: str = "dynamic") -> Trained:
     out = factory.mktemp("latent") / model["name"]
     config = {
-        "model": {"net": "mlp", **model},
+        "model": dict(model),
         "data": {"dataset": "mnist-mini", "binarize": binarize},
         "train": {"epochs": epochs, "batch_size": 128, "lr": 2e-3, "progress": False,
                   "seed": 0, "device": "cpu"},

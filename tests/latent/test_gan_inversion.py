@@ -20,7 +20,7 @@ from genlab.latent import experiments as ex
 from genlab.latent.fit import fit_objective
 from genlab.latent.moves import codes
 from genlab.latent.ops import decode, encode
-from genlab.models.base import LatentVariableModel, ModelConfig
+from genlab.models.base import LatentConfig, LatentVariableModel
 from genlab.models.registry import build_model, model_config_class
 from genlab.runs import Run
 from genlab.training.config import DataConfig, RunConfig
@@ -32,7 +32,7 @@ REFUSED = "needs an encoder; the '{}' model has none: use `genlab latent infer`"
 class Generator(LatentVariableModel):
     """A generator and a prior, nothing else: a random MLP from 4-D codes to plain images."""
 
-    def __init__(self, config: ModelConfig, shape: tuple[int, int, int], num_classes: int):
+    def __init__(self, config: LatentConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__(config, shape, num_classes)
         self.net = nn.Sequential(nn.Linear(config.latent_dim, 64), nn.Tanh(),
                                  nn.Linear(64, math.prod(shape)), nn.Sigmoid())
@@ -47,7 +47,7 @@ class Generator(LatentVariableModel):
 def toy() -> Run:
     """The generator as a run on mnist-mini's images (nothing trained, nothing on disk)."""
     torch.manual_seed(0)
-    config = ModelConfig(name="toy-generator", latent_dim=4)
+    config = LatentConfig(name="toy-generator", latent_dim=4)
     data = DataConfig(dataset="mnist-mini", val_size=200)
     return Run(Generator(config, (1, 28, 28), 10), RunConfig(model=config, data=data),
                Path("toy"), {})

@@ -99,7 +99,7 @@ def test_closed_form_contract(family, tmp_path):
     torch.manual_seed(0)
     cfg = model_config_class(family)(name=family)
     if family == "pca":
-        cfg.n_components = 5
+        cfg.latent_dim = 5
     model = build_model(cfg, (1, 8, 8), num_classes=3)
     x, y = torch.rand(60, 1, 8, 8), torch.arange(60) % 3
     summary = model.fit(x, y)

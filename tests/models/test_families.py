@@ -99,9 +99,21 @@ def test_pca_matches_sklearn_and_keeps_variance_fraction():
     )
 
 
-def test_pca_needs_a_target():
-    model = PCAModel(PCAConfig(name="pca", explained_variance=None), SHAPE, 10)
-    with pytest.raises(ConfigError, match="n_components"):
+def test_pca_without_a_size_keeps_95_percent_and_records_the_count():
+    model = PCAModel(PCAConfig(name="pca"), SHAPE, 10)
+    info = model.fit(torch.rand(50, *SHAPE), torch.zeros(50).long())
+    assert info["explained_variance"] >= 0.95
+    assert model.config.latent_dim == info["n_components"] == model.components.shape[0]
+    assert model.config.explained_variance is None  # the stored config rebuilds this model
+
+
+def test_pca_is_sized_one_way():
+    with pytest.raises(ConfigError, match="sized one way"):
+        PCAConfig(name="pca", latent_dim=5, explained_variance=0.9).validate()
+    with pytest.raises(ConfigError, match=r"explained_variance must be in \(0, 1\)"):
+        PCAConfig(name="pca", explained_variance=1.5).validate()
+    model = PCAModel(PCAConfig(name="pca", latent_dim=500), SHAPE, 10)
+    with pytest.raises(ConfigError, match="at most"):
         model.fit(torch.rand(10, *SHAPE), torch.zeros(10).long())
 
 

@@ -171,7 +171,7 @@ def test_optimiser_defaults_follow_the_papers():
         ("gan", 2e-4, (0.5, 0.999)),
         ("wgan-gp", 1e-4, (0.0, 0.9)),
     ]:
-        model = make(family, {"channels": [4, 8]}, (1, 28, 28))
+        model = make(family, {} if family == "gan" else {"channels": [4, 8]}, (1, 28, 28))
         for player in ("discriminator", "generator"):
             settings = player_settings(model, cfg, player)
             assert settings["lr"] == lr and settings["betas"] == betas, (family, player)

@@ -30,7 +30,7 @@ def test_a_model_config_may_be_a_file_beside_the_study(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text("models: [{label: pca, config: m.yaml}]\n")
     study, root = load_study(tmp_path / "s.yaml")
     config = resolve_model(study, study.models[0], root)
-    assert config.model.n_components == 3 and config.out is None
+    assert config.model.latent_dim == 3 and config.out is None
 
 
 def test_the_hash_follows_what_is_learnt_not_where_it_runs(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab import train
-from genlab.models.base import Batch, Decoder, LatentVariableModel, LossOutput, ModelConfig, Player
+from genlab.models.base import Batch, Decoder, LatentConfig, LatentVariableModel, LossOutput, Player
 from genlab.models.base import has as has_capability
 from genlab.models.ema import EMA
 from genlab.models.registry import MODELS
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 
 @dataclass
-class ToyConfig(ModelConfig):
+class ToyConfig(LatentConfig):
     n_critic: int = 3
     ema_decay: float = 0.9
     gp_weight: float = 10.0

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import math
 import re
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -44,6 +45,9 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
         self._pending: list[Callable[[argparse.ArgumentParser], None]] = []
+        self.args_seen: list[str] = []
+        """The arguments this parser was given, for options that depend on an earlier one
+        (``genlab train dcgan --help`` lists DCGAN's options)."""
 
     def defer(self, build: Callable[[argparse.ArgumentParser], None]) -> None:
         self._pending.append(build)
@@ -53,6 +57,7 @@ class Parser(argparse.ArgumentParser):
             self._pending.pop(0)(self)
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self.args_seen = list(sys.argv[1:] if args is None else args)
         self._complete()
         return super().parse_known_args(args, namespace)
 

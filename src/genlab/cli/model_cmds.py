@@ -49,7 +49,7 @@ def raw_config(args: argparse.Namespace) -> dict[str, Any]:
     """Config file, then flags, then --set: later sources win."""
     import yaml
 
-    from genlab.training.config import apply_overrides, load_config
+    from genlab.training.config import apply_overrides, load_config, upgrade_stored
 
     raw: dict[str, Any] = {}
     if args.config:
@@ -60,6 +60,8 @@ def raw_config(args: argparse.Namespace) -> dict[str, Any]:
         if not path.exists():
             raise ConfigError(f"cannot resume: {path} does not exist")
         raw = yaml.safe_load(path.read_text()) or {}
+        if isinstance(raw.get("model"), dict):
+            raw["model"] = upgrade_stored(raw["model"])
     raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     if args.model:
         raw.setdefault("model", {})["name"] = args.model
@@ -178,6 +180,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_family_flags(p: argparse.ArgumentParser) -> None:
+    """The config flags, those of the family named first (``genlab train dcgan ...``) when
+    one is."""
+    seen = getattr(p, "args_seen", [])
+    add_train_flags(p, seen[0] if seen else None)
+
+
 def _train_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
@@ -198,7 +207,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override any config key, e.g. --set model.hidden=[512,256]",
     )
-    defer(p, add_train_flags)
+    defer(p, _add_family_flags)
     p.set_defaults(func=cmd_train)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from genlab.cli.common import device, int_range, listed, real
+from genlab.errors import ConfigError
 from genlab.io import write_text
 from genlab.version import __version__
 
@@ -49,16 +50,31 @@ def _kind(annotation: Any) -> str | None:
 
 
 def _fields(cls: type) -> Iterator[tuple[str, str | None, Any]]:
-    """(name, kind, default) of each field of a config dataclass."""
+    """(name, kind, default) of each field of a config dataclass, then of each alias of a
+    field (PCA's ``n_components``: ``latent_dim``'s kind, no default of its own)."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         yield f.name, _kind(hints[f.name]), default
+    for alias, target in getattr(cls, "aliases", {}).items():
+        yield alias, _kind(hints[target]), None
+
+
+def _claim(fields: dict[str, dict[str, Any]], name: str, section: str, kind: str | None,
+           owner: str) -> dict[str, Any]:
+    """The table entry of flag ``--name``; a name that two sections both use is an error,
+    since one flag cannot set both (a family's ``seed`` beside ``train.seed``)."""
+    entry = fields.setdefault(name, {"section": section, "kind": kind, "defaults": {}})
+    if entry["section"] != section:
+        raise ConfigError(f"--{name.replace('_', '-')} would name both {entry['section']}."
+                          f"{name} and {section}.{name} ({owner}): rename one of them")
+    return entry
 
 
 def derive() -> dict[str, Any]:
     """The table: model families with their one-line descriptions, and per config field its
-    section, kind, defaults (per family for model fields) and choices."""
+    section, kind, defaults (per family for model fields: the families owning it) and
+    choices."""
     from genlab.models.likelihoods import LIKELIHOODS, SIGMA_MODES
     from genlab.models.nets import BACKBONES
     from genlab.models.registry import MODELS
@@ -70,13 +86,11 @@ def derive() -> dict[str, Any]:
     for section, cls in SECTIONS.items():
         for name, kind, default in _fields(cls):
             if kind:
-                fields[name] = {"section": section, "kind": kind, "defaults": {"": default}}
+                _claim(fields, name, section, kind, section)["defaults"][""] = default
     for family, model in MODELS.items():
         for name, kind, default in _fields(model.config_class):
-            entry = fields.get(name) or {"section": "model", "kind": kind, "defaults": {}}
-            if name != "name" and kind and entry["section"] == "model":
-                fields[name] = entry
-                entry["defaults"][family] = default
+            if name != "name" and kind:
+                _claim(fields, name, "model", kind, family)["defaults"][family] = default
     for name, entry in fields.items():
         entry["choices"] = list(choices[name]) if name in choices else None
         entry["kind"] = "device" if name == "device" else entry["kind"]
@@ -134,17 +148,27 @@ def describe(name: str, entry: dict[str, Any], families: list[str]) -> str:
     return f"({where}, {defaults})".replace("%", "%%")
 
 
-def add_train_flags(p: argparse.ArgumentParser) -> None:
+def add_train_flags(p: argparse.ArgumentParser, family: str | None = None) -> None:
     """The ``model`` argument and one flag per config field, grouped by section; each flag's
-    value lands in ``args`` as ``cfg.SECTION.NAME`` (None when not given)."""
+    value lands in ``args`` as ``cfg.SECTION.NAME`` (None when not given). With ``family``
+    (``genlab train dcgan --help``) the help lists that family's model options only; the
+    others still parse, so that ``cmd_train`` can name the option the family lacks."""
     table = load()
     families = list(table["models"])
     p.add_argument("model", nargs="?", choices=families,
                    help="model family (genlab models describes each)")
     groups = {s: p.add_argument_group(f"{s} options") for s in ("model", "data", "train")}
+    if family in families:
+        groups["model"].title = f"{family} options"
     for name, entry in table["fields"].items():
         flag, dest = "--" + name.replace("_", "-"), f"cfg.{entry['section']}.{name}"
         text = describe(name, entry, families)
+        if family in families and entry["section"] == "model":
+            if family not in entry["defaults"]:
+                text = argparse.SUPPRESS
+            else:
+                text = describe(name, {**entry, "defaults": {family: entry["defaults"][family]}},
+                                [family])
         group = groups[entry["section"]]
         if entry["kind"] == "bool":
             group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,

@@ -30,9 +30,9 @@ from torch.nn.functional import softplus
 from genlab.errors import ConfigError
 from genlab.models.base import (
     Batch,
+    LatentConfig,
     LatentVariableModel,
     LossOutput,
-    ModelConfig,
     Player,
     constant_parameters,
 )
@@ -104,13 +104,11 @@ LOSSES: dict[str, AdversarialLoss] = {
 
 
 @dataclass
-class AdversarialConfig(ModelConfig):
+class AdversarialConfig(LatentConfig):
     """``loss`` names the game (see :data:`LOSSES`); ``ema`` is the decay of a moving average
-    of the generator that samples in its place (0 = off); ``channels`` are the discriminator's
-    widths, mirrored by the generator, for the convolutional families."""
+    of the generator that samples in its place (0 = off)."""
 
     latent_dim: int = 100
-    channels: list[int] = field(default_factory=lambda: [64, 128, 256])
     loss: str = "non-saturating"
     ema: float = 0.0
 

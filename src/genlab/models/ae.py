@@ -13,15 +13,17 @@ from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, EncoderDecoderModel, LossOutput, ModelConfig
+from genlab.models.base import Batch, EncoderDecoderModel, LatentConfig, LossOutput
 from genlab.models.likelihoods import PixelDistribution, build_likelihood
-from genlab.models.nets import build_decoder, build_encoder
+from genlab.models.nets import BackboneConfig, build_decoder, build_encoder
 
 LOSSES = {"bce": "bernoulli", "mse": "gaussian"}
 
 
 @dataclass
-class AEConfig(ModelConfig):
+class AEConfig(BackboneConfig, LatentConfig):
+    """A code, a backbone and ``loss``: bce (a Bernoulli decoder) or mse (a Gaussian one)."""
+
     loss: str = "bce"
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
@@ -21,37 +21,41 @@ from torch.distributions import Distribution, Independent, Normal
 
 from genlab.errors import ConfigError
 from genlab.models.likelihoods import PixelDistribution
-from genlab.models.nets import NetSpec
 
 
 @dataclass
 class ModelConfig:
-    """Options every family shares; a family adds its own fields in a subclass.
-
-    ``net``/``hidden``/``channels``/``res_blocks``/``batchnorm`` choose the backbone,
-    ``likelihood``/``sigma``/``sigma_mode``/``bins`` the decoder's pixel distribution.
+    """What every family has: its name. A family's config subclasses this and composes only
+    the parts it uses: :class:`LatentConfig` (a code size), ``nets.BackboneConfig`` (an
+    MLP/conv/residual backbone) and ``likelihoods.PixelLikelihoodConfig`` (a decoder's pixel
+    distribution), so an option a family lacks is an unknown key, never silently ignored.
     """
 
     name: str = "vae"
-    latent_dim: int = 16
-    net: str = "mlp"
-    hidden: list[int] = field(default_factory=lambda: [512, 256])
-    channels: list[int] = field(default_factory=lambda: [32, 64, 128])
-    res_blocks: int = 2
-    batchnorm: bool = True
-    likelihood: str = "bernoulli"
-    sigma: float = 0.1
-    sigma_mode: str = "fixed"
-    bins: int = 16
 
-    def net_spec(self) -> NetSpec:
-        return NetSpec(
-            kind=self.net,
-            hidden=tuple(self.hidden),
-            channels=tuple(self.channels),
-            res_blocks=self.res_blocks,
-            batchnorm=self.batchnorm,
-        )
+    aliases: ClassVar[dict[str, str]] = {}
+    """Other accepted names of a field (``n_components`` for PCA's ``latent_dim``)."""
+
+    def validate(self) -> None:
+        """Reject values of this family's own fields before any work starts."""
+
+    @classmethod
+    def upgrade(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """A stored config of an older genlab as this version reads it (see
+        ``training.config.upgrade_stored``); families whose fields changed meaning override."""
+        return values
+
+
+@dataclass
+class LatentConfig(ModelConfig):
+    """A family with a latent code of ``latent_dim`` dimensions."""
+
+    latent_dim: int = 16
+
+    def validate(self) -> None:
+        super().validate()
+        if self.latent_dim <= 0:
+            raise ConfigError(f"model.latent_dim must be positive, got {self.latent_dim}")
 
 
 @dataclass

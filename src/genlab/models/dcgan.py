@@ -16,7 +16,7 @@ and on MNIST it reaches a given FID in fewer updates (figures in ``benchmarks/``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -33,9 +33,11 @@ from genlab.models.gan_nets import (
 
 @dataclass
 class DCGANConfig(AdversarialConfig):
-    """``norm``: the discriminator's normalisation, batch (Radford et al. 2016), layer, or
-    spectral (Miyato et al. 2018); ``conv_trunk`` checks it."""
+    """``channels``: the discriminator's widths, mirrored by the generator; ``norm``: the
+    discriminator's normalisation, batch (Radford et al. 2016), layer, or spectral (Miyato et
+    al. 2018); ``conv_trunk`` checks it."""
 
+    channels: list[int] = field(default_factory=lambda: [64, 128, 256])
     norm: str = "batch"
 
 

@@ -11,6 +11,7 @@ reaches the loss (and the trainer's divergence check) instead of raising inside 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -225,6 +226,23 @@ _CLASSES: dict[str, type[Likelihood]] = {
 }
 
 LIKELIHOODS: dict[str, str] = {name: cls.description for name, cls in _CLASSES.items()}
+
+
+@dataclass
+class PixelLikelihoodConfig:
+    """The decoder-likelihood part of a family's config: ``likelihood`` (one of
+    :data:`LIKELIHOODS`), the Gaussian's ``sigma`` and ``sigma_mode`` (one of
+    :data:`SIGMA_MODES`) and the categorical decoder's ``bins``."""
+
+    likelihood: str = "bernoulli"
+    sigma: float = 0.1
+    sigma_mode: str = "fixed"
+    bins: int = 16
+
+    def build_likelihood(self, shape: tuple[int, int, int]) -> Likelihood:
+        """This config's likelihood head for images of ``shape``."""
+        return build_likelihood(self.likelihood, *shape, sigma=self.sigma,
+                                sigma_mode=self.sigma_mode, bins=self.bins)
 
 
 def build_likelihood(

@@ -10,7 +10,7 @@ intermediate sizes included (MNIST: 28 -> 14 -> 7 -> 3 and back).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from numbers import Integral
 
@@ -24,6 +24,23 @@ BACKBONES: dict[str, str] = {
     "conv": "4x4 stride-2 convolutions of widths `channels`; transposed-convolution decoder",
     "resnet": "residual blocks per `channels` stage after average pooling; nearest upsampling",
 }
+
+
+@dataclass
+class BackboneConfig:
+    """The backbone part of a family's config: ``net`` (one of :data:`BACKBONES`), the MLP's
+    ``hidden`` widths, the conv/resnet ``channels`` per stage, ``res_blocks`` per stage and
+    ``batchnorm`` (conv and resnet). Composed into the configs of the families built on it."""
+
+    net: str = "mlp"
+    hidden: list[int] = field(default_factory=lambda: [512, 256])
+    channels: list[int] = field(default_factory=lambda: [32, 64, 128])
+    res_blocks: int = 2
+    batchnorm: bool = True
+
+    def net_spec(self) -> NetSpec:
+        return NetSpec(kind=self.net, hidden=tuple(self.hidden), channels=tuple(self.channels),
+                       res_blocks=self.res_blocks, batchnorm=self.batchnorm)
 
 
 @dataclass(frozen=True)
@@ -42,9 +59,9 @@ class NetSpec:
             raise ConfigError(
                 f"unknown net kind {self.kind!r}; choose one of: {', '.join(BACKBONES)}"
             )
-        for field, widths in (("hidden", self.hidden), ("channels", self.channels)):
+        for name, widths in (("hidden", self.hidden), ("channels", self.channels)):
             if not all(isinstance(w, int) and w > 0 for w in widths):
-                raise ConfigError(f"net {field} must be positive integers, got {widths!r}")
+                raise ConfigError(f"net {name} must be positive integers, got {widths!r}")
         if self.kind != "mlp" and not self.channels:
             raise ConfigError(f"a {self.kind} net needs at least one entry in channels")
         if not isinstance(self.res_blocks, int) or self.res_blocks < 1:

@@ -15,13 +15,15 @@ from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, EncoderDecoderModel, LossOutput, ModelConfig
-from genlab.models.likelihoods import PixelDistribution, build_likelihood
-from genlab.models.nets import build_decoder, build_encoder
+from genlab.models.base import Batch, EncoderDecoderModel, LatentConfig, LossOutput
+from genlab.models.likelihoods import PixelDistribution, PixelLikelihoodConfig
+from genlab.models.nets import BackboneConfig, build_decoder, build_encoder
 
 
 @dataclass
-class VAEConfig(ModelConfig):
+class VAEConfig(PixelLikelihoodConfig, BackboneConfig, LatentConfig):
+    """A code, a backbone, a decoder likelihood and ``beta``, the weight of the KL term."""
+
     beta: float = 1.0
 
 
@@ -32,18 +34,10 @@ class VAE(EncoderDecoderModel):
 
     def __init__(self, config: VAEConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__(config, shape, num_classes)
-        c, h, w = shape
+        c = shape[0]
         cond = num_classes if self.conditional else 0
         spec = config.net_spec()
-        self.likelihood = build_likelihood(
-            config.likelihood,
-            c,
-            h,
-            w,
-            sigma=config.sigma,
-            sigma_mode=config.sigma_mode,
-            bins=config.bins,
-        )
+        self.likelihood = config.build_likelihood(self.shape)
         self.encoder = build_encoder(spec, shape, 2 * config.latent_dim, cond_dim=cond)
         self.decoder = build_decoder(
             spec, shape, config.latent_dim + cond, c * self.likelihood.params_per_channel

@@ -199,7 +199,7 @@ def model_from_checkpoint(ckpt: Checkpoint, source: Path, device: str = "cpu") -
     from genlab.training.config import config_from_dict
 
     try:
-        config = config_from_dict(ckpt.meta["config"])
+        config = config_from_dict(ckpt.meta["config"], stored=True)
     except ConfigError as exc:
         raise CheckpointError(f"{source}: its config is not valid here: {exc}") from None
     model = build_model(config.model, tuple(ckpt.meta["shape"]), ckpt.meta["num_classes"])

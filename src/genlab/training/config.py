@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import yaml
 from genlab.errors import ConfigError
 from genlab.io import atomic_write
 from genlab.models.base import ModelConfig
-from genlab.models.registry import model_config_class
+from genlab.models.registry import model_class, model_config_class
 
 BINARIZE = ("none", "static", "dynamic", "threshold")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -85,7 +86,7 @@ class TrainConfig:
 class RunConfig:
     """A whole run: model, data and training options, plus the output directory."""
 
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=lambda: model_config_class("vae")())
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     out: str | None = None
@@ -103,8 +104,8 @@ class RunConfig:
         for key, (value, valid) in choices.items():
             if value not in valid:
                 raise ConfigError(f"{key}={value!r} is not valid; choose one of {', '.join(valid)}")
+        self.model.validate()
         positive = {
-            "model.latent_dim": self.model.latent_dim,
             "train.epochs": self.train.epochs,
             "train.batch_size": self.train.batch_size,
         }
@@ -182,8 +183,61 @@ def build_section(cls: type, values: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def config_from_dict(raw: dict[str, Any]) -> RunConfig:
-    """Build a RunConfig from nested dicts (a parsed YAML file)."""
+LEGACY_MODEL_FIELDS = ("latent_dim", "net", "hidden", "channels", "res_blocks", "batchnorm",
+                       "likelihood", "sigma", "sigma_mode", "bins")
+"""genlab 0.1 gave every family these fields; a stored config may hold them where they never
+applied (a DCGAN's ``likelihood``)."""
+
+
+def upgrade_stored(model_raw: dict[str, Any]) -> dict[str, Any]:
+    """A stored model section (a run's config.yaml, a checkpoint's) as this version reads it:
+    the family's own upgrade, then 0.1's shared fields the family lacks dropped, with one
+    warning naming them. Configs a user writes are never upgraded: there they are errors."""
+    cls = model_config_class(model_raw.get("name", "vae"))
+    values = cls.upgrade(model_raw)
+    own = {f.name for f in dataclasses.fields(cls)} | set(cls.aliases)
+    dropped = [k for k in LEGACY_MODEL_FIELDS if k in values and k not in own]
+    if dropped:
+        warnings.warn(f"a stored {cls.__name__} config has fields that no longer apply to "
+                      f"{values.get('name')!r}, ignored: {', '.join(dropped)}", stacklevel=3)
+    return {k: v for k, v in values.items() if k not in dropped}
+
+
+def model_options(name: str) -> list[str]:
+    """The options of family ``name``: its config's fields, ``name`` aside."""
+    return [f.name for f in dataclasses.fields(model_config_class(name)) if f.name != "name"]
+
+
+def build_model_config(model_raw: dict[str, Any]) -> ModelConfig:
+    """The model section as family ``name``'s config: an option the family lacks is an error
+    naming it and the family's own options; an alias (PCA's ``n_components``) becomes its
+    field."""
+    name = model_raw.get("name", "vae")
+    cls = model_class(name).config_class
+    values = dict(model_raw)
+    for alias, target in cls.aliases.items():
+        if alias in values:
+            value = values.pop(alias)
+            if values.get(target, value) != value:
+                raise ConfigError(f"model.{alias} is another name for model.{target}; "
+                                  f"give one of them, not {value} and {values[target]}")
+            values[target] = value
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = [k for k in values if k not in names]
+    if unknown:
+        key = unknown[0]
+        raise ConfigError(
+            f"model.{key} (--{key.replace('_', '-')}) is not an option of {name}; "
+            f"{name}'s options: {', '.join(model_options(name) + list(cls.aliases)) or 'none'}"
+        )
+    config = build_section(cls, values, "model")
+    config.name = name
+    return config
+
+
+def config_from_dict(raw: dict[str, Any], stored: bool = False) -> RunConfig:
+    """Build a RunConfig from nested dicts (a parsed YAML file); ``stored``: a config a run
+    wrote (possibly by an older genlab), upgraded first (:func:`upgrade_stored`)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"a run config must be a mapping, got {type(raw).__name__}")
     unknown = sorted(set(raw) - {"model", "data", "train", "out"})
@@ -195,9 +249,7 @@ def config_from_dict(raw: dict[str, Any]) -> RunConfig:
         if raw.get(section) is not None and not isinstance(raw[section], dict):
             raise ConfigError(f"{section} must be a mapping, got {raw[section]!r}")
     model_raw = dict(raw.get("model") or {})
-    name = model_raw.get("name", ModelConfig.name)
-    model = build_section(model_config_class(name), model_raw, "model")
-    model.name = name
+    model = build_model_config(upgrade_stored(model_raw) if stored else model_raw)
     sections = {k: build_section(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()}
     out = raw.get("out")
     if out is not None and not isinstance(out, str):
@@ -218,12 +270,13 @@ def read_yaml(path: str | Path, what: str = "config file") -> Any:
         raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from None
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read a YAML run config; a missing or malformed file is a ConfigError naming it."""
+def load_config(path: str | Path, stored: bool = False) -> RunConfig:
+    """Read a YAML run config (``stored``: one a run wrote, see :func:`config_from_dict`); a
+    missing or malformed file is a ConfigError naming it."""
     path = Path(path)
     raw = read_yaml(path)
     try:
-        return config_from_dict(raw or {})
+        return config_from_dict(raw or {}, stored=stored)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 

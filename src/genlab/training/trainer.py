@@ -295,7 +295,7 @@ class Trainer:
     def _restore(self, opts: Optimizers, scheds: Schedulers) -> None:
         source = self.ckpt_dir / "last.safetensors"
         ckpt = read_checkpoint(source)
-        saved = ckpt.meta["config"]["model"]
+        saved = config_from_dict(ckpt.meta["config"], stored=True).to_dict()["model"]
         if saved != self.config.to_dict()["model"]:
             diff = sorted(k for k in saved if saved[k] != getattr(self.config.model, k, None))
             raise CheckpointError(
