@@ -36,10 +36,10 @@ def test_evaluate_writes_json_per_run_and_prints_a_table(runs, tiny_classifier, 
     mean = json.loads((Path(runs["mean"]) / "evaluation.json").read_text())
     assert "nll" in mean["skipped"]
     header = next(line for line in out.splitlines() if line.startswith("run "))
-    assert header.split() == ["run", "nll_nats", "nll_bpd", "neg_elbo_nats", "mse", "psnr_db",
-                              "fid"]
+    assert header.split() == ["run", "nll_nats", "nll_bpd", "nll_8bit_bpd", "neg_elbo_nats",
+                              "mse", "psnr_db", "fid"]
     row = next(line for line in out.splitlines() if line.startswith(runs["mean"] + " "))
-    assert row.split()[1:4] == ["-", "-", "-"]
+    assert row.split()[1:5] == ["-", "-", "-", "-"]
     assert f"{runs['mean']}: skipped nll:" in out
 
 

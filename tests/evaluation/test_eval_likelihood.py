@@ -10,13 +10,8 @@ from torch.distributions import MultivariateNormal
 
 from genlab.devices import seeded
 from genlab.errors import ConfigError
-from genlab.evaluation.likelihood import (
-    bits_per_dim,
-    iw_log_likelihood,
-    negative_elbo,
-    pca_exact_log_likelihood,
-    ppca_posterior,
-)
+from genlab.evaluation.likelihood import bits_per_dim, negative_elbo, ppca_posterior
+from genlab.models.density import iw_log_likelihood
 from genlab.models.pca import PCAConfig, PCAModel
 from genlab.models.vae import VAE, VAEConfig
 
@@ -51,14 +46,14 @@ def test_woodbury_equals_the_full_gaussian(orthonormal: bool) -> None:
     model = _ppca(orthonormal)
     x = _data(model)
     expected = _marginal(model).log_prob(x.flatten(1).double())
-    torch.testing.assert_close(pca_exact_log_likelihood(model, x), expected, rtol=1e-10, atol=1e-9)
+    torch.testing.assert_close(model.log_likelihood(x), expected, rtol=1e-10, atol=1e-9)
 
 
 def test_the_exact_posterior_makes_importance_sampling_exact_at_any_k() -> None:
     """Every weight is p(x) itself, so any chunking must give log p(x) back."""
     model = _ppca()
     x = _data(model, 50)
-    exact = pca_exact_log_likelihood(model, x)
+    exact = model.log_likelihood(x)
     proposal = ppca_posterior(model)
     for k, image_chunk, sample_chunk in [(1, 100, 100), (250, 7, 100), (33, 50, 8)]:
         estimate = iw_log_likelihood(model, x, k=k, proposal=proposal,
@@ -70,7 +65,7 @@ def test_a_mismatched_proposal_converges_from_below() -> None:
     """Burda et al.: E log (1/k) sum w_i <= log p(x), tighter as k grows."""
     model = _ppca()
     x = _data(model, 200)
-    exact = float(pca_exact_log_likelihood(model, x).mean())
+    exact = float(model.log_likelihood(x).mean())
     proposal = ppca_posterior(model, scale=1.6, shift=0.3)
     gaps = []
     with seeded(0, x.device):

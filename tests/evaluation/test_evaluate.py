@@ -41,13 +41,15 @@ def test_pca_likelihood_is_exact(runs) -> None:
     nll = result["metrics"]["nll"]
     assert nll["nll_method"] == "exact (probabilistic PCA)" and nll["likelihood"] == "gaussian"
     assert "neg_elbo_nats" not in nll and "density" in nll["note"]
+    assert nll["scale"] == "density, binarisation none, 8-bit dequantised"
+    assert nll["nll_8bit_bpd"] == pytest.approx(nll["nll_bpd"] + 8)  # + D log 256 nats
     assert result["metrics"]["recon"]["mse"] < 0.05
 
 
 def test_the_class_mean_has_no_likelihood_but_targets_classes(runs, tiny_classifier) -> None:
     result = ev.evaluate_run(open_run(runs["mean"]), metrics=["nll", "confidence", "recon"],
                              classifier=tiny_classifier, **SMALL)
-    assert "no ELBO or likelihood" in result["skipped"]["nll"]
+    assert "has no likelihood" in result["skipped"]["nll"]
     assert set(result["metrics"]) == {"confidence", "recon"}
     assert 0 <= result["metrics"]["confidence"]["target_accuracy"] <= 1
 
@@ -65,7 +67,8 @@ def test_a_gan_only_gets_sample_metrics(gan_run, tiny_classifier) -> None:
     assert set(result["skipped"]) == {"nll", "recon"}
     assert "does not reconstruct" in result["skipped"]["recon"]
     assert set(result["metrics"]) == {"fid", "kid"}
-    assert ev.summary(result) == {"nll_nats": None, "nll_bpd": None, "neg_elbo_nats": None,
+    assert ev.summary(result) == {"nll_nats": None, "nll_bpd": None, "nll_8bit_bpd": None,
+                                  "neg_elbo_nats": None,
                                   "mse": None, "psnr_db": None,
                                   "fid": result["metrics"]["fid"]["fid"],
                                   "kid": result["metrics"]["kid"]["kid"]}

@@ -36,7 +36,7 @@ METRIC_HELP = ("nll (-ELBO and importance-sampled NLL), recon (MSE/PSNR/BCE), fi
 def _metric_args(p: argparse.ArgumentParser) -> None:
     """Options whose choices come from the evaluation package (imported on use)."""
     from genlab.evaluation.evaluate import DEFAULT_METRICS, METRICS, NLL_IMAGES
-    from genlab.evaluation.likelihood import IW_SAMPLES
+    from genlab.models.density import IW_SAMPLES
 
     def metric(text: str) -> str:
         if text not in METRICS:

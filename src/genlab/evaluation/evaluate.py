@@ -1,7 +1,7 @@
 """``evaluate_run``: every metric of the evaluation suite on one trained run, as one dict.
 
 Each metric asks the model what it can do (``models.base`` capabilities) and is skipped, with
-the reason in the result, when it cannot: no ELBO or likelihood -> no ``nll``, no
+the reason in the result, when it cannot: no likelihood (``HasLikelihood``) -> no ``nll``, no
 reconstruction -> no ``recon``, no classifier for the image shape -> no sample metrics.
 Samples are drawn once (seeded) and shared by FID, KID, precision/recall, IS and confidence.
 """
@@ -26,19 +26,13 @@ from genlab.evaluation.classifier import Classifier, default_classifier, load_cl
 from genlab.evaluation.confidence import confidence_scores
 from genlab.evaluation.inception import NAME as INCEPTION
 from genlab.evaluation.inception import InceptionFeatures, load_inception
-from genlab.evaluation.likelihood import (
-    IW_SAMPLES,
-    LinearGaussian,
-    bits_per_dim,
-    iw_log_likelihood,
-    negative_elbo,
-    pca_exact_log_likelihood,
-)
+from genlab.evaluation.likelihood import bits_per_dim, negative_elbo
 from genlab.evaluation.metrics import feature_stats, frechet_distance, inception_score, kid
 from genlab.evaluation.neighbours import manifold_scores
 from genlab.evaluation.reference import ReferenceSet, dataset_key, reference_set
 from genlab.evaluation.unavailable import MetricUnavailable
-from genlab.models.base import HasELBO, Reconstructor, has
+from genlab.models.base import HasELBO, HasLikelihood, Reconstructor, has
+from genlab.models.density import IW_SAMPLES, dequantise, eight_bit_nats
 from genlab.runs import Run
 
 DEFAULT_METRICS = ("nll", "recon", "fid", "kid", "pr", "is", "confidence", "believability")
@@ -62,47 +56,34 @@ def _spread(run: Run, split: str, n: int, seed: int) -> tuple[Tensor, Tensor | N
 
 def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
                        k: int = IW_SAMPLES, seed: int = 0) -> dict[str, Any]:
-    """-ELBO and the importance-sampled NLL (Burda et al. 2016) with k draws from the encoder,
-    or the exact NLL of probabilistic PCA, of n images spread over ``split``; nats per image
-    and bits per dimension."""
+    """The model's own log-likelihood (exact or a bound it names: ``HasLikelihood``) and,
+    where it has one, -ELBO, of n images spread over ``split``; nats per image and bits per
+    dimension, on the scale the model declares. A density of 8-bit pixels is evaluated on
+    dequantised pixels (seeded) and also given on the 8-bit scale (``models.density``)."""
     model = run.model
+    if not has(model, HasLikelihood):
+        raise MetricUnavailable(f"the {model.config.name!r} model has no likelihood to evaluate")
     x, y = _spread(run, split, n, seed)
     dims = x[0].numel()
-    out: dict[str, Any] = {"images": len(x), "split": split, "binarize": run.config.data.binarize}
+    scale = model.likelihood_scale(run.config.data.binarize)
+    out: dict[str, Any] = {"images": len(x), "split": split, "binarize": scale.binarize,
+                           "likelihood": getattr(model.config, "likelihood", "gaussian")}
+    if scale.dequantised:
+        x = dequantise(x, torch.Generator().manual_seed(seed))
     with seeded(seed, x.device):
         if has(model, HasELBO):
-            out["likelihood"] = model.config.likelihood
             out["neg_elbo_nats"] = float(negative_elbo(model, x, y).mean())
-            nll = -iw_log_likelihood(model, x, y, k=k)
-            out["nll_method"] = f"importance sampling, k = {k} (Burda et al. 2016)"
-        elif isinstance(model, LinearGaussian):
-            out["likelihood"] = "gaussian"
-            nll = -pca_exact_log_likelihood(model, x)
-            out["nll_method"] = "exact (probabilistic PCA)"
-        else:
-            raise MetricUnavailable(
-                f"the {model.config.name!r} model has no ELBO or likelihood to evaluate"
-            )
+        nll = -model.log_likelihood(x, y, k)
+    out["nll_method"] = model.likelihood_method(k)
     out["nll_nats"] = float(nll.mean())
     out["nll_sem"] = float(nll.std() / math.sqrt(len(nll))) if len(nll) > 1 else 0.0
     out["nll_bpd"] = bits_per_dim(out["nll_nats"], dims)
     if "neg_elbo_nats" in out:
         out["neg_elbo_bpd"] = bits_per_dim(out["neg_elbo_nats"], dims)
-    kind, out["note"] = _likelihood_kind(out["likelihood"], out["binarize"])
-    out["scale"] = f"{kind}, binarisation {out['binarize']}"
+    if scale.dequantised:
+        out["nll_8bit_bpd"] = bits_per_dim(eight_bit_nats(out["nll_nats"], dims), dims)
+    out["scale"], out["note"] = str(scale), scale.note
     return out
-
-
-def _likelihood_kind(likelihood: str, binarize: str) -> tuple[str, str]:
-    """What the number is, and so which others it may be compared with: only those of the
-    same ``scale`` (kind and binarisation)."""
-    if likelihood == "categorical" or (likelihood == "bernoulli" and binarize != "none"):
-        return "discrete pixels", ("a probability of discrete pixels: comparable across "
-                                   "models on these pixels")
-    if likelihood == "bernoulli":
-        return "cross-entropy", ("Bernoulli on grey pixels is a cross-entropy, not a "
-                                 "normalised likelihood")
-    return "density", "a density of pixels in [0, 1]: comparable only with other densities on them"
 
 
 def reconstruction_metrics(run: Run, split: str = "test", n: int = 10_000,
@@ -267,7 +248,7 @@ def augment_metrics(run: Run, s: AugmentationSettings, classifier: str | Path | 
 
 
 SUMMARY = {
-    "nll": ("nll_nats", "nll_bpd", "neg_elbo_nats"), "recon": ("mse", "psnr_db"),
+    "nll": ("nll_nats", "nll_bpd", "nll_8bit_bpd", "neg_elbo_nats"), "recon": ("mse", "psnr_db"),
     "fid": ("fid",), "kid": ("kid",), "pr": ("precision", "recall", "density", "coverage"),
     "is": ("is",), "confidence": ("mean_max_softmax", "target_accuracy", "class_entropy"),
     "believability": ("recon_confidence", "perturb_confidence", "toward_accuracy",
@@ -275,9 +256,9 @@ SUMMARY = {
     "augment": ("augment_accuracy", "augment_gain"),
 }
 """The headline numbers of each metric, in the order a summary table shows them."""
-LIKELIHOOD_KEYS = frozenset({"nll_nats", "nll_bpd", "neg_elbo_nats"})
+LIKELIHOOD_KEYS = frozenset({"nll_nats", "nll_bpd", "nll_8bit_bpd", "neg_elbo_nats"})
 """Headline numbers comparable only between models of the same likelihood ``scale``."""
-LOWER_IS_BETTER = frozenset({"nll_nats", "nll_bpd", "neg_elbo_nats", "mse", "fid", "kid"})
+LOWER_IS_BETTER = frozenset({*LIKELIHOOD_KEYS, "mse", "fid", "kid"})
 """Headline numbers where lower is better; higher is better for every other one (class
 entropy too: ln C, every class equally often, is the most a sampler can cover)."""
 

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
 from genlab.errors import ConfigError
+from genlab.models.density import LikelihoodScale
 from genlab.models.likelihoods import PixelDistribution
 
 
@@ -307,11 +308,24 @@ class HasELBO(Protocol):
     def elbo(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
 
 
+@runtime_checkable
+class HasLikelihood(Protocol):
+    """log p(x) per image in nats (float64): exact, or a bound the family names, on the
+    scale its decoder and the data's binarisation put it (``models.density``)."""
+
+    def log_likelihood(self, x: Tensor, y: Tensor | None = None, k: int = 1000) -> Tensor: ...
+
+    def likelihood_method(self, k: int) -> str: ...
+
+    def likelihood_scale(self, binarize: str) -> LikelihoodScale: ...
+
+
 CAPABILITY_WORDS: dict[type, tuple[str, str]] = {
     Decoder: ("a", "latent space"),
     Encoder: ("an", "encoder"),
     Reconstructor: ("a", "reconstruction"),
     HasELBO: ("an", "ELBO"),
+    HasLikelihood: ("a", "likelihood"),
 }
 """Each protocol's article and noun, for error messages."""
 

@@ -16,6 +16,12 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from genlab.errors import ConfigError
 from genlab.models.base import Batch, EncoderDecoderModel, LatentConfig, LossOutput
+from genlab.models.density import (
+    IW_SAMPLES,
+    LikelihoodScale,
+    iw_log_likelihood,
+    pixel_likelihood_scale,
+)
 from genlab.models.likelihoods import PixelDistribution, PixelLikelihoodConfig
 from genlab.models.nets import BackboneConfig, build_decoder, build_encoder
 
@@ -78,6 +84,16 @@ class VAE(EncoderDecoderModel):
         total = (nll + beta * kl).mean()
         terms = {"nll": nll.mean(), "kl": kl.mean(), "neg_elbo": (nll + kl).mean()}
         return LossOutput(total, terms)
+
+    def log_likelihood(self, x: Tensor, y: Tensor | None = None, k: int = IW_SAMPLES) -> Tensor:
+        """The importance-sampled bound with k draws from the encoder (Burda et al. 2016)."""
+        return iw_log_likelihood(self, x, y, k=k)
+
+    def likelihood_method(self, k: int) -> str:
+        return f"importance sampling, k = {k} (Burda et al. 2016)"
+
+    def likelihood_scale(self, binarize: str) -> LikelihoodScale:
+        return pixel_likelihood_scale(self.config.likelihood, binarize)
 
     def log_importance_weights(self, x: Tensor, y: Tensor | None, k: int) -> Tensor:
         """log p(x, z_i) - log q(z_i | x) for k posterior samples, shape (k, N)."""

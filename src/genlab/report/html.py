@@ -23,7 +23,8 @@ from genlab.evaluation.evaluate import LIKELIHOOD_KEYS, LOWER_IS_BETTER, SUMMARY
 from genlab.version import __version__
 
 HEADINGS = {
-    "nll_nats": "NLL (nats)", "nll_bpd": "NLL (bits/dim)", "neg_elbo_nats": "−ELBO (nats)",
+    "nll_nats": "NLL (nats)", "nll_bpd": "NLL (bits/dim)",
+    "nll_8bit_bpd": "NLL (8-bit bits/dim)", "neg_elbo_nats": "−ELBO (nats)",
     "mse": "recon MSE", "psnr_db": "PSNR (dB)", "fid": "FID", "kid": "KID",
     "precision": "precision", "recall": "recall", "density": "density",
     "coverage": "coverage", "is": "IS", "mean_max_softmax": "sample confidence",

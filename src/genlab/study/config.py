@@ -30,7 +30,7 @@ from genlab.errors import ConfigError
 from genlab.evaluation.augmentation import AugmentationSettings
 from genlab.evaluation.believability import PerturbationSettings
 from genlab.evaluation.evaluate import DEFAULT_METRICS, METRICS, NLL_IMAGES
-from genlab.evaluation.likelihood import IW_SAMPLES
+from genlab.models.density import IW_SAMPLES
 from genlab.training.config import (
     RunConfig,
     apply_overrides,
