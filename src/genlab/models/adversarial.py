@@ -120,6 +120,7 @@ class AdversarialModel(LatentVariableModel):
     the labels as a second argument of both networks."""
 
     config_class = AdversarialConfig
+    tiny: ClassVar[dict[str, Any]] = {"latent_dim": 8}
     loss_choices: ClassVar[tuple[str, ...]] = ("non-saturating", "minimax", "least-squares")
     optim_defaults: ClassVar[dict[str, dict[str, Any]]] = {
         # Adam 2e-4, beta1 0.5 for both players (Radford et al. 2016)

@@ -7,6 +7,7 @@ training images (``fit_prior``, called by the trainer) and decodes draws from it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -31,6 +32,7 @@ class Autoencoder(EncoderDecoderModel):
     """Deterministic autoencoder (MSE or BCE); samples decode a Gaussian fitted to its codes."""
 
     config_class = AEConfig
+    tiny: ClassVar[dict[str, Any]] = {"hidden": [32], "latent_dim": 4}
 
     def __init__(self, config: AEConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__(config, shape, num_classes)

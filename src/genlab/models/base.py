@@ -111,6 +111,9 @@ class GenerativeModel(nn.Module):
     ``train`` section's global ones; ``train.optim.<player>`` beats both."""
     eval_with_grad: ClassVar[bool] = False
     """Evaluate with autograd on, for objectives that differentiate (gradient penalties)."""
+    tiny: ClassVar[dict[str, Any]] = {}
+    """Model options of a small, fast instance: the registry's contract tests train one of
+    every family with them, so a new family gets those tests by registering."""
     selection_metric: ClassVar[str | None] = "val/loss"
     """The logged value that picks the best checkpoint and drives early stopping (lower is
     better); None keeps the last epoch as best."""

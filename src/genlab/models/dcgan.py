@@ -17,6 +17,7 @@ and on MNIST it reaches a given FID in fewer updates (figures in ``benchmarks/``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from torch import nn
 
@@ -45,6 +46,7 @@ class DCGAN(AdversarialModel):
     """DCGAN: strided-convolution discriminator, transposed-convolution generator, BatchNorm."""
 
     config_class = DCGANConfig
+    tiny: ClassVar[dict[str, Any]] = {"latent_dim": 8, "channels": [8, 16]}
 
     def trunk(self) -> Trunk:
         """The convolutional features phi(x) of the discriminator and their width."""

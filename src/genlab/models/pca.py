@@ -65,6 +65,7 @@ class PCAModel(EncoderDecoderModel):
 
     config_class = PCAConfig
     closed_form = True
+    tiny: ClassVar[dict[str, Any]] = {"latent_dim": 4}
 
     def __init__(self, config: PCAConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__(config, shape, num_classes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -37,6 +38,7 @@ class VAE(EncoderDecoderModel):
     """VAE: Gaussian encoder q(z|x), N(0, I) prior, decoder likelihood chosen by config."""
 
     config_class = VAEConfig
+    tiny: ClassVar[dict[str, Any]] = {"hidden": [32], "latent_dim": 4}
 
     def __init__(self, config: VAEConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__(config, shape, num_classes)

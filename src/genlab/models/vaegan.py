@@ -69,6 +69,7 @@ class VAEGAN(VAE):
     """VAE/GAN: a VAE whose reconstruction term lives in a discriminator's feature space."""
 
     config_class = VAEGANConfig
+    tiny: ClassVar[dict[str, Any]] = {"hidden": [32], "latent_dim": 4, "feature_dim": 16}
     optim_defaults: ClassVar[dict[str, dict[str, Any]]] = {p: GAN_ADAM for p in PLAYERS}
     selection_metric = None
 
