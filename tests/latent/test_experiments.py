@@ -1,7 +1,11 @@
 """The latent experiments called directly, as a report or an explorer would: no CLI, no files.
 
-Identities that hold bit for bit (``torch.lerp`` is exact at weights 0 and 1) are checked with
-``torch.equal``; where the same codes are decoded in differently sized batches, with allclose.
+``torch.equal`` only where both sides are the same computation: copies of the input images,
+seeded repeats, and the same decode of a batch of the same size on bit-identical codes
+(``torch.lerp`` is exact at weights 0 and 1). The same codes decoded in batches of different
+sizes, or in different rows of one batch, agree only to float32 rounding: the matrix products
+may pick another kernel (MKL's AVX-512 sgemm does, by batch size: 1.7580e-04 against 1.7581e-04)
+and sum in another order. Those are compared with :func:`close`, whose tolerance is stated.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ def same(a: ExperimentResult, b: ExperimentResult) -> bool:
     )
 
 
+def close(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    """Decoded pixels (in [0, 1]) of the same codes, computed in batches of different sizes or
+    in different rows of one batch: equal up to float32 rounding (about 2e-7 measured)."""
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6)
+
+
 def reconstruction(trained, sel):
     return decode(trained.model, encode(trained.model, sel.x, sel.y), sel.y)
 
@@ -61,7 +71,7 @@ def test_perturb_rows_identities_and_numbers(vae):
     assert len(result.rows) == 5 and all(r.shape == (4, *vae.model.shape) for r in result.rows)
     assert result.row_labels[:2] == ["original", "reconstruction"]
     assert result.col_labels == sel.captions and torch.equal(result.rows[0], sel.x)
-    assert torch.equal(result.rows[2], result.rows[1])  # sigma 0 decodes the reconstruction
+    close(result.rows[2], result.rows[1])  # sigma 0 is the reconstruction: batch 12 vs 4
     numbers = result.numbers
     assert {"selection", "labels", "sigmas", "pixel_mse_vs_reconstruction",
             "code_shift_norm"} <= set(numbers) and finite(numbers)
@@ -89,9 +99,9 @@ def test_interpolation_rows_end_in_exact_reconstructions(vae):
     frames = torch.stack(result.rows)  # (K, 1 + steps + 1, C, H, W)
     assert frames.shape[:2] == (len(others), 7)
     assert torch.equal(frames[:, 0], others.x) and bool((frames[:, -1] == anchor.x).all())
-    assert torch.allclose(frames[:, 1], reconstruction(vae, others), atol=1e-6)
-    ends = reconstruction(vae, anchor).expand(len(others), -1, -1, -1)
-    assert torch.allclose(frames[:, -2], ends, atol=1e-6)
+    # the path's codes are encoded in a batch of 10 (with the anchor) and decoded in one of 45
+    close(frames[:, 1], reconstruction(vae, others))
+    close(frames[:, -2], reconstruction(vae, anchor).expand(len(others), -1, -1, -1))
     assert result.numbers["code_norms"].shape == (len(others), 5) and finite(result.numbers)
     with pytest.raises(ConfigError, match="one anchor image"):
         ex.interpolate(vae.run, vae.run.select("test", n=2), others)
@@ -101,9 +111,8 @@ def test_conditional_interpolation_switches_labels_half_way(cvae):
     anchor = cvae.run.select("test", index=[0])
     others = cvae.run.select("test", index=[1, 2])
     frames = torch.stack(ex.interpolate(cvae.run, anchor, others, steps=4).rows)
-    assert torch.allclose(frames[:, 1], reconstruction(cvae, others), atol=1e-6)
-    assert torch.allclose(frames[:, -2], reconstruction(cvae, anchor).expand(2, -1, -1, -1),
-                          atol=1e-6)
+    close(frames[:, 1], reconstruction(cvae, others))  # encoded in a batch of 3, decoded in 8
+    close(frames[:, -2], reconstruction(cvae, anchor).expand(2, -1, -1, -1))
 
 
 def test_centroid_moves_from_the_reconstruction_to_the_class_mean(family):
@@ -111,8 +120,8 @@ def test_centroid_moves_from_the_reconstruction_to_the_class_mean(family):
     result = ex.centroid(family.run, sel, [0.0, 1.0])
     original, at_zero, at_one = result.rows
     assert torch.equal(original, sel.x)
-    assert torch.allclose(at_zero, reconstruction(family, sel), atol=1e-6)
-    assert torch.allclose(at_one, at_one[:1].expand_as(at_one), atol=1e-6)  # one centroid
+    close(at_zero, reconstruction(family, sel))  # both alphas in a batch of 6, not 3
+    close(at_one, at_one[:1].expand_as(at_one))  # one centroid, decoded in different rows
     counts = result.numbers["centroid_images_per_class"]
     train = family.run.dataset.split(family.run.config.data.train_split)
     assert int(counts.sum()) == min(CENTROID_IMAGES, len(train)) and finite(result.numbers)
@@ -132,15 +141,15 @@ def test_toward_class_without_noise_reaches_its_target(vae):
     result = ex.toward_class(vae.run, sel, "7", [0.0, 1.0], noise=0.0, generator=gen(1))
     original, target, at_zero, at_one = result.rows
     assert torch.equal(original, sel.x)
-    assert torch.allclose(at_zero, reconstruction(vae, sel), atol=1e-6)
-    assert torch.allclose(at_one, target, atol=1e-6)
+    close(at_zero, reconstruction(vae, sel))  # both alphas in a batch of 8, not 4
+    close(at_one, target)  # at_one decoded in a batch of 8, the target in one of 4
     picked = result.numbers["target_train_indices"]
     train = vae.run.dataset.split(vae.run.config.data.train_split)
     assert picked.shape == (4,) and bool((train.labels[picked] == 7).all())
     assert result.numbers["target_class"] == 7 and result.numbers["target_name"] == "7"
     centroid = ex.toward_class(vae.run, sel, 7, [1.0], noise=0.0, use_centroid=True)
     assert centroid.numbers["target_train_indices"] is None
-    assert torch.equal(centroid.rows[1][0], centroid.rows[1][3])  # one goal for every image
+    close(centroid.rows[1][0], centroid.rows[1][3])  # one goal for every image, other rows
     with pytest.raises(ConfigError, match="unknown class"):
         ex.toward_class(vae.run, sel, "eleven", [1.0])
 
@@ -149,9 +158,10 @@ def test_blend_weights_and_flips(family):
     a = family.run.select("test", cls="1", n=3)
     b = family.run.select("test", cls="7", n=3)
     whole_a = ex.blend(family.run, a, b, w=1.0)
-    assert torch.equal(whole_a.rows[4], whole_a.rows[1])  # w = 1: A decoded
+    # w = 1 is z_a bit for bit (lerp), decoded like "A decoded" in a batch of 3: exact
+    assert torch.equal(whole_a.rows[4], whole_a.rows[1])
     whole_b = ex.blend(family.run, a, b, w=0.0)
-    assert torch.allclose(whole_b.rows[4], whole_b.rows[3], atol=1e-6)  # w = 0: B decoded
+    close(whole_b.rows[4], whole_b.rows[3])  # w = 0: B decoded (exactness promised at w = 1)
     flipped = ex.blend(family.run, a, b, w=0.5, flip=[1], flip_dims=[0])
     assert flipped.row_labels[3] == "B decoded (sign flips)"
     assert flipped.numbers["flip"] == [1] and flipped.numbers["flip_dims"] == [0]
@@ -167,6 +177,8 @@ def test_arithmetic_with_no_direction_is_the_reconstruction(vae):
     b = vae.run.select("test", cls="5", n=4)
     result = ex.arithmetic(vae.run, a, b, b)
     assert result.numbers["mode"] == "arithmetic" and float(result.numbers["direction_norm"]) == 0
+    # B - C is exactly 0 (the same batch encoded twice), so A + 0 decodes as A does, in a
+    # batch of the same size: exact
     assert torch.equal(result.rows[2], result.rows[1])
 
 
