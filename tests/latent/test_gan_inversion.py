@@ -20,7 +20,9 @@ from genlab.latent import experiments as ex
 from genlab.latent.fit import fit_objective
 from genlab.latent.moves import codes
 from genlab.latent.ops import decode, encode
+from genlab.models.adversarial import INVERSION_SIGMA, AdversarialModel
 from genlab.models.base import LatentConfig, LatentVariableModel
+from genlab.models.likelihoods import ImplicitPixels
 from genlab.models.registry import build_model, model_config_class
 from genlab.runs import Run
 from genlab.training.config import DataConfig, RunConfig
@@ -39,8 +41,10 @@ class Generator(LatentVariableModel):
         with torch.no_grad():  # larger output weights: images that differ from code to code
             self.net[2].weight.mul_(4)
 
-    def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net(z).view(-1, *self.shape)
+    fit_objective = AdversarialModel.fit_objective  # inverted as a GAN's generator is
+
+    def decode(self, z: Tensor, y: Tensor | None = None) -> ImplicitPixels:
+        return ImplicitPixels(self.net(z).view(-1, *self.shape), INVERSION_SIGMA)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
+from torch.distributions import Normal
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError
@@ -16,6 +17,7 @@ from genlab.models.likelihoods import (
     BETA_MIN_CONCENTRATION,
     LIKELIHOODS,
     SIGMA_MIN,
+    ImplicitPixels,
     Likelihood,
     bin_index,
     build_likelihood,
@@ -232,3 +234,12 @@ def test_registry_describes_every_likelihood() -> None:
         "continuous-bernoulli",
     }
     assert all(isinstance(d, str) and d for d in LIKELIHOODS.values())
+
+
+def test_implicit_pixels_are_a_point_mass_with_a_gaussian_inversion_likelihood():
+    images = torch.rand(2, 1, 4, 4)
+    out = ImplicitPixels(images, sigma=0.1)
+    assert torch.equal(out.mean, images) and torch.equal(out.sample(), images)
+    x = torch.rand(2, 1, 4, 4)
+    expected = Normal(images, 0.1).log_prob(x).flatten(1).sum(1)
+    torch.testing.assert_close(out.log_prob(x), expected, rtol=1e-6, atol=1e-5)

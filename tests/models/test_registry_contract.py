@@ -14,6 +14,8 @@ import genlab
 from genlab.cli.latent_cmds import COMMANDS
 from genlab.cli.main import main
 from genlab.evaluation.evaluate import evaluate_run
+from genlab.models.base import Decoder, has
+from genlab.models.likelihoods import PixelDistribution
 from genlab.models.registry import MODELS
 from genlab.runs import open_run
 
@@ -60,6 +62,12 @@ def test_trains_samples_saves_and_loads(family: str, trained: dict[str, Path]) -
     images = run.sample(5, seed=0)
     assert images.shape == (5, 1, 28, 28) and images.min() >= 0 and images.max() <= 1
     assert torch.equal(images, run.sample(5, seed=0))  # same seed, same path
+    if has(run.model, Decoder):  # decoders always return a pixel distribution
+        z = run.model.sample_prior(3, torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            out = run.model.decode(z, run.model.labels_for(3, None))
+        assert isinstance(out, PixelDistribution) and out.log_prob(out.mean).shape == (3,)
+        assert isinstance(run.model.fit_objective, str)
 
 
 @pytest.mark.parametrize("family", [f for f, m in MODELS.items() if not m.closed_form])

@@ -20,6 +20,7 @@ from genlab import train
 from genlab.models.base import Batch, Decoder, LatentConfig, LatentVariableModel, LossOutput, Player
 from genlab.models.base import has as has_capability
 from genlab.models.ema import EMA
+from genlab.models.likelihoods import ImplicitPixels
 from genlab.models.registry import MODELS
 from genlab.training.checkpoint import read_checkpoint
 
@@ -52,8 +53,8 @@ class ToyGAN(LatentVariableModel):
                                     nn.Linear(32, 1))
         self.ema = EMA(self.generator, config.ema_decay)
 
-    def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.ema(z).view(-1, *self.shape)  # plain images: no likelihood wrapper
+    def decode(self, z: Tensor, y: Tensor | None = None) -> ImplicitPixels:
+        return ImplicitPixels(self.ema(z).view(-1, *self.shape), sigma=0.1)  # a point mass
 
     def players(self) -> list[Player]:
         return [Player("critic", self.critic_loss),

@@ -30,7 +30,6 @@ from genlab.errors import ConfigError
 from genlab.latent.masks import check_mask
 from genlab.latent.ops import condition, decode, require_decoder
 from genlab.models.base import Encoder, GenerativeModel, constant_parameters, has
-from genlab.models.likelihoods import PixelDistribution
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -39,11 +38,6 @@ SMOOTHING = 0.9
 ELBO is noisy (several nats on MNIST), so its raw maximum would mostly track lucky draws."""
 EVAL_DECODES = 16384
 """Decodes per call when re-estimating ELBOs with many samples (memory bound, not speed)."""
-INVERSION_SIGMA = 0.1
-"""Pixel noise sigma of the Gaussian likelihood N(x; G(z), sigma^2 I) given to a generator that
-decodes to plain images (a GAN): fitting q(z) then minimises the pixel squared error over
-2 sigma^2 plus the KL to the prior, i.e. GAN inversion with a prior term (Zhu et al. 2016
-invert by pixel loss alone; the prior keeps z where the generator was trained)."""
 _PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("progress", default=None)
 
 
@@ -117,24 +111,10 @@ def prior_frame(prior: Distribution, dim: int) -> tuple[Tensor, Tensor]:
     return zeros, torch.ones_like(zeros)
 
 
-def likelihood(model: GenerativeModel, z: Tensor, y: Tensor | None = None) -> PixelDistribution:
-    """p(x|z): the decoder's own pixel distribution, or for a generator that decodes to plain
-    images a Gaussian of sigma :data:`INVERSION_SIGMA` around them."""
-    out = model.decode(z, y)
-    if isinstance(out, Tensor):
-        return PixelDistribution(Normal(out, torch.full_like(out, INVERSION_SIGMA)))
-    return out
-
-
 def fit_objective(model: GenerativeModel) -> str:
-    """What :func:`fit_posterior` maximises for this model, in words for JSON records."""
-    label = torch.zeros(1, dtype=torch.long, device=model.device) if model.conditional else None
-    with frozen(model), torch.no_grad():
-        probe = model.decode(model.prior().mean.unsqueeze(0), label)
-    if isinstance(probe, Tensor):
-        return (f"GAN inversion: Gaussian pixel likelihood (sigma {INVERSION_SIGMA}) around the "
-                "generator's image, plus the KL of q(z) to the prior")
-    return "ELBO of the decoder's likelihood"
+    """What :func:`fit_posterior` maximises for this model (its family declares it), in words
+    for JSON records."""
+    return model.fit_objective  # type: ignore[attr-defined]
 
 
 def _tile(t: Tensor, k: int) -> Tensor:
@@ -163,7 +143,7 @@ def elbo_estimate(
     labels = None if y is None else _tile(y, n_samples)
     if mask is not None and mask.shape[0] != 1:
         mask = _tile(mask, n_samples)
-    out = likelihood(model, z.reshape(n_samples * n, -1), labels)
+    out = model.decode(z.reshape(n_samples * n, -1), labels)
     log_px = out.log_prob(_tile(x, n_samples), mask)
     q = Independent(Normal(mu, std), 1)
     prior = model.prior()

@@ -37,6 +37,7 @@ from genlab.models.base import (
     constant_parameters,
 )
 from genlab.models.ema import EMA
+from genlab.models.likelihoods import ImplicitPixels
 
 
 def minimax_discriminator(real: Tensor, fake: Tensor) -> Tensor:
@@ -113,6 +114,13 @@ class AdversarialConfig(LatentConfig):
     ema: float = 0.0
 
 
+INVERSION_SIGMA = 0.1
+"""Pixel sigma of the Gaussian around G(z) that inverting a generator maximises: fitting q(z)
+then minimises the squared pixel error over 2 sigma^2 plus the KL to the prior, i.e. GAN
+inversion with a prior term (Zhu et al. 2016 invert by pixel loss alone; the prior keeps z
+where the generator was trained)."""
+
+
 class AdversarialModel(LatentVariableModel):
     """A generator/discriminator pair; a family chooses the networks and the loss.
 
@@ -128,6 +136,8 @@ class AdversarialModel(LatentVariableModel):
         "generator": {"lr": 2e-4, "betas": (0.5, 0.999)},
     }
     selection_metric = None  # neither player's loss measures sample quality
+    fit_objective = (f"GAN inversion: Gaussian pixel likelihood (sigma {INVERSION_SIGMA}) "
+                     "around the generator's image, plus the KL of q(z) to the prior")
 
     def __init__(self, config: AdversarialConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__(config, shape, num_classes)
@@ -173,10 +183,11 @@ class AdversarialModel(LatentVariableModel):
             raise ConfigError(f"{self.config.name} is conditional: pass the labels")
         return (y,)
 
-    def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+    def decode(self, z: Tensor, y: Tensor | None = None) -> ImplicitPixels:
         """Images in [0, 1] from codes, by the averaged generator when there is one."""
         generator = self.ema if self.ema is not None else self.generator
-        return (generator(z, *self.labels_or_nothing(y)) + 1) / 2
+        return ImplicitPixels((generator(z, *self.labels_or_nothing(y)) + 1) / 2,
+                              INVERSION_SIGMA)
 
     def discriminate(self, x: Tensor, y: Tensor | None) -> Tensor:
         """One logit or score per image of ``x`` (pixels in [-1, 1])."""

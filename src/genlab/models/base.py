@@ -212,19 +212,19 @@ def constant_parameters(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-DecoderOutput = PixelDistribution | Tensor
-"""What a decoder returns: a pixel distribution p(x|z), or (a GAN generator) plain images."""
-
-
-def render(out: DecoderOutput, mean: bool = True) -> Tensor:
-    """Images in [0, 1] from a decoder's output: the distribution's mean (or a draw)."""
-    if isinstance(out, Tensor):
-        return out.clamp(0, 1)
+def render(out: PixelDistribution, mean: bool = True) -> Tensor:
+    """Images in [0, 1] from a decoder's pixel distribution: its mean (or a draw)."""
     return (out.mean if mean else out.sample()).clamp(0, 1)
 
 
 class LatentVariableModel(GenerativeModel):
-    """A prior p(z) and a decoder: sampling decodes prior draws (a GAN's generator is one)."""
+    """A prior p(z) and a decoder: sampling decodes prior draws (a GAN's generator is one).
+
+    ``decode`` always returns a pixel distribution (``likelihoods.ImplicitPixels`` for a
+    generator); ``fit_objective`` says what fitting codes through it maximises (the latent
+    tools' inference without an encoder, completion, and inversion)."""
+
+    fit_objective: ClassVar[str] = "ELBO of the decoder's likelihood"
 
     @property
     def latent_dim(self) -> int:
@@ -235,7 +235,7 @@ class LatentVariableModel(GenerativeModel):
         zeros = torch.zeros(self.latent_dim, device=self.device)
         return Independent(Normal(zeros, torch.ones_like(zeros)), 1)
 
-    def decode(self, z: Tensor, y: Tensor | None = None) -> DecoderOutput:
+    def decode(self, z: Tensor, y: Tensor | None = None) -> PixelDistribution:
         raise NotImplementedError
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -283,7 +283,7 @@ class Decoder(Protocol):
 
     def prior(self) -> Distribution: ...
 
-    def decode(self, z: Tensor, y: Tensor | None = None) -> DecoderOutput: ...
+    def decode(self, z: Tensor, y: Tensor | None = None) -> PixelDistribution: ...
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
 

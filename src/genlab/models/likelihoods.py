@@ -83,6 +83,23 @@ class PixelDistribution:
         return self._dist.sample()
 
 
+class ImplicitPixels(PixelDistribution):
+    """What an implicit decoder (a GAN's generator) gives: a point mass at its image G(z),
+    whose mean and draws are that image. ``log_prob`` is a Gaussian of ``sigma`` around it, the
+    likelihood that inverting the generator maximises (a pixel loss, Zhu et al. 2016)."""
+
+    def __init__(self, images: Tensor, sigma: float) -> None:
+        super().__init__(Normal(images, torch.full_like(images, sigma)))
+        self.images = images
+
+    @property
+    def mean(self) -> Tensor:
+        return self.images
+
+    def sample(self) -> Tensor:
+        return self.images
+
+
 class _BernoulliPixels(PixelDistribution):
     def pixel_log_prob(self, x: Tensor) -> Tensor:
         # Equal to the Bernoulli log-pmf on binary x; on grey x it is the (negative) binary
