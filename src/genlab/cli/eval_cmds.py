@@ -27,15 +27,10 @@ CLASSIFIER_EXAMPLES = """examples:
       --device cuda --out cifarnet.safetensors
 """
 DEVICE_HELP = "cpu, cuda, cuda:N, mps or auto"
-METRIC_HELP = ("nll (-ELBO and importance-sampled NLL), recon (MSE/PSNR/BCE), fid, kid, "
-               "pr (precision/recall/density/coverage), is (Inception Score), confidence, "
-               "believability (confidence on reconstructions and perturbed codes), augment "
-               "(classifiers trained with generated images; not in the default set)")
-
-
 def _metric_args(p: argparse.ArgumentParser) -> None:
     """Options whose choices come from the evaluation package (imported on use)."""
-    from genlab.evaluation.evaluate import DEFAULT_METRICS, METRICS, NLL_IMAGES
+    from genlab.evaluation.evaluate import NLL_IMAGES
+    from genlab.evaluation.registry import DEFAULT_METRICS, METRICS, metric_help
     from genlab.models.density import IW_SAMPLES
 
     def metric(text: str) -> str:
@@ -45,7 +40,7 @@ def _metric_args(p: argparse.ArgumentParser) -> None:
 
     metric.__name__ = "a metric name"
     p.add_argument("--metrics", type=arg.listed(metric),
-                   default=list(DEFAULT_METRICS), help=f"comma-separated: {METRIC_HELP}")
+                   default=list(DEFAULT_METRICS), help=f"comma-separated: {metric_help()}")
     p.add_argument("-k", "--iw-samples", type=arg.int_range(1, 100_000), default=IW_SAMPLES,
                    help="importance samples per image for nll")
     p.add_argument("--nll-images", type=arg.positive_int, default=NLL_IMAGES,

@@ -30,18 +30,18 @@ from genlab.evaluation.likelihood import bits_per_dim, negative_elbo
 from genlab.evaluation.metrics import feature_stats, frechet_distance, inception_score, kid
 from genlab.evaluation.neighbours import manifold_scores
 from genlab.evaluation.reference import ReferenceSet, dataset_key, reference_set
+from genlab.evaluation.registry import (
+    CLASSIFIER_METRICS,
+    DEFAULT_METRICS,
+    METRICS,
+    SAMPLE_METRICS,
+    SUMMARY,
+)
 from genlab.evaluation.unavailable import MetricUnavailable
 from genlab.models.base import HasELBO, HasLikelihood, Reconstructor, has
 from genlab.models.density import IW_SAMPLES, dequantise, eight_bit_nats
 from genlab.runs import Run
 
-DEFAULT_METRICS = ("nll", "recon", "fid", "kid", "pr", "is", "confidence", "believability")
-"""What ``genlab evaluate`` and :func:`evaluate_run` measure unless told otherwise."""
-METRICS = (*DEFAULT_METRICS, "augment")
-"""Every metric; ``augment`` (six classifiers trained per run) only when asked for."""
-SAMPLE_METRICS = ("fid", "kid", "pr", "is", "confidence")
-CLASSIFIER_METRICS = (*SAMPLE_METRICS, "believability")
-"""The metrics measured with one classifier opened here (``augment`` opens its own)."""
 NLL_IMAGES = 1000
 """Images the likelihood is estimated on by default: k = 1000 draws each is the costly part."""
 CHUNK = 1000
@@ -245,22 +245,6 @@ def augment_metrics(run: Run, s: AugmentationSettings, classifier: str | Path | 
     smallest = min(out["fractions"], key=lambda row: row["fraction"])
     return {**out, "augment_accuracy": smallest["accuracy_augmented"],
             "augment_gain": smallest["gain"], "augment_fraction": smallest["fraction"]}
-
-
-SUMMARY = {
-    "nll": ("nll_nats", "nll_bpd", "nll_8bit_bpd", "neg_elbo_nats"), "recon": ("mse", "psnr_db"),
-    "fid": ("fid",), "kid": ("kid",), "pr": ("precision", "recall", "density", "coverage"),
-    "is": ("is",), "confidence": ("mean_max_softmax", "target_accuracy", "class_entropy"),
-    "believability": ("recon_confidence", "perturb_confidence", "toward_accuracy",
-                      "centroid_confidence"),
-    "augment": ("augment_accuracy", "augment_gain"),
-}
-"""The headline numbers of each metric, in the order a summary table shows them."""
-LIKELIHOOD_KEYS = frozenset({"nll_nats", "nll_bpd", "nll_8bit_bpd", "neg_elbo_nats"})
-"""Headline numbers comparable only between models of the same likelihood ``scale``."""
-LOWER_IS_BETTER = frozenset({*LIKELIHOOD_KEYS, "mse", "fid", "kid"})
-"""Headline numbers where lower is better; higher is better for every other one (class
-entropy too: ln C, every class equally often, is the most a sampler can cover)."""
 
 
 def summary(result: dict[str, Any]) -> dict[str, float | None]:

@@ -19,20 +19,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from genlab.evaluation.evaluate import LIKELIHOOD_KEYS, LOWER_IS_BETTER, SUMMARY
+from genlab.evaluation.registry import (
+    HEADLINES,
+    LIKELIHOOD_KEYS,
+    LOWER_IS_BETTER,
+    REGISTRY,
+    SUMMARY,
+)
 from genlab.version import __version__
 
-HEADINGS = {
-    "nll_nats": "NLL (nats)", "nll_bpd": "NLL (bits/dim)",
-    "nll_8bit_bpd": "NLL (8-bit bits/dim)", "neg_elbo_nats": "−ELBO (nats)",
-    "mse": "recon MSE", "psnr_db": "PSNR (dB)", "fid": "FID", "kid": "KID",
-    "precision": "precision", "recall": "recall", "density": "density",
-    "coverage": "coverage", "is": "IS", "mean_max_softmax": "sample confidence",
-    "target_accuracy": "class-targeted accuracy", "class_entropy": "class entropy (nats)",
-    "recon_confidence": "recon confidence", "perturb_confidence": "noise-perturbed confidence",
-    "toward_accuracy": "toward-class accuracy", "centroid_confidence": "centroid confidence",
-}
-"""Column headings of the headline numbers (``genlab.evaluation.evaluate.SUMMARY``)."""
+HEADINGS = {key: h.heading for key, h in HEADLINES.items()}
+"""Column headings of the headline numbers (``evaluation.registry``)."""
 ORDER = [key for keys in SUMMARY.values() for key in keys]
 
 STYLE = """
@@ -249,11 +246,12 @@ def method_notes(parts: Sequence[ModelPart]) -> list[str]:
         if "nll" in metrics:
             m = metrics["nll"]
             notes.append(f"{p.label}: likelihood on {m['images']} {m['split']} images, "
-                         f"{m['nll_method']}, binarisation {m['binarize']}: {m['note']}.")
+                         f"{m['nll_method']}, scale {m.get('scale', m['binarize'])}: {m['note']}.")
         if "believability" in metrics and not any(n.startswith("Perturbations") for n in notes):
             s = metrics["believability"]["settings"]
             notes.append(f"Perturbations on {s['images']} test images: noise σ in {s['sigmas']} "
                          "(confidence averaged over σ), class "
                          f"{s['source_class']} toward class {s['target_class']} and toward the "
                          f"class centroid with α in {s['alphas']} (scores at the largest α).")
-    return notes
+    present = dict.fromkeys(k for p in parts for k in p.section["evaluation"]["metrics"])
+    return notes + [f"{k}: {REGISTRY[k].method}" for k in present if k in REGISTRY]

@@ -29,7 +29,8 @@ from typing import Any
 from genlab.errors import ConfigError
 from genlab.evaluation.augmentation import AugmentationSettings
 from genlab.evaluation.believability import PerturbationSettings
-from genlab.evaluation.evaluate import DEFAULT_METRICS, METRICS, NLL_IMAGES
+from genlab.evaluation.evaluate import NLL_IMAGES
+from genlab.evaluation.registry import DEFAULT_METRICS, METRICS
 from genlab.models.density import IW_SAMPLES
 from genlab.training.config import (
     RunConfig,

@@ -1,0 +1,48 @@
+"""Each metric is declared once: the CLI help, the summary and the page read the registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from genlab.cli.main import main
+from genlab.evaluation import evaluate as ev
+from genlab.evaluation.registry import (
+    HEADLINES,
+    LIKELIHOOD_KEYS,
+    LOWER_IS_BETTER,
+    REGISTRY,
+    SUMMARY,
+)
+from genlab.report import html
+
+
+def test_every_headline_is_declared_once_with_a_heading() -> None:
+    keys = [h.key for m in REGISTRY.values() for h in m.headlines]
+    assert len(keys) == len(set(keys)) and list(HEADLINES) == keys
+    assert [k for ks in SUMMARY.values() for k in ks] == keys
+    assert {k: h.heading for k, h in HEADLINES.items()} == html.HEADINGS
+    assert keys == html.ORDER
+
+
+def test_directions_and_scales_follow_the_declarations() -> None:
+    assert {"nll_nats", "nll_bpd", "nll_8bit_bpd", "neg_elbo_nats"} == LIKELIHOOD_KEYS
+    assert {"fid", "kid", "mse"} | LIKELIHOOD_KEYS == LOWER_IS_BETTER
+    assert html.arrow("fid") == "↓" and html.arrow("is") == "↑"
+
+
+def test_the_evaluation_suite_and_its_help_read_the_registry(capsys) -> None:
+    assert tuple(REGISTRY) == ev.METRICS and "augment" not in ev.DEFAULT_METRICS
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    def squeeze(text: str) -> str:  # argparse wraps lines, at spaces and after hyphens
+        return "".join(text.split()).replace("-", "")
+
+    text = squeeze(capsys.readouterr().out)
+    for metric in REGISTRY.values():
+        assert squeeze(f"{metric.name} ({metric.help})") in text, metric.name
+
+
+def test_each_metric_has_a_method_note_naming_its_source() -> None:
+    for metric in REGISTRY.values():
+        assert metric.method.endswith(".") and len(metric.method) > 40, metric.name
+        assert metric.needs and metric.headlines, metric.name
