@@ -127,19 +127,19 @@ def test_a_second_start_reuses_runs_and_sections(study_dir: Path, classifier: Pa
 def test_a_stopped_study_continues_where_it_stopped(tmp_path: Path, classifier: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     study = study_from_dict(tiny_study(classifier, models=tiny_study(classifier)["models"][:3]))
-    real = runner.build_section
+    real = runner.write_model_section
 
     def stop_at_vae(label: str, *args: object, **kwargs: object) -> dict:
         if label == "vae":
             raise KeyboardInterrupt
         return real(label, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "build_section", stop_at_vae)
+    monkeypatch.setattr(runner, "write_model_section", stop_at_vae)
     with pytest.raises(KeyboardInterrupt):
         run_study(study, tmp_path, tmp_path, log=lambda m: None)
     assert not (tmp_path / "report.html").exists()
     finished = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    monkeypatch.setattr(runner, "build_section", real)
+    monkeypatch.setattr(runner, "write_model_section", real)
     messages: list[str] = []
     run_study(study, tmp_path, tmp_path, log=messages.append)
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == finished

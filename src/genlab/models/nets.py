@@ -68,7 +68,7 @@ class NetSpec:
             raise ConfigError(f"res_blocks must be a positive integer, got {self.res_blocks!r}")
 
 
-class Encoder(nn.Module):
+class EncoderNet(nn.Module):
     """Image (N, C, H, W) plus an optional condition (N, cond_dim) -> features (N, out).
 
     The condition is concatenated to the flattened image (mlp) or appended as constant
@@ -114,7 +114,7 @@ class ResBlock(nn.Module):
 
 def build_encoder(
     spec: NetSpec, shape: tuple[int, int, int], out_features: int, cond_dim: int = 0
-) -> Encoder:
+) -> EncoderNet:
     """Encoder for images of ``shape``; forward(x, cond=None) -> (N, out_features)."""
     c, h, w = _check_shape(shape)
     if spec.kind == "mlp":
@@ -125,7 +125,7 @@ def build_encoder(
         stages = _conv_encoder if spec.kind == "conv" else _resnet_encoder
         flat = spec.channels[-1] * math.prod(final)
         layers = [*stages(spec, c + cond_dim), nn.Flatten(), nn.Linear(flat, out_features)]
-    return Encoder(nn.Sequential(*layers), cond_dim, planes=spec.kind != "mlp")
+    return EncoderNet(nn.Sequential(*layers), cond_dim, planes=spec.kind != "mlp")
 
 
 def build_decoder(

@@ -35,7 +35,7 @@ from genlab.models.density import IW_SAMPLES
 from genlab.training.config import (
     RunConfig,
     apply_overrides,
-    build_section,
+    config_dataclass,
     config_from_dict,
     read_yaml,
 )
@@ -124,7 +124,7 @@ def study_from_dict(raw: Any, where: str = "study") -> StudyConfig:
         name=str(raw.get("name", "study")),
         data=_mapping(raw, "data", where), train=_mapping(raw, "train", where),
         models=[_model(m, f"{where}: models[{i}]") for i, m in enumerate(models)],
-        **{k: build_section(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()},
+        **{k: config_dataclass(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()},
     )
     _check(config, where)
     return config

@@ -26,7 +26,7 @@ from genlab.io import write_json, write_text
 from genlab.report.html import ModelPart, method_notes, render_report, results_csv
 from genlab.runs import open_run
 from genlab.study.config import StudyConfig, StudySettings, config_hash, resolve_model
-from genlab.study.sections import build_section
+from genlab.study.sections import write_model_section
 from genlab.training.config import RunConfig
 from genlab.training.trainer import train
 
@@ -72,7 +72,7 @@ def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = No
         log(f"{tag}: {train_or_reuse(config, run_dir, lambda m, t=tag: log(f'{t}: {m}'))} "
             f"({run_dir})")
         run = open_run(run_dir, device=device or config.train.device, data_dir=data_dir)
-        section = build_section(label, run, out / "models" / label, study,
+        section = write_model_section(label, run, out / "models" / label, study,
                                 lambda m, t=tag: log(f"{t}: {m}"))
         section["run_dir"] = str(run_dir)
         write_json(run_dir / "evaluation.json", section["evaluation"])
@@ -102,7 +102,7 @@ def report_runs(runs: Sequence[str], out: Path, settings: StudySettings,
         parts = []
         for i, (label, run) in enumerate(zip(labels, opened, strict=True), 1):
             tag = f"[{i}/{len(opened)}] {label}"
-            section = build_section(label, run, Path(tmp) / label, settings,
+            section = write_model_section(label, run, Path(tmp) / label, settings,
                                     lambda m, t=tag: log(f"{t}: {m}"))
             parts.append(ModelPart(section, Path(tmp) / label))
         return write_text(out, render_report(title, parts, method_notes(parts)))

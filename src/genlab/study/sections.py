@@ -1,6 +1,6 @@
 """One model's part of a study or report: its evaluation and its figures, written to a folder.
 
-:func:`build_section` opens nothing itself: it takes an opened :class:`~genlab.runs.Run`,
+:func:`write_model_section` opens nothing itself: it takes an opened :class:`~genlab.runs.Run`,
 evaluates it (``genlab.evaluation.evaluate_run``, the numbers ``genlab evaluate`` prints), runs
 the three perturbations once (their decodes are both scored and drawn), the interpolations and
 the latent map (``genlab.latent``), and writes each figure as a PNG plus ``section.json``: the
@@ -69,7 +69,7 @@ def cached_section(folder: Path, key: str) -> dict[str, Any] | None:
     return section if all(f.is_file() for f in files) else None
 
 
-def build_section(label: str, run: Run, folder: Path, settings: StudySettings,
+def write_model_section(label: str, run: Run, folder: Path, settings: StudySettings,
                   log: Log = print) -> dict[str, Any]:
     """Evaluate ``run``, draw its figures into ``folder`` and write ``section.json`` last (so
     a section is reused only once complete); returns the section record."""

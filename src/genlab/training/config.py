@@ -149,7 +149,7 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         _, item = typing.get_args(annotation)
         if not isinstance(value, dict):
             raise ConfigError(f"{key} expects a mapping, got {value!r}")
-        return {str(k): build_section(item, v, f"{key}.{k}") for k, v in value.items()}
+        return {str(k): config_dataclass(item, v, f"{key}.{k}") for k, v in value.items()}
     if origin is list:
         (item,) = typing.get_args(annotation)
         if isinstance(value, tuple):
@@ -168,7 +168,7 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     return value
 
 
-def build_section(cls: type, values: dict[str, Any], prefix: str) -> Any:
+def config_dataclass(cls: type, values: dict[str, Any], prefix: str) -> Any:
     """Instantiate a config dataclass from a mapping, naming any unknown key or bad type."""
     if not isinstance(values, dict):
         raise ConfigError(f"{prefix} must be a mapping, got {values!r}")
@@ -230,7 +230,7 @@ def build_model_config(model_raw: dict[str, Any]) -> ModelConfig:
             f"model.{key} (--{key.replace('_', '-')}) is not an option of {name}; "
             f"{name}'s options: {', '.join(model_options(name) + list(cls.aliases)) or 'none'}"
         )
-    config = build_section(cls, values, "model")
+    config = config_dataclass(cls, values, "model")
     config.name = name
     return config
 
@@ -250,7 +250,7 @@ def config_from_dict(raw: dict[str, Any], stored: bool = False) -> RunConfig:
             raise ConfigError(f"{section} must be a mapping, got {raw[section]!r}")
     model_raw = dict(raw.get("model") or {})
     model = build_model_config(upgrade_stored(model_raw) if stored else model_raw)
-    sections = {k: build_section(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()}
+    sections = {k: config_dataclass(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()}
     out = raw.get("out")
     if out is not None and not isinstance(out, str):
         raise ConfigError(f"out expects a path string, got {out!r}")
