@@ -20,16 +20,17 @@ from genlab.report.html import (
     results_csv,
 )
 from genlab.report.images import save_image_grid
+from genlab.report.records import Figure, ModelSection
 
 
 def part(tmp_path: Path, label: str, summary: dict, scale: str | None = None) -> ModelPart:
     folder = tmp_path / label
     save_image_grid(torch.rand(4, 1, 8, 8), folder / "samples.png")
     metrics = {"nll": {"scale": scale}} if scale else {}
-    section = {"label": label, "run": {"model": label, "dataset": "mnist-mini", "epoch": 3},
-               "summary": summary, "evaluation": {"metrics": metrics, "skipped": {"kid": "no"}},
-               "figures": [{"key": "samples", "title": "samples", "file": "samples.png"}],
-               "skipped_figures": {"map": "needs an encoder"}, "training": {"seconds": 1.5}}
+    section = ModelSection(label, "key", {"model": label, "dataset": "mnist-mini", "epoch": 3},
+                           summary, {"metrics": metrics, "skipped": {"kid": "no"}},
+                           [Figure("samples", "samples", "samples.png")],
+                           {"map": "needs an encoder"}, {"seconds": 1.5})
     return ModelPart(section, folder)
 
 
@@ -46,7 +47,7 @@ def parts(tmp_path: Path) -> list[ModelPart]:
 
 
 def test_columns_follow_the_suite_order_and_skip_empty_ones(parts) -> None:
-    parts[0].section["summary"]["kid"] = None
+    parts[0].section.summary["kid"] = None
     assert columns(parts) == ["nll_nats", "fid", "mean_max_softmax"]
 
 
@@ -99,7 +100,7 @@ def test_the_page_embeds_every_figure_and_bolds_the_best(parts) -> None:
 
 
 def test_method_notes_say_how_the_numbers_were_made(parts) -> None:
-    parts[0].section["evaluation"]["metrics"] = {
+    parts[0].section.evaluation["metrics"] = {
         "fid": {"samples": 100, "real": 200, "split": "test", "feature_space": "fid-x",
                 "classifier_sha256": "abc"},
         "nll": {"images": 8, "split": "test", "nll_method": "k = 5", "binarize": "dynamic",

@@ -26,6 +26,7 @@ from genlab.evaluation.registry import (
     REGISTRY,
     SUMMARY,
 )
+from genlab.report.records import Figure, ModelSection
 from genlab.version import __version__
 
 HEADINGS = {key: h.heading for key, h in HEADLINES.items()}
@@ -48,17 +49,17 @@ figcaption,caption{font-size:13px;color:#555}.note{color:#666;font-size:13px}sec
 class ModelPart:
     """One model's section record (``genlab.study.sections``) and the folder of its PNGs."""
 
-    section: dict[str, Any]
+    section: ModelSection
     folder: Path
 
     @property
     def label(self) -> str:
-        return str(self.section["label"])
+        return self.section.label
 
 
 def columns(parts: Sequence[ModelPart]) -> list[str]:
     """The headline numbers any model has, in the evaluation suite's order."""
-    present = {k for p in parts for k, v in p.section["summary"].items() if _number(v)}
+    present = {k for p in parts for k, v in p.section.summary.items() if _number(v)}
     return [k for k in ORDER if k in present]
 
 
@@ -68,7 +69,7 @@ def _number(value: Any) -> bool:
 
 def scale(part: ModelPart) -> str | None:
     """The likelihood's scale (kind and binarisation): NLLs compare only within one."""
-    return part.section["evaluation"]["metrics"].get("nll", {}).get("scale")
+    return part.section.likelihood_scale
 
 
 def best_rows(parts: Sequence[ModelPart], key: str) -> set[int]:
@@ -76,7 +77,7 @@ def best_rows(parts: Sequence[ModelPart], key: str) -> set[int]:
     likelihood, the best of each group of two or more models on the same scale."""
     groups: dict[str | None, list[tuple[int, float]]] = {}
     for i, p in enumerate(parts):
-        value = p.section["summary"].get(key)
+        value = p.section.summary.get(key)
         if _number(value):
             groups.setdefault(scale(p) if key in LIKELIHOOD_KEYS else None, []).append((i, value))
     pick = min if key in LOWER_IS_BETTER else max
@@ -99,7 +100,7 @@ def fmt(value: Any) -> str:
 
 
 def _row_facts(part: ModelPart) -> dict[str, Any]:
-    run, training = part.section["run"], part.section.get("training") or {}
+    run, training = part.section.run, part.section.training
     return {"model": part.label, "family": run.get("model"), "dataset": run.get("dataset"),
             "epoch": run.get("epoch"), "train_seconds": training.get("seconds")}
 
@@ -112,7 +113,7 @@ def results_csv(parts: Sequence[ModelPart]) -> str:
     writer.writerow([*_row_facts(parts[0]), *keys] if parts else [])
     for p in parts:
         writer.writerow([*_row_facts(p).values(),
-                         *("" if not _number(v := p.section["summary"].get(k)) else v
+                         *("" if not _number(v := p.section.summary.get(k)) else v
                            for k in keys)])
     return out.getvalue()
 
@@ -124,7 +125,7 @@ def _scales(parts: Sequence[ModelPart]) -> dict[str, str]:
 
 
 def _cell(part: ModelPart, key: str, best: bool, letters: dict[str, str]) -> str:
-    value = part.section["summary"].get(key)
+    value = part.section.summary.get(key)
     mark = ""
     if key in LIKELIHOOD_KEYS and _number(value) and scale(part) in letters:
         mark = f"<sup title='{html.escape(str(scale(part)))}'>{letters[str(scale(part))]}</sup>"
@@ -156,9 +157,9 @@ def image_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def grid_class(figure: dict[str, str]) -> str:
+def grid_class(figure: Figure) -> str:
     """Plain sample grids scale without smoothing; matplotlib figures scale smoothly."""
-    return " class='grid'" if figure["key"] == "samples" else ""
+    return " class='grid'" if figure.key == "samples" else ""
 
 
 def _small_table(caption: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -200,19 +201,18 @@ def details(metrics: dict[str, Any]) -> str:
 
 def _section(part: ModelPart) -> str:
     s = part.section
-    run = s["run"]
+    run = s.run
     figures = "".join(
-        f"<figure><img alt='{html.escape(f['title'])}'{grid_class(f)} "
-        f"src='{image_uri(part.folder / f['file'])}'>"
-        f"<figcaption>{html.escape(f['title'])}</figcaption></figure>" for f in s["figures"])
-    skipped = {**s["evaluation"].get("skipped", {}),
-               **{f"figure {k}": v for k, v in s.get("skipped_figures", {}).items()}}
+        f"<figure><img alt='{html.escape(f.title)}'{grid_class(f)} "
+        f"src='{image_uri(part.folder / f.file)}'>"
+        f"<figcaption>{html.escape(f.title)}</figcaption></figure>" for f in s.figures)
+    skipped = {**s.skipped, **{f"figure {k}": v for k, v in s.skipped_figures.items()}}
     notes = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
                     for k, v in skipped.items())
     facts = (f"{html.escape(str(run.get('model')))} on {html.escape(str(run.get('dataset')))}, "
              f"epoch {fmt(run.get('epoch'))}, latent dimension {fmt(run.get('latent_dim'))}")
     return (f"<section id='{html.escape(part.label)}'><h2>{html.escape(part.label)}</h2>"
-            f"<p class='note'>{facts}</p>{details(s['evaluation']['metrics'])}"
+            f"<p class='note'>{facts}</p>{details(s.metrics)}"
             f"<div class='figs'>{figures}</div>"
             f"{'<p>Not available:</p><ul class=note>' + notes + '</ul>' if notes else ''}"
             "</section>")
@@ -237,7 +237,7 @@ def method_notes(parts: Sequence[ModelPart]) -> list[str]:
     likelihood's binarisation and estimator, the perturbations."""
     notes: list[str] = []
     for p in parts:
-        metrics = p.section["evaluation"]["metrics"]
+        metrics = p.section.metrics
         if "fid" in metrics and not any("feature space" in n for n in notes):
             m = metrics["fid"]
             notes.append(f"FID, KID, precision/recall, IS and confidence: {m['samples']} samples "
@@ -253,5 +253,5 @@ def method_notes(parts: Sequence[ModelPart]) -> list[str]:
                          "(confidence averaged over σ), class "
                          f"{s['source_class']} toward class {s['target_class']} and toward the "
                          f"class centroid with α in {s['alphas']} (scores at the largest α).")
-    present = dict.fromkeys(k for p in parts for k in p.section["evaluation"]["metrics"])
+    present = dict.fromkeys(k for p in parts for k in p.section.metrics)
     return notes + [f"{k}: {REGISTRY[k].method}" for k in present if k in REGISTRY]

@@ -74,8 +74,8 @@ def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = No
         run = open_run(run_dir, device=device or config.train.device, data_dir=data_dir)
         section = write_model_section(label, run, out / "models" / label, study,
                                 lambda m, t=tag: log(f"{t}: {m}"))
-        section["run_dir"] = str(run_dir)
-        write_json(run_dir / "evaluation.json", section["evaluation"])
+        section.run_dir = str(run_dir)
+        write_json(run_dir / "evaluation.json", section.evaluation)
         parts.append(ModelPart(section, out / "models" / label))
     return write_outputs(study.name, parts, out, {"study": asdict(study)})
 
@@ -87,7 +87,7 @@ def write_outputs(title: str, parts: Sequence[ModelPart], out: Path,
                       render_report(title, parts, method_notes(parts)))
     table = write_text(out / "results.csv", results_csv(parts))
     record = write_json(out / "results.json",
-                        {**extra, "models": [p.section for p in parts]})
+                        {**extra, "models": [p.section.to_json() for p in parts]})
     return StudyResult(page, record, table, list(parts))
 
 

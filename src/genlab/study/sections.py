@@ -28,6 +28,7 @@ from genlab.latent.results import ExperimentResult, LatentMap
 from genlab.report import latent as latent_figures
 from genlab.report.curves import plot_curves
 from genlab.report.images import save_image_grid, save_rows_figure
+from genlab.report.records import Figure, ModelSection
 from genlab.runs import Run
 from genlab.study.config import EvaluationSettings, FigureSettings, StudySettings
 
@@ -54,23 +55,22 @@ def settings_key(run: Run, *settings: Any) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def cached_section(folder: Path, key: str) -> dict[str, Any] | None:
+def cached_section(folder: Path, key: str) -> ModelSection | None:
     """The section written earlier under the same key, if all its figures are still there."""
     path = folder / SECTION_FILE
     if not path.is_file():
         return None
     try:
-        section = json.loads(path.read_text())
-    except json.JSONDecodeError:
+        section = ModelSection.from_json(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None  # unreadable, or written by an older genlab: made anew
+    if section.key != key:
         return None
-    if section.get("key") != key:
-        return None
-    files = [folder / f["file"] for f in section.get("figures", [])]
-    return section if all(f.is_file() for f in files) else None
+    return section if all((folder / f.file).is_file() for f in section.figures) else None
 
 
 def write_model_section(label: str, run: Run, folder: Path, settings: StudySettings,
-                  log: Log = print) -> dict[str, Any]:
+                  log: Log = print) -> ModelSection:
     """Evaluate ``run``, draw its figures into ``folder`` and write ``section.json`` last (so
     a section is reused only once complete); returns the section record."""
     evaluation, perturbations = settings.evaluation, settings.perturbations
@@ -90,10 +90,9 @@ def write_model_section(label: str, run: Run, folder: Path, settings: StudySetti
                           inception_weights=evaluation.inception_weights)
     log("figures")
     drawn, skipped = draw_figures(run, folder, settings.figures, experiments, evaluation)
-    section = {"label": label, "key": key, "run": run.describe(), "summary": summary(result),
-               "evaluation": result, "figures": drawn, "skipped_figures": skipped,
-               "training": training_record(run)}
-    write_json(folder / SECTION_FILE, section)
+    section = ModelSection(label, key, run.describe(), summary(result), result, drawn, skipped,
+                           training_record(run))
+    write_json(folder / SECTION_FILE, section.to_json())
     return section
 
 
@@ -108,7 +107,7 @@ def training_record(run: Run) -> dict[str, Any]:
 
 
 def draw_figures(run: Run, folder: Path, s: FigureSettings, experiments: Experiments,
-                 evaluation: EvaluationSettings) -> tuple[list[dict[str, str]], dict[str, str]]:
+                 evaluation: EvaluationSettings) -> tuple[list[Figure], dict[str, str]]:
     """Each figure of :data:`FIGURES` as ``folder/<key>.png``; those that cannot be drawn go
     to the second dict with the reason."""
     source = f"{run.config.model.name}/{run.config.data.dataset}"
@@ -129,7 +128,7 @@ def draw_figures(run: Run, folder: Path, s: FigureSettings, experiments: Experim
         except ConfigError as why:
             skipped[key] = str(why)
             continue
-        drawn.append({"key": key, "title": FIGURES[key], "file": path.name})
+        drawn.append(Figure(key, FIGURES[key], path.name))
     return drawn, skipped
 
 
