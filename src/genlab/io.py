@@ -17,8 +17,9 @@ from typing import Any, BinaryIO
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
-    """Yield a binary file beside ``path`` that replaces ``path`` only once the block completes.
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path beside ``path``, renamed over ``path`` once the block completes: for
+    writers that take a file name (safetensors' ``save_file``) or for a hard link.
 
     The temp file lives in the same directory so ``os.replace`` is atomic; on any exception,
     KeyboardInterrupt included, it is removed and ``path`` is left as it was.
@@ -27,12 +28,19 @@ def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "xb") as fh:
-            yield fh
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
+    """Yield a binary file beside ``path`` that replaces ``path`` only once the block completes
+    (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp, open(tmp, "xb") as fh:
+        yield fh
 
 
 def write_text(path: str | Path, text: str) -> Path:

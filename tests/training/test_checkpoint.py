@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from genlab.errors import CheckpointError
 from genlab.models.vae import VAE, VAEConfig
@@ -19,14 +21,32 @@ def test_atomic_save_leaves_no_partial_file(tmp_path, monkeypatch):
     atomic_save(path, {"a": torch.ones(2)}, {"format": "x"})
     before = path.read_bytes()
 
-    def broken(*args, **kwargs):
+    def broken(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"half a checkpoint")
         raise OSError("disk full")
 
-    monkeypatch.setattr("genlab.training.checkpoint.save", broken)
+    monkeypatch.setattr("genlab.training.checkpoint.save_file", broken)
     with pytest.raises(OSError):
         atomic_save(path, {"a": torch.zeros(2)}, {"format": "x"})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_further_paths_hold_the_same_file_and_survive_the_next_save(tmp_path, monkeypatch, links):
+    last, best = tmp_path / "last.safetensors", tmp_path / "best.safetensors"
+    if not links:  # a file system without hard links: a copy instead
+        monkeypatch.setattr("genlab.training.checkpoint.os.link", _no_links)
+    atomic_save([last, best], {"a": torch.ones(2)}, {"format": "x", "epoch": 1})
+    assert best.read_bytes() == last.read_bytes()
+    atomic_save(last, {"a": torch.zeros(2)}, {"format": "x", "epoch": 2})
+    assert torch.equal(load_file(str(best))["a"], torch.ones(2))
+    assert torch.equal(load_file(str(last))["a"], torch.zeros(2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.safetensors", "last.safetensors"]
+
+
+def _no_links(src, dst):
+    raise OSError("hard links are not supported here")
 
 
 def test_not_a_checkpoint_is_named(tmp_path):

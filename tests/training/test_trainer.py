@@ -120,6 +120,8 @@ def test_killed_process_resumes_to_identical_weights(tmp_path):
     )
     _assert_same(_weights(tmp_path / "full"), _weights(cut))
     assert not list((cut / "checkpoints").glob(".*.tmp")), "stale temp files are cleaned on resume"
+    rows = [json.loads(line) for line in (cut / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == list(range(1, 9))
 
 
 @pytest.mark.slow

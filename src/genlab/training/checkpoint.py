@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +22,11 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from genlab.errors import CheckpointError, ConfigError
-from genlab.io import atomic_write
+from genlab.io import atomic_path
 from genlab.models.base import GenerativeModel
 from genlab.models.registry import build_model
 from genlab.version import __version__
@@ -47,12 +49,21 @@ class Checkpoint:
 def atomic_save(
     paths: Path | Sequence[Path], tensors: dict[str, Tensor], meta: dict[str, Any]
 ) -> None:
-    """Serialise once; for each path write a temp file beside it, then rename over it."""
+    """Write the first path (a temp file beside it, renamed over it); each further path
+    becomes a hard link to that file, renamed over it likewise: no second write, and a later
+    save renames a new file over the first path, leaving the linked file alone."""
     flat = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-    payload = save(flat, metadata={"genlab": json.dumps(meta)})
-    for path in [paths] if isinstance(paths, Path) else paths:
-        with atomic_write(path) as fh:
-            fh.write(payload)
+    first, *others = [paths] if isinstance(paths, Path) else list(paths)
+    # save_file writes straight from the tensors: several times faster than bytes from save()
+    with atomic_path(first) as tmp:
+        save_file(flat, str(tmp), metadata={"genlab": json.dumps(meta)})
+    for path in others:
+        try:
+            with atomic_path(path) as tmp:
+                os.link(first, tmp)
+        except OSError:  # no hard links on this file system (some network or FAT ones)
+            with atomic_path(path) as tmp:
+                shutil.copyfile(first, tmp)
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

@@ -1,7 +1,10 @@
 """Per-epoch numbers and the run's metric files: ``metrics.jsonl``, ``metrics.csv``, ``curves.png``.
 
-They are rewritten whole from the checkpointed history after every epoch, so a resumed run
-never holds rows of an epoch that was lost, and each is written atomically.
+Rows are appended as each epoch is checkpointed (after the checkpoint, so the files never run
+ahead of it), and both files are rewritten whole, atomically, from the checkpointed history
+when a run starts or resumes: a resumed run never holds rows of an epoch that was lost, nor a
+line cut by a kill. ``curves.png`` costs matplotlib about as long as a small model's epoch, so
+it is drawn when training ends and at most every ``CURVES_EVERY`` seconds before.
 """
 
 from __future__ import annotations
@@ -9,20 +12,30 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from genlab.errors import TrainingDivergedError
 from genlab.io import write_text
 from genlab.models.base import Decoder, GenerativeModel, LossOutput, has
 from genlab.report.curves import plot_curves
 from genlab.report.images import save_image_grid
+from genlab.training import distributed
+from genlab.training.checkpoint import TrainState
+from genlab.training.config import RunConfig
+
+CURVES_EVERY = 300.0
+"""Seconds of training between two drawings of curves.png before the run ends."""
 
 
 def history_csv(history: list[dict[str, Any]]) -> str:
     """The history as CSV; columns are the union of every row's keys, in first-seen order."""
+    if not history:
+        return ""
     keys = list(dict.fromkeys(k for row in history for k in row))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
@@ -52,11 +65,94 @@ def write_epoch_samples(
     return save_image_grid(images, run_dir / "samples" / f"epoch_{epoch:03d}.png")
 
 
-def write_history(history: list[dict[str, Any]], run_dir: Path, title: str) -> None:
-    """metrics.jsonl, metrics.csv and curves.png of ``run_dir`` from ``history``."""
-    write_text(run_dir / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
-    write_text(run_dir / "metrics.csv", history_csv(history))
-    plot_curves(history, run_dir / "curves.png", title=title)
+class MetricsFiles:
+    """The metric files of one run directory, kept in step with its checkpointed history."""
+
+    def __init__(self, run_dir: Path, title: str) -> None:
+        self.run_dir, self.title = Path(run_dir), title
+        self.columns: list[str] = []
+        self.drawn_rows = 0
+        self.drawn_at = time.monotonic()
+
+    def rewrite(self, history: list[dict[str, Any]]) -> None:
+        """Both files from ``history`` alone, atomically (a start, or a resume)."""
+        write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+        write_text(self.run_dir / "metrics.csv", history_csv(history))
+        self.columns = list(dict.fromkeys(k for row in history for k in row))
+
+    def append(self, history: list[dict[str, Any]]) -> None:
+        """Add ``history``'s last row; a row with new columns rewrites the CSV (its header)."""
+        row = history[-1]
+        _append(self.run_dir / "metrics.jsonl", json.dumps(row) + "\n")
+        if self.columns and set(row) <= set(self.columns):
+            buffer = io.StringIO()
+            csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n").writerow(row)
+            _append(self.run_dir / "metrics.csv", buffer.getvalue())
+        else:
+            write_text(self.run_dir / "metrics.csv", history_csv(history))
+            self.columns = list(dict.fromkeys(k for r in history for k in r))
+        if time.monotonic() - self.drawn_at >= CURVES_EVERY:
+            self.draw(history)
+
+    def draw(self, history: list[dict[str, Any]]) -> None:
+        """curves.png from ``history``, unless it already shows every row."""
+        if history and len(history) != self.drawn_rows:
+            plot_curves(history, self.run_dir / "curves.png", title=self.title)
+            self.drawn_rows = len(history)
+        self.drawn_at = time.monotonic()
+
+
+def epoch_line(row: dict[str, Any]) -> str:
+    """The progress line of one epoch: its numbers and seconds."""
+    parts = [f"epoch {row['epoch']}", *[f"{k} {v:.4g}" for k, v in row.items() if "/" in k]]
+    return "  ".join(parts) + f"  ({row['seconds']:.1f}s)"
+
+
+def run_summary(
+    model: GenerativeModel, config: RunConfig, state: TrainState, eval_split: str,
+    seconds: float, dist: distributed.DistInfo,
+) -> dict[str, Any]:
+    """summary.json: where the run ended, what chose its best epoch, and each rank's checksum."""
+    metric = model.selection_metric
+    return {
+        "model": config.model.name,
+        "dataset": config.data.dataset,
+        "eval_split": eval_split,
+        "epochs_run": state.epoch,
+        "best_epoch": state.best_epoch,
+        "selection": {"metric": metric or "last epoch", "best": state.best_val if metric else None},
+        "stopped_early": state.stopped_early,
+        "seconds": seconds,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "final": state.history[-1] if state.history else {},
+        "world_size": dist.world_size,
+        "rank_checksums": distributed.gather_checksums(model, dist),
+    }
+
+
+def check_finite(
+    out: LossOutput, player: str, epoch: int, step: int, last: Path, last_epoch: int
+) -> None:
+    """Stop a diverged run, saying where (epoch, step, objective, term) and what is kept."""
+    if bool(torch.isfinite(out.total)):
+        return
+    bad = [k for k, v in out.terms.items() if not bool(torch.isfinite(v).all())] or ["total"]
+    kept = (
+        f"the last good checkpoint {last} (epoch {last_epoch}) is untouched"
+        if last.exists()
+        else "no checkpoint had been written yet"
+    )
+    raise TrainingDivergedError(
+        f"loss is {float(out.total.detach())} at epoch {epoch}, step {step} "
+        f"(objective {player!r}, term {bad[0]!r}); {kept}. "
+        "Try a lower train.lr, train.clip_grad, or another likelihood."
+    )
+
+
+def _append(path: Path, text: str) -> None:
+    """One write of whole lines; a kill can cut only the last, and a resume rewrites it."""
+    with open(path, "ab") as fh:
+        fh.write(text.encode())
 
 
 class EpochLog:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from genlab.data import BatchIterator, load_dataset
 from genlab.data.prepare import batch_input, eval_seed, fixed_draw
 from genlab.devices import resolve_device, seeded
-from genlab.errors import CheckpointError, ConfigError, TrainingDivergedError
+from genlab.errors import CheckpointError, ConfigError
 from genlab.io import write_json
 from genlab.models.base import Batch, GenerativeModel, LossOutput
 from genlab.models.registry import build_model
@@ -37,7 +37,15 @@ from genlab.training.checkpoint import (
     restore_training,
 )
 from genlab.training.config import RunConfig, config_from_dict, load_config, save_config
-from genlab.training.logs import EpochLog, prefixed, write_epoch_samples, write_history
+from genlab.training.logs import (
+    EpochLog,
+    MetricsFiles,
+    check_finite,
+    epoch_line,
+    prefixed,
+    run_summary,
+    write_epoch_samples,
+)
 from genlab.training.optim import Optimizers, Schedulers, build_optimizers, build_schedulers
 
 PRIOR_FIT_IMAGES = 10_000
@@ -77,6 +85,7 @@ class Trainer:
         self.shuffle_gen = torch.Generator().manual_seed(config.train.seed)
         self.binarize_gen = torch.Generator().manual_seed(config.train.seed + 1)
         self.state = TrainState()
+        self.metrics = MetricsFiles(self.run_dir, self.title)
 
     # --- setup --------------------------------------------------------------------------
     def _check_run_dir(self, resume: bool) -> None:
@@ -120,10 +129,14 @@ class Trainer:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        if self.model.closed_form:
-            self._fit_closed_form()
-        else:
-            self._fit_gradient(resume)
+        try:
+            if self.model.closed_form:
+                self._fit_closed_form()
+            else:
+                self._fit_gradient(resume)
+        finally:  # also after a divergence or an interrupt: the curves up to there
+            if self.dist.is_main:
+                self.metrics.draw(self.state.history)
         summary = self._summary(time.perf_counter() - start)
         if self.dist.is_main:
             write_json(self.run_dir / "summary.json", summary)
@@ -142,8 +155,7 @@ class Trainer:
         self.state = TrainState(epoch=1, best_epoch=1, history=[row])
         self.state.best_val = self._selection_value(row)
         # Fitting may resolve options (PCA's number of components): save the resolved config.
-        if self.dist.is_main:
-            save_config(self.config, self.run_dir / "config.yaml")
+        self._start_fresh()
         self._save(best=True, opts={}, scheds={})
 
     def _fit_gradient(self, resume: bool) -> None:
@@ -156,8 +168,8 @@ class Trainer:
         scheds = build_schedulers(opts, cfg, len(batches))
         if resume:
             self._restore(opts, scheds)
-        elif self.dist.is_main:
-            save_config(self.config, self.run_dir / "config.yaml")
+        else:
+            self._start_fresh()
         started = time.perf_counter()
         while self.state.epoch < cfg.epochs and not self.state.stopped_early:
             if cfg.time_limit > 0 and time.perf_counter() - started > 60 * cfg.time_limit:
@@ -170,7 +182,13 @@ class Trainer:
                                     cfg.seed)
             self._save(best=improved, opts=opts, scheds=scheds)
             if cfg.progress and self.dist.is_main:
-                tqdm.write(self._epoch_line(row))
+                tqdm.write(epoch_line(row))
+
+    def _start_fresh(self) -> None:
+        """config.yaml, and metric files holding no rows (whatever the directory held)."""
+        if self.dist.is_main:
+            save_config(self.config, self.run_dir / "config.yaml")
+            self.metrics.rewrite([])
 
     def _train_epoch(
         self, batches: BatchIterator, opts: Optimizers, scheds: Schedulers
@@ -189,7 +207,8 @@ class Trainer:
             self.state.step += 1
 
             def update(name: str, out: LossOutput, batch: Batch = batch) -> None:
-                self._check_finite(out, epoch, name)
+                check_finite(out, name, epoch, self.state.step, self.ckpt_dir / "last.safetensors",
+                             self.state.epoch)
                 opts[name].zero_grad(set_to_none=True)
                 out.total.backward()
                 distributed.average_gradients(groups[name], self.dist)
@@ -205,7 +224,8 @@ class Trainer:
             if self.state.step % 20 == 0:
                 bar.set_postfix(loss=f"{log.means()['loss']:.4g}")
         distributed.broadcast_buffers(self.model, self.dist)
-        self.model.fit_prior(*self._prior_subset())
+        if type(self.model).fit_prior is not GenerativeModel.fit_prior:  # a learnt prior
+            self.model.fit_prior(*self._prior_subset())
         lr = next(iter(scheds.values())).get_last_lr()[0]  # the first player's
         row = {"epoch": epoch, "step": self.state.step, "seconds": time.perf_counter() - t0,
                "lr": lr}
@@ -235,22 +255,6 @@ class Trainer:
                 f"which its evaluation does not log (logged: {', '.join(row)})"
             )
         return float(row[metric])
-
-    def _check_finite(self, out: LossOutput, epoch: int, player: str) -> None:
-        if bool(torch.isfinite(out.total)):
-            return
-        bad = [k for k, v in out.terms.items() if not bool(torch.isfinite(v).all())] or ["total"]
-        last = self.ckpt_dir / "last.safetensors"
-        kept = (
-            f"the last good checkpoint {last} (epoch {self.state.epoch}) is untouched"
-            if last.exists()
-            else "no checkpoint had been written yet"
-        )
-        raise TrainingDivergedError(
-            f"loss is {float(out.total.detach())} at epoch {epoch}, step {self.state.step} "
-            f"(objective {player!r}, term {bad[0]!r}); {kept}. "
-            "Try a lower train.lr, train.clip_grad, or another likelihood."
-        )
 
     def _prior_subset(self) -> tuple[Tensor, Tensor]:
         n = min(PRIOR_FIT_IMAGES, len(self.train_labels))
@@ -290,7 +294,7 @@ class Trainer:
                                       scheds, self._rngs())
         names = ["last", "best"] if best else ["last"]
         atomic_save([self.ckpt_dir / f"{n}.safetensors" for n in names], tensors, meta)
-        write_history(self.state.history, self.run_dir, title=self.title)
+        self.metrics.append(self.state.history)
 
     def _restore(self, opts: Optimizers, scheds: Schedulers) -> None:
         source = self.ckpt_dir / "last.safetensors"
@@ -307,29 +311,11 @@ class Trainer:
         self.binarize_gen.set_state(rngs["binarize"])
         if self.dist.is_main:
             save_config(self.config, self.run_dir / "config.yaml")
-            write_history(self.state.history, self.run_dir, title=self.title)
-
-    def _epoch_line(self, row: dict[str, Any]) -> str:
-        parts = [f"epoch {row['epoch']}", *[f"{k} {v:.4g}" for k, v in row.items() if "/" in k]]
-        return "  ".join(parts) + f"  ({row['seconds']:.1f}s)"
+            self.metrics.rewrite(self.state.history)
 
     def _summary(self, seconds: float) -> dict[str, Any]:
-        s = self.state
-        metric = self.model.selection_metric
-        return {
-            "model": self.config.model.name,
-            "dataset": self.config.data.dataset,
-            "eval_split": self.eval_split,
-            "epochs_run": s.epoch,
-            "best_epoch": s.best_epoch,
-            "selection": {"metric": metric or "last epoch", "best": s.best_val if metric else None},
-            "stopped_early": s.stopped_early,
-            "seconds": seconds,
-            "parameters": sum(p.numel() for p in self.model.parameters()),
-            "final": s.history[-1] if s.history else {},
-            "world_size": self.dist.world_size,
-            "rank_checksums": distributed.gather_checksums(self.model, self.dist),
-        }
+        return run_summary(self.model, self.config, self.state, self.eval_split, seconds,
+                           self.dist)
 
 
 def train(
