@@ -11,6 +11,7 @@ import pytest
 from genlab.errors import ConfigError
 from genlab.evaluation import evaluate as ev
 from genlab.evaluation.classifier import ClassifierConfig, ClassifierNet, save_classifier
+from genlab.evaluation.registry import DEFAULT_METRICS
 from genlab.io import write_json
 from genlab.runs import open_run
 
@@ -20,7 +21,7 @@ SMALL = {"n": 120, "nll_images": 16, "iw_samples": 40}
 def test_a_vae_gets_every_metric(runs, tiny_classifier: Path, tmp_path: Path) -> None:
     result = ev.evaluate_run(open_run(runs["vae"]), classifier=tiny_classifier, **SMALL)
     m = result["metrics"]
-    assert set(m) == set(ev.DEFAULT_METRICS) and result["skipped"] == {}
+    assert set(m) == set(DEFAULT_METRICS) and result["skipped"] == {}
     nll = m["nll"]
     assert nll["images"] == 16 and nll["binarize"] == "dynamic" and "k = 40" in nll["nll_method"]
     assert 0 < nll["nll_nats"] < nll["neg_elbo_nats"] + 1.0  # IS bound >= ELBO, up to noise

@@ -48,7 +48,8 @@ def fake_fidelity(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_without_the_extra_the_metrics_say_how_to_install_it(runs, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "torch_fidelity", None)
-    result = ev.evaluate_run(open_run(runs["vae"]), ["fid", "kid"], n=20, classifier="inception")
+    result = ev.evaluate_run(open_run(runs["vae"]), metrics=["fid", "kid"], n=20,
+                             classifier="inception")
     assert result["metrics"] == {}
     assert "pip install 'genlab[inception]'" in result["skipped"]["fid"]
 
@@ -58,8 +59,9 @@ def test_with_local_weights_every_sample_metric_runs_in_its_features(
     weights = tmp_path / "inception.pth"
     weights.write_bytes(b"weights")
     torch.manual_seed(0)
-    result = ev.evaluate_run(open_run(runs["vae"]), ["fid", "kid", "pr", "is", "confidence"],
-                             n=40, classifier="inception", inception_weights=weights)
+    result = ev.evaluate_run(open_run(runs["vae"]),
+                             metrics=["fid", "kid", "pr", "is", "confidence"], n=40,
+                             classifier="inception", inception_weights=weights)
     assert result["skipped"] == {}
     fid = result["metrics"]["fid"]
     assert fid["feature_space"] == "fid-inception" and fid["fid"] > 0
@@ -71,9 +73,9 @@ def test_with_local_weights_every_sample_metric_runs_in_its_features(
 def test_offline_without_weights_or_with_a_missing_file_says_which(runs, fake_fidelity,
                                                                     tmp_path: Path) -> None:
     run = open_run(runs["vae"])
-    offline = ev.evaluate_run(run, ["fid"], n=20, classifier="inception")["skipped"]["fid"]
+    offline = ev.evaluate_run(run, metrics=["fid"], n=20, classifier="inception")["skipped"]["fid"]
     assert "torch-fidelity's download" in offline and "--inception-weights" in offline
-    missing = ev.evaluate_run(run, ["fid"], n=20, classifier="inception",
+    missing = ev.evaluate_run(run, metrics=["fid"], n=20, classifier="inception",
                               inception_weights=tmp_path / "none.pth")["skipped"]["fid"]
     assert "none.pth does not exist" in missing
 
@@ -81,6 +83,6 @@ def test_offline_without_weights_or_with_a_missing_file_says_which(runs, fake_fi
 def test_inception_cannot_label_generated_digits(runs, fake_fidelity, tmp_path: Path) -> None:
     weights = tmp_path / "w.pth"
     weights.write_bytes(b"w")
-    result = ev.evaluate_run(open_run(runs["vae"]), ["augment"], classifier="inception",
+    result = ev.evaluate_run(open_run(runs["vae"]), metrics=["augment"], classifier="inception",
                              inception_weights=weights)
     assert "needs a classifier of the dataset's classes" in result["skipped"]["augment"]

@@ -29,8 +29,8 @@ CLASSIFIER_EXAMPLES = """examples:
 DEVICE_HELP = "cpu, cuda, cuda:N, mps or auto"
 def _metric_args(p: argparse.ArgumentParser) -> None:
     """Options whose choices come from the evaluation package (imported on use)."""
-    from genlab.evaluation.evaluate import NLL_IMAGES
     from genlab.evaluation.registry import DEFAULT_METRICS, METRICS, metric_help
+    from genlab.evaluation.settings import NLL_IMAGES
     from genlab.models.density import IW_SAMPLES
 
     def metric(text: str) -> str:
@@ -64,16 +64,17 @@ def format_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from genlab.evaluation import evaluate_run, summary
+    from genlab.evaluation.settings import EvaluationSettings
     from genlab.io import write_json
     from genlab.runs import open_run
 
+    settings = EvaluationSettings(args.metrics, args.n, args.split, args.classifier,
+                                  args.inception_weights, args.iw_samples, args.nll_images,
+                                  args.seed)
     rows = []
     for name in args.runs:
         run = open_run(name, which=args.which, device=args.device, data_dir=args.data_dir)
-        result = evaluate_run(run, args.metrics, n=args.n, split=args.split,
-                              classifier=args.classifier, iw_samples=args.iw_samples,
-                              inception_weights=args.inception_weights,
-                              nll_images=args.nll_images, seed=args.seed, cache=not args.no_cache)
+        result = evaluate_run(run, settings, cache=not args.no_cache)
         out = write_json(run.directory / "evaluation.json", result)
         print(f"{name}: wrote {out}")
         for metric, why in result["skipped"].items():

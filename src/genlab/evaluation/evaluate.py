@@ -8,9 +8,11 @@ Samples are drawn once (seeded) and shared by FID, KID, precision/recall, IS and
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +33,16 @@ from genlab.evaluation.metrics import feature_stats, frechet_distance, inception
 from genlab.evaluation.neighbours import manifold_scores
 from genlab.evaluation.reference import ReferenceSet, dataset_key, reference_set
 from genlab.evaluation.registry import (
-    CLASSIFIER_METRICS,
-    DEFAULT_METRICS,
     METRICS,
-    SAMPLE_METRICS,
+    REGISTRY,
     SUMMARY,
 )
+from genlab.evaluation.settings import NLL_IMAGES, EvaluationSettings
 from genlab.evaluation.unavailable import MetricUnavailable
 from genlab.models.base import HasELBO, HasLikelihood, Reconstructor, has
 from genlab.models.density import IW_SAMPLES, dequantise, eight_bit_nats
 from genlab.runs import Run
 
-NLL_IMAGES = 1000
-"""Images the likelihood is estimated on by default: k = 1000 draws each is the costly part."""
 CHUNK = 1000
 
 
@@ -147,22 +146,40 @@ def sample_metrics(run: Run, wanted: list[str], clf: Judge, n: int = 10_000,
     intended = torch.arange(n) % run.model.num_classes if run.model.conditional else None
     start = time.perf_counter()
     fake, probs = clf.features_and_probs(run.sample(n, labels=intended, seed=seed))
-    fake, real = fake.to(clf.device), ref.features.to(clf.device)  # KID and PR where the net is
+    fake = fake.to(clf.device)  # KID and PR where the net is
     common = {"feature_space": clf.feature_space, "classifier_sha256": clf.sha256[:12],
               "samples": n, "real": len(ref.features), "split": split,
               "sampling_seconds": round(time.perf_counter() - start, 2)}
-    compute: dict[str, Callable[[], dict[str, Any]]] = {
-        "fid": lambda: {"fid": frechet_distance(feature_stats(fake), ref.stats)},
-        "kid": lambda: dict(zip(("kid", "kid_std"), kid(real, fake, seed=seed),
-                                strict=True)),
-        "pr": lambda: _manifold(ref, fake, seed),
-        "is": lambda: {**dict(zip(("is", "is_std"), inception_score(probs), strict=True)),
-                       "real_is": inception_score(ref.probs)[0]},
-        "confidence": lambda: {
-            **confidence_scores(probs, intended if clf.class_names == run.class_names else None),
-            "real_mean_max_softmax": float(ref.probs.max(1).values.double().mean())},
-    }
-    return {m: {**common, **_timed(compute[m])} for m in wanted}
+    samples = Samples(fake, probs, ref, intended if clf.class_names == run.class_names else None,
+                      seed)
+    return {m: {**common, **_timed(lambda m=m: SAMPLED[m](samples))} for m in wanted}
+
+
+@dataclass
+class Samples:
+    """The shared seeded samples in the classifier's features and class probabilities, the
+    real images' reference set and the classes the samples were asked for (if they were)."""
+
+    features: Tensor
+    probs: Tensor
+    ref: ReferenceSet
+    intended: Tensor | None
+    seed: int
+
+
+SAMPLED: dict[str, Callable[[Samples], dict[str, Any]]] = {
+    "fid": lambda s: {"fid": frechet_distance(feature_stats(s.features), s.ref.stats)},
+    "kid": lambda s: dict(zip(("kid", "kid_std"),
+                              kid(s.ref.features.to(s.features.device), s.features, seed=s.seed),
+                              strict=True)),
+    "pr": lambda s: _manifold(s.ref, s.features, s.seed),
+    "is": lambda s: {**dict(zip(("is", "is_std"), inception_score(s.probs), strict=True)),
+                     "real_is": inception_score(s.ref.probs)[0]},
+    "confidence": lambda s: {
+        **confidence_scores(s.probs, s.intended),
+        "real_mean_max_softmax": float(s.ref.probs.max(1).values.double().mean())},
+}
+"""The metrics of the shared samples (drawn once, seeded), in the classifier's features."""
 
 
 def _manifold(ref: ReferenceSet, fake: Tensor, seed: int) -> dict[str, Any]:
@@ -183,58 +200,70 @@ def _timed(compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return {**values, "seconds": round(time.perf_counter() - start, 2)}
 
 
-def evaluate_run(run: Run, metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
-                 n: int = 10_000,
-                 split: str = "test", classifier: str | Path | None = None,
-                 iw_samples: int = IW_SAMPLES, nll_images: int = NLL_IMAGES, seed: int = 0,
-                 cache: bool = True, perturbations: PerturbationSettings | None = None,
-                 experiments: Experiments | None = None,
+def evaluate_run(run: Run, settings: EvaluationSettings | None = None, *,
+                 perturbations: PerturbationSettings | None = None,
                  augmentation: AugmentationSettings | None = None,
-                 inception_weights: str | Path | None = None) -> dict[str, Any]:
-    """The requested ``metrics`` of ``run``; those it cannot have go to ``skipped`` with the
-    reason. ``n`` samples (and at most n real images for recon and precision/recall);
-    ``nll_images`` images with ``iw_samples`` importance samples each for the likelihood;
-    ``perturbations`` set the believability experiments (``experiments``: already run),
-    ``augmentation`` the classifier-augmentation study; ``classifier="inception"`` measures
-    in Inception-v3 features (``inception_weights``: a local weights file)."""
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ConfigError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
-    if n < 2:
-        raise ConfigError(f"evaluation needs at least 2 samples, got {n}")
-    wanted = list(dict.fromkeys(metrics))
-    result: dict[str, Any] = {"run": run.describe(), "n": n, "split": split, "seed": seed,
-                              "metrics": {}, "skipped": {}}
-    settings = perturbations or PerturbationSettings(seed=seed)
-    single: dict[str, Callable[[], dict[str, Any]]] = {
-        "nll": lambda: likelihood_metrics(run, split, nll_images, iw_samples, seed),
-        "recon": lambda: reconstruction_metrics(run, split, n, seed),
-    }
-    for name in [m for m in wanted if m in single]:
+                 experiments: Experiments | None = None, cache: bool = True,
+                 **overrides: Any) -> dict[str, Any]:
+    """The ``settings.metrics`` of ``run`` (``overrides``: fields of the settings, e.g.
+    ``metrics=["fid"], n=500``); those it cannot have go to ``skipped`` with the reason. Each
+    metric is declared in ``evaluation.registry`` and measured by its function in
+    :data:`SINGLE`, :data:`SAMPLED` or :data:`JUDGED`. ``perturbations`` set the
+    believability experiments (``experiments``: already run), ``augmentation`` the
+    classifier-augmentation study; ``cache``: reuse the real images' cached features."""
+    s = _settings(settings, overrides)
+    wanted = list(dict.fromkeys(s.metrics))
+    result: dict[str, Any] = {"run": run.describe(), "n": s.n, "split": s.split,
+                              "seed": s.seed, "metrics": {}, "skipped": {}}
+    context = Context(run, s, perturbations or PerturbationSettings(seed=s.seed),
+                      augmentation or AugmentationSettings(), experiments, cache)
+    for name in [m for m in wanted if m in SINGLE]:
         try:
-            result["metrics"][name] = _timed(single[name])
+            result["metrics"][name] = _timed(lambda n=name: SINGLE[n](context))
         except MetricUnavailable as why:
             result["skipped"][name] = str(why)
-    if "augment" in wanted:
-        try:
-            result["metrics"]["augment"] = _timed(
-                lambda: augment_metrics(run, augmentation or AugmentationSettings(), classifier,
-                                        seed))
-        except MetricUnavailable as why:
-            result["skipped"]["augment"] = str(why)
-    judged = [m for m in wanted if m in CLASSIFIER_METRICS]
+    judged = [m for m in wanted if REGISTRY[m].judged]
+    if not judged:
+        return result
     try:
-        clf = open_classifier(run, classifier, inception_weights) if judged else None
+        clf = open_classifier(run, s.classifier, s.inception_weights)
     except MetricUnavailable as why:
         result["skipped"].update(dict.fromkeys(judged, str(why)))
         return result
-    sampled = [m for m in wanted if m in SAMPLE_METRICS]
-    if clf and sampled:
-        result["metrics"].update(sample_metrics(run, sampled, clf, n, split, seed, cache))
-    if clf and "believability" in wanted:
-        result["metrics"]["believability"] = _timed(
-            lambda: believability_metrics(run, clf.probs, settings, split, experiments))
+    sampled = [m for m in judged if m in SAMPLED]
+    if sampled:
+        result["metrics"].update(sample_metrics(run, sampled, clf, s.n, s.split, s.seed, cache))
+    for name in [m for m in judged if m in JUDGED]:
+        result["metrics"][name] = _timed(lambda n=name: JUDGED[n](context, clf))
     return result
+
+
+def _settings(settings: EvaluationSettings | None, overrides: dict[str, Any]
+              ) -> EvaluationSettings:
+    """``settings`` with ``overrides`` applied, every metric and value checked."""
+    names = {f.name for f in dataclasses.fields(EvaluationSettings)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(f"unknown evaluation setting {unknown[0]!r}; valid: {', '.join(names)}")
+    s = dataclasses.replace(settings or EvaluationSettings(), **overrides)
+    bad = [m for m in s.metrics if m not in METRICS]
+    if bad:
+        raise ConfigError(f"unknown metric {bad[0]!r}; choose from {', '.join(METRICS)}")
+    if s.n < 2:
+        raise ConfigError(f"evaluation needs at least 2 samples, got {s.n}")
+    return s
+
+
+@dataclass
+class Context:
+    """What a metric's function gets: the run, the settings and the experiments' settings."""
+
+    run: Run
+    settings: EvaluationSettings
+    perturbations: PerturbationSettings
+    augmentation: AugmentationSettings
+    experiments: Experiments | None
+    cache: bool
 
 
 def augment_metrics(run: Run, s: AugmentationSettings, classifier: str | Path | None,
@@ -245,6 +274,22 @@ def augment_metrics(run: Run, s: AugmentationSettings, classifier: str | Path | 
     smallest = min(out["fractions"], key=lambda row: row["fraction"])
     return {**out, "augment_accuracy": smallest["accuracy_augmented"],
             "augment_gain": smallest["gain"], "augment_fraction": smallest["fraction"]}
+
+
+SINGLE: dict[str, Callable[[Context], dict[str, Any]]] = {
+    "nll": lambda c: likelihood_metrics(c.run, c.settings.split, c.settings.nll_images,
+                                        c.settings.iw_samples, c.settings.seed),
+    "recon": lambda c: reconstruction_metrics(c.run, c.settings.split, c.settings.n,
+                                              c.settings.seed),
+    "augment": lambda c: augment_metrics(c.run, c.augmentation, c.settings.classifier,
+                                         c.settings.seed),
+}
+"""The metrics measured on their own (a likelihood, reconstructions, trained classifiers)."""
+JUDGED: dict[str, Callable[[Context, Judge], dict[str, Any]]] = {
+    "believability": lambda c, clf: believability_metrics(
+        c.run, clf.probs, c.perturbations, c.settings.split, c.experiments),
+}
+"""The metrics of the opened classifier on something other than the shared samples."""
 
 
 def summary(result: dict[str, Any]) -> dict[str, float | None]:

@@ -29,9 +29,8 @@ from typing import Any
 from genlab.errors import ConfigError
 from genlab.evaluation.augmentation import AugmentationSettings
 from genlab.evaluation.believability import PerturbationSettings
-from genlab.evaluation.evaluate import NLL_IMAGES
-from genlab.evaluation.registry import DEFAULT_METRICS, METRICS
-from genlab.models.density import IW_SAMPLES
+from genlab.evaluation.registry import METRICS
+from genlab.evaluation.settings import EvaluationSettings
 from genlab.training.config import (
     RunConfig,
     apply_overrides,
@@ -54,20 +53,6 @@ class StudyModel:
     label: str = ""
     config: dict[str, Any] | str = field(default_factory=dict)
     set: list[str] = field(default_factory=list)
-
-
-@dataclass
-class EvaluationSettings:
-    """What ``genlab evaluate`` measures for every model (its flags, one to one)."""
-
-    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
-    n: int = 10_000
-    split: str = "test"
-    classifier: str | None = None
-    inception_weights: str | None = None
-    iw_samples: int = IW_SAMPLES
-    nll_images: int = NLL_IMAGES
-    seed: int = 0
 
 
 @dataclass

@@ -82,12 +82,8 @@ def write_model_section(label: str, run: Run, folder: Path, settings: StudySetti
     log("perturbation experiments")
     experiments = run_experiments(run, perturbations, evaluation.split)
     log(f"evaluating {', '.join(evaluation.metrics)} (n = {evaluation.n})")
-    result = evaluate_run(run, evaluation.metrics, n=evaluation.n, split=evaluation.split,
-                          classifier=evaluation.classifier, iw_samples=evaluation.iw_samples,
-                          nll_images=evaluation.nll_images, seed=evaluation.seed,
-                          perturbations=perturbations, experiments=experiments,
-                          augmentation=settings.augmentation,
-                          inception_weights=evaluation.inception_weights)
+    result = evaluate_run(run, evaluation, perturbations=perturbations, experiments=experiments,
+                          augmentation=settings.augmentation)
     log("figures")
     drawn, skipped = draw_figures(run, folder, settings.figures, experiments, evaluation)
     section = ModelSection(label, key, run.describe(), summary(result), result, drawn, skipped,

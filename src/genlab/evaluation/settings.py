@@ -1,0 +1,29 @@
+"""What an evaluation measures, as one record: ``genlab evaluate``'s flags, a study YAML's
+``evaluation`` section and :func:`~genlab.evaluation.evaluate.evaluate_run`'s settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from genlab.evaluation.registry import DEFAULT_METRICS
+from genlab.models.density import IW_SAMPLES
+
+NLL_IMAGES = 1000
+"""Images the likelihood is estimated on by default: k = 1000 draws each is the costly part."""
+
+
+@dataclass
+class EvaluationSettings:
+    """``metrics`` (names in ``evaluation.registry``); ``n`` samples (and at most n real images
+    for recon and precision/recall) of ``split``; ``classifier``: a weights file or
+    ``inception`` (``inception_weights``: its local weights), else the one genlab ships;
+    ``nll_images`` images with ``iw_samples`` importance samples each for the likelihood."""
+
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
+    n: int = 10_000
+    split: str = "test"
+    classifier: str | None = None
+    inception_weights: str | None = None
+    iw_samples: int = IW_SAMPLES
+    nll_images: int = NLL_IMAGES
+    seed: int = 0
