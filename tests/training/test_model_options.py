@@ -127,3 +127,33 @@ def test_every_family_config_has_only_fields_with_defaults():
         for f in dataclasses.fields(model.config_class):
             has_default = f.default is not dataclasses.MISSING
             assert has_default or f.default_factory is not dataclasses.MISSING, (name, f.name)
+
+
+@pytest.mark.slow
+def test_a_0_1_run_directory_opens_resumes_and_evaluates(tmp_path):
+    """A run whose config.yaml and checkpoints carry 0.1's shared model fields."""
+    import genlab
+    from genlab.runs import open_run
+    from genlab.training.checkpoint import atomic_save, read_checkpoint
+
+    out = tmp_path / "dcgan"
+    train = {"epochs": 1, "batch_size": 100, "progress": False, "device": "cpu",
+             "epoch_samples": 0}
+    genlab.train({"model": {"name": "dcgan", "latent_dim": 64, "channels": [32, 64]},
+                  "data": {"dataset": "mnist-mini", "val_size": 8500}, "train": train}, out=out)
+    raw = yaml.safe_load((out / "config.yaml").read_text())
+    raw["model"] = dict(LEGACY_DCGAN)
+    (out / "config.yaml").write_text(yaml.safe_dump(raw))
+    for name in ("last", "best"):
+        path = out / "checkpoints" / f"{name}.safetensors"
+        ckpt = read_checkpoint(path)
+        ckpt.meta["config"]["model"] = dict(LEGACY_DCGAN)
+        path.unlink()
+        atomic_save(path, ckpt.tensors, ckpt.meta)
+    with pytest.warns(UserWarning, match="no longer apply"):
+        run = open_run(out)
+    assert run.sample(2, seed=0).shape == (2, 1, 28, 28)
+    with pytest.warns(UserWarning, match="no longer apply"):
+        assert main(["train", "--resume", str(out), "--epochs", "2"]) == 0
+    assert open_run(out, which="last").meta["epoch"] == 2
+    assert "likelihood" not in yaml.safe_load((out / "config.yaml").read_text())["model"]
