@@ -25,7 +25,7 @@ import torch
 
 from genlab import load
 from genlab.evaluation import evaluate_run, summary
-from genlab.report.images import save_image_grid
+from genlab.figures.images import save_image_grid
 from genlab.training import train
 from genlab.training.config import load_config
 

@@ -59,7 +59,7 @@ def test_samples_are_plain_tensors_under_a_titled_grid(tiny_vae, tmp_path, monke
     images = genlab.load(tiny_vae).sample(3)
     assert not images.requires_grad and images.grad_fn is None and images.device.type == "cpu"
     titles = []
-    import genlab.report.images as images_mod
+    import genlab.figures.images as images_mod
 
     grid = images_mod.save_image_grid
     monkeypatch.setattr(images_mod, "save_image_grid",

@@ -8,10 +8,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from genlab.figures.curves import curves_figure, panels
+from genlab.figures.images import grid_figure, rows_figure
 from genlab.latent.maps import Projection
 from genlab.latent.results import ExperimentResult, LatentMap
-from genlab.report.curves import curves_figure, panels
-from genlab.report.images import grid_figure, rows_figure
 from genlab.report.latent import figure
 
 LONG_PATH = "folder:/home/someone/projects/genlab-experiments/shared/data/cifar10-jpg-resized"

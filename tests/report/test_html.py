@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from genlab.figures.images import save_image_grid
 from genlab.report.html import (
     ModelPart,
     best_rows,
@@ -19,7 +20,6 @@ from genlab.report.html import (
     render_report,
     results_csv,
 )
-from genlab.report.images import save_image_grid
 from genlab.report.records import Figure, ModelSection
 
 

@@ -60,7 +60,7 @@ def cmd_show_data(args: argparse.Namespace) -> int:
     import torch
 
     from genlab.data import load_dataset
-    from genlab.report.images import save_image_grid
+    from genlab.figures.images import save_image_grid
 
     ds = load_dataset(args.name, data_dir=args.data_dir, size=args.size)
     split = ds.split(args.split)

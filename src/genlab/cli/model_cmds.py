@@ -111,7 +111,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     """Draw -n images from the run and write a titled grid, an .npz or a folder of PNGs."""
     import torch
 
-    from genlab.report.images import save_image_grid, save_images_folder, save_images_npz
+    from genlab.figures.images import save_image_grid, save_images_folder, save_images_npz
     from genlab.runs import open_run
 
     if args.format == "png" and args.n > MAX_GRID:
@@ -143,8 +143,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     """Originals above their reconstructions, with the mean squared error in the title."""
     import torch
 
+    from genlab.figures.images import save_rows_figure
     from genlab.models.base import Reconstructor, require
-    from genlab.report.images import save_rows_figure
     from genlab.runs import open_run
 
     run = open_run(args.run, args.which, args.device, args.data_dir)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor
 
+from genlab.figures.images import TITLE_SIZE, rows_figure, wrap
 from genlab.io import atomic_write
 from genlab.latent.maps import Projection
 from genlab.latent.results import ExperimentResult, LatentMap
-from genlab.report.images import TITLE_SIZE, rows_figure, wrap
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -22,12 +22,12 @@ import torch
 from genlab.errors import ConfigError
 from genlab.evaluation.believability import Experiments, run_experiments
 from genlab.evaluation.evaluate import evaluate_run, summary
+from genlab.figures.curves import plot_curves
+from genlab.figures.images import save_image_grid, save_rows_figure
 from genlab.io import write_json
 from genlab.latent.experiments import interpolate, interpolation_partners, latent_map
 from genlab.latent.results import ExperimentResult, LatentMap
 from genlab.report import latent as latent_figures
-from genlab.report.curves import plot_curves
-from genlab.report.images import save_image_grid, save_rows_figure
 from genlab.report.records import Figure, ModelSection
 from genlab.runs import Run
 from genlab.study.config import EvaluationSettings, FigureSettings, StudySettings

@@ -20,10 +20,10 @@ import torch
 from torch import Tensor
 
 from genlab.errors import TrainingDivergedError
+from genlab.figures.curves import plot_curves
+from genlab.figures.images import save_image_grid
 from genlab.io import write_text
 from genlab.models.base import Decoder, GenerativeModel, LossOutput, has
-from genlab.report.curves import plot_curves
-from genlab.report.images import save_image_grid
 from genlab.training import distributed
 from genlab.training.checkpoint import TrainState
 from genlab.training.config import RunConfig

@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 
 from genlab.data import load_dataset
-from genlab.report import images as images_mod
-from genlab.report.images import (
+from genlab.figures import images as images_mod
+from genlab.figures.images import (
     make_grid,
     save_image_grid,
     save_images_folder,

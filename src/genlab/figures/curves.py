@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genlab.figures.images import TITLE_SIZE, wrap
 from genlab.io import atomic_write
-from genlab.report.images import TITLE_SIZE, wrap
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
