@@ -157,3 +157,16 @@ def test_a_0_1_run_directory_opens_resumes_and_evaluates(tmp_path):
         assert main(["train", "--resume", str(out), "--epochs", "2"]) == 0
     assert open_run(out, which="last").meta["epoch"] == 2
     assert "likelihood" not in yaml.safe_load((out / "config.yaml").read_text())["model"]
+
+
+def test_a_model_field_of_another_kind_under_a_shared_name_fails_the_flag_table(monkeypatch):
+    @dataclass
+    class Clash(DCGANConfig):
+        hidden: int = 3  # would be --hidden, a list of widths for the backbone families
+
+    class ClashGAN(DCGAN):
+        config_class = Clash
+
+    monkeypatch.setitem(MODELS, "clash", ClashGAN)
+    with pytest.raises(ConfigError, match=r"--hidden would take both an int list and an int"):
+        train_flags.derive()

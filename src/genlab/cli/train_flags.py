@@ -65,9 +65,13 @@ def _claim(fields: dict[str, dict[str, Any]], name: str, section: str, kind: str
     """The table entry of flag ``--name``; a name that two sections both use is an error,
     since one flag cannot set both (a family's ``seed`` beside ``train.seed``)."""
     entry = fields.setdefault(name, {"section": section, "kind": kind, "defaults": {}})
+    flag = f"--{name.replace('_', '-')}"
     if entry["section"] != section:
-        raise ConfigError(f"--{name.replace('_', '-')} would name both {entry['section']}."
-                          f"{name} and {section}.{name} ({owner}): rename one of them")
+        raise ConfigError(f"{flag} would name both {entry['section']}.{name} and "
+                          f"{section}.{name} ({owner}): rename one of them")
+    if entry["kind"] != kind:
+        raise ConfigError(f"{flag} would take both an {entry['kind']} and an {kind} "
+                          f"({owner}'s {section}.{name}): rename one of them")
     return entry
 
 

@@ -69,7 +69,7 @@ def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
                            "likelihood": getattr(model.config, "likelihood", "gaussian")}
     if scale.dequantised:
         x = dequantise(x, torch.Generator().manual_seed(seed))
-    with seeded(seed, x.device):
+    with seeded(seed, x.device), torch.no_grad():
         if has(model, HasELBO):
             out["neg_elbo_nats"] = float(negative_elbo(model, x, y).mean())
         nll = -model.log_likelihood(x, y, k)

@@ -11,6 +11,7 @@ from genlab.models.base import GenerativeModel, ModelConfig
 from genlab.models.cgan import CGAN
 from genlab.models.cvae import CVAE
 from genlab.models.dcgan import DCGAN
+from genlab.models.flow import RealNVP
 from genlab.models.gan import GAN, LSGAN
 from genlab.models.iwae import IWAE
 from genlab.models.mean import ClassMean
@@ -33,6 +34,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "dcgan": DCGAN,
     "wgan-gp": WGANGP,
     "cgan": CGAN,
+    "realnvp": RealNVP,
 }
 
 
