@@ -24,6 +24,7 @@ from genlab.models.registry import model_class, model_config_class
 BINARIZE = ("none", "static", "dynamic", "threshold")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "linear", "cosine")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -61,7 +62,10 @@ class TrainConfig:
     to ``lr_final``) | cosine. ``patience``: early-stopping patience in epochs on the family's
     selection metric (0 = off); ``time_limit``: minutes after which no new epoch starts (0 =
     off); ``epoch_samples``: images decoded from fixed noise to ``samples/epoch_NNN.png`` after
-    every epoch (0 = off)."""
+    every epoch (0 = off). ``precision``: fp32 | bf16 (the networks under autocast; losses,
+    metrics, weights and optimiser states stay fp32); ``channels_last``: convolutional
+    networks and image batches in that memory format; ``compile``: ``torch.compile`` the
+    networks (eager where it fails)."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -80,6 +84,9 @@ class TrainConfig:
     eval_batch_size: int = 1000
     progress: bool = True
     epoch_samples: int = 64
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
 
 
 @dataclass
@@ -100,6 +107,7 @@ class RunConfig:
             "data.binarize": (self.data.binarize, BINARIZE),
             "train.optimizer": (self.train.optimizer, OPTIMIZERS),
             "train.schedule": (self.train.schedule, SCHEDULES),
+            "train.precision": (self.train.precision, PRECISIONS),
         }
         for key, (value, valid) in choices.items():
             if value not in valid:

@@ -168,7 +168,7 @@ class EpochLog:
         total = out.total.detach()
         items = {"loss" if self.players == 1 else f"loss.{name}": total, **out.terms}
         for k, v in items.items():
-            self.sums[k] = self.sums.get(k, 0) + v.detach() * n
+            self.sums[k] = self.sums.get(k, 0) + v.detach().float() * n  # fp32 under bf16
             self.counts[k] = self.counts.get(k, 0) + n
 
     def means(self) -> dict[str, float]:

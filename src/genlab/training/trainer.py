@@ -47,6 +47,7 @@ from genlab.training.logs import (
     write_epoch_samples,
 )
 from genlab.training.optim import Optimizers, Schedulers, build_optimizers, build_schedulers
+from genlab.training.precision import Precision
 
 PRIOR_FIT_IMAGES = 10_000
 EVAL_SEED_OFFSET = 7919
@@ -80,6 +81,8 @@ class Trainer:
         torch.manual_seed(config.train.seed)
         self._load_data()
         self.model = build_model(config.model, self.shape, self.num_classes).to(self.device)
+        self.precision = Precision(config.train, self.device)
+        self.precision.attach(self.model)
         # Same initial weights on every rank; different reparameterisation noise per rank.
         torch.manual_seed(config.train.seed + 1000 * self.dist.rank)
         self.shuffle_gen = torch.Generator().manual_seed(config.train.seed)
@@ -116,7 +119,8 @@ class Trainer:
     def prepare(self, images: Tensor, labels: Tensor, train: bool) -> Batch:
         """uint8 slice -> float batch on the device, binarised as the data config says."""
         x = batch_input(images, self.config.data.binarize, self.binarize_gen if train else None)
-        return Batch(x.to(self.device, non_blocking=True), labels.to(self.device))
+        x = self.precision.batch(x.to(self.device, non_blocking=True))
+        return Batch(x, labels.to(self.device))
 
     # --- the run ------------------------------------------------------------------------
     def run(self, resume: bool = False) -> RunResult:
@@ -135,6 +139,7 @@ class Trainer:
             else:
                 self._fit_gradient(resume)
         finally:  # also after a divergence or an interrupt: the curves up to there
+            self.precision.detach(self.model)
             if self.dist.is_main:
                 self.metrics.draw(self.state.history)
         summary = self._summary(time.perf_counter() - start)
@@ -314,8 +319,9 @@ class Trainer:
             self.metrics.rewrite(self.state.history)
 
     def _summary(self, seconds: float) -> dict[str, Any]:
-        return run_summary(self.model, self.config, self.state, self.eval_split, seconds,
-                           self.dist)
+        summary = run_summary(self.model, self.config, self.state, self.eval_split, seconds,
+                              self.dist)
+        return {**summary, "precision": self.precision.name}
 
 
 def train(

@@ -1,0 +1,129 @@
+"""How a run's networks compute: ``train.precision``, ``train.channels_last``, ``train.compile``.
+
+bf16 runs each of the model's networks (its direct sub-modules: encoder, decoder, generator,
+discriminator, an EMA) under ``torch.autocast`` and casts what they return to fp32, so that
+everything the model computes from those outputs (likelihoods, KL terms, adversarial losses)
+and the trainer logs is fp32, as are the weights and the optimiser states. Hooks do it, on the
+modules themselves, so the model's code is unchanged, validation and the epoch grids compute
+the same way as training, and :meth:`Precision.detach` leaves a plain fp32 model behind.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genlab.models.likelihoods import Likelihood
+from genlab.training.config import TrainConfig
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively (CPU: oneDNN on AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def pieces(model: nn.Module) -> list[nn.Module]:
+    """The model's networks: its direct sub-modules, pixel likelihoods aside (they turn a
+    network's output into a distribution and stay fp32)."""
+    return [m for m in model.children() if not isinstance(m, Likelihood)]
+
+
+def _to_fp32(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.float() if value.is_floating_point() else value
+    if isinstance(value, tuple | list):
+        return type(value)(_to_fp32(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_fp32(v) for k, v in value.items()}
+    return value
+
+
+class Precision:
+    """The resolved settings of one run, and the hooks that apply them to its model."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.device = device
+        self.dtype: torch.dtype | None = None
+        if cfg.precision == "bf16":
+            if bf16_supported(device):
+                self.dtype = torch.bfloat16
+            else:
+                warnings.warn(f"train.precision=bf16: {device} has no native bf16 support; "
+                              "training in fp32 instead", stacklevel=2)
+        self.channels_last = cfg.channels_last
+        self.compile = cfg.compile
+        self._undo: list[Callable[[], None]] = []
+        self._images_4d = False
+
+    @property
+    def name(self) -> str:
+        return "bf16" if self.dtype is not None else "fp32"
+
+    def attach(self, model: nn.Module) -> None:
+        """Memory format, autocast and compilation on ``model``'s networks."""
+        # channels_last only where convolutions use it; an MLP keeps its plain layout.
+        self._images_4d = self.channels_last and any(p.dim() == 4 for p in model.parameters())
+        if self._images_4d:
+            model.to(memory_format=torch.channels_last)
+        for piece in pieces(model):
+            if self.compile:
+                self._compile(piece)
+            if self.dtype is not None:
+                self._autocast(piece)
+
+    def detach(self, model: nn.Module) -> None:
+        """Undo :meth:`attach`: the model computes in fp32, in the plain layout, uncompiled."""
+        while self._undo:
+            self._undo.pop()()
+        if self._images_4d:
+            model.to(memory_format=torch.contiguous_format)
+
+    def batch(self, x: Tensor) -> Tensor:
+        """A model input in the memory format the networks were given."""
+        if self._images_4d and x.dim() == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _autocast(self, piece: nn.Module) -> None:
+        contexts: list[torch.autocast] = []
+
+        def enter(module: nn.Module, args: Any) -> None:
+            contexts.append(torch.autocast(self.device.type, dtype=self.dtype))
+            contexts[-1].__enter__()
+
+        def leave(module: nn.Module, args: Any, output: Any) -> Any:
+            contexts.pop().__exit__(None, None, None)
+            return _to_fp32(output)
+
+        handles = [piece.register_forward_pre_hook(enter),
+                   piece.register_forward_hook(leave, always_call=True)]
+        self._undo.append(lambda: [h.remove() for h in handles])
+
+    def _compile(self, piece: nn.Module) -> None:
+        """``torch.compile`` the piece's forward; where compiling fails, say so once and run
+        every piece eagerly from then on."""
+        eager = piece.forward
+        compiled = torch.compile(eager)
+
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            if not self.compile:
+                return eager(*args, **kwargs)
+            try:
+                return compiled(*args, **kwargs)
+            except Exception as exc:  # any compiler failure falls back to eager
+                self.compile = False
+                warnings.warn(f"train.compile: torch.compile failed ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200]}); running eagerly",
+                              stacklevel=2)
+                return eager(*args, **kwargs)
+
+        piece.forward = forward
+        self._undo.append(lambda: delattr(piece, "forward"))

@@ -1,0 +1,129 @@
+"""train.precision, train.channels_last, train.compile: bf16 networks with fp32 losses, the
+channels_last layout, exact resume with both on, and the fallbacks where the device or the
+compiler cannot."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from genlab import train
+from genlab.errors import ConfigError
+from genlab.training import precision as precision_module
+from genlab.training.checkpoint import read_checkpoint
+from genlab.training.config import TrainConfig, config_from_dict
+from genlab.training.logs import EpochLog
+from genlab.training.precision import Precision, bf16_supported
+
+BF16 = bf16_supported(torch.device("cpu"))
+needs_bf16 = pytest.mark.skipif(not BF16, reason="this CPU has no native bf16 (oneDNN)")
+FAST = {"precision": "bf16", "channels_last": True}
+MODELS = {
+    "vae": {"name": "vae", "net": "conv", "channels": [4, 8], "latent_dim": 4},
+    "dcgan": {"name": "dcgan", "latent_dim": 8, "channels": [8, 16]},
+}
+
+
+def test_a_bad_precision_is_an_error_naming_the_key():
+    with pytest.raises(ConfigError, match=r"train\.precision='fp16' is not valid.*fp32, bf16"):
+        config_from_dict({"train": {"precision": "fp16"}})
+
+
+def test_without_native_bf16_it_says_so_and_trains_in_fp32(monkeypatch):
+    monkeypatch.setattr(precision_module, "bf16_supported", lambda device: False)
+    with pytest.warns(UserWarning, match="no native bf16 support; training in fp32"):
+        chosen = Precision(TrainConfig(precision="bf16"), torch.device("cpu"))
+    assert chosen.name == "fp32" and chosen.dtype is None
+
+
+@needs_bf16
+def test_networks_compute_in_bf16_and_return_fp32_and_detach_restores_them():
+    model = nn.Module()
+    model.net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 26 * 26, 2))
+    seen = []
+    model.net[0].register_forward_hook(lambda m, a, out: seen.append(out.dtype))
+    chosen = Precision(TrainConfig(**FAST), torch.device("cpu"))
+    chosen.attach(model)
+    x = chosen.batch(torch.rand(2, 1, 28, 28))
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    assert model.net(x).dtype == torch.float32 and seen == [torch.bfloat16]
+    chosen.detach(model)
+    assert model.net(torch.rand(2, 1, 28, 28)).dtype == torch.float32 and seen[-1] == torch.float32
+    assert model.net[0].weight.is_contiguous()
+
+
+def test_an_mlp_keeps_its_layout():
+    model = nn.Module()
+    model.net = nn.Linear(3 * 8 * 8, 2)
+    chosen = Precision(TrainConfig(channels_last=True), torch.device("cpu"))
+    chosen.attach(model)
+    x = torch.rand(2, 3, 8, 8)
+    assert chosen.batch(x) is x
+
+
+@pytest.fixture
+def logged_dtypes(monkeypatch) -> set[torch.dtype]:
+    """The dtypes of every loss and term the trainer logged."""
+    dtypes: set[torch.dtype] = set()
+    real = EpochLog.add
+
+    def add(self, name, out, n):
+        dtypes.update({out.total.dtype, *(v.dtype for v in out.terms.values())})
+        real(self, name, out, n)
+
+    monkeypatch.setattr(EpochLog, "add", add)
+    return dtypes
+
+
+@needs_bf16
+@pytest.mark.slow
+@pytest.mark.parametrize("family", list(MODELS))
+def test_bf16_channels_last_trains_with_fp32_losses(tmp_path, tiny, family, logged_dtypes):
+    binarize = "dynamic" if family == "vae" else "none"
+    cfg = {**tiny(data={"binarize": binarize}, train={"epochs": 1, **FAST}),
+           "model": MODELS[family]}
+    result = train(cfg, out=tmp_path / "run")
+    assert result.summary["precision"] == "bf16"
+    assert logged_dtypes == {torch.float32}
+    row = result.history[-1]
+    assert all(torch.isfinite(torch.tensor(v)) for k, v in row.items() if "/" in k)
+    assert all(p.is_contiguous() and p.dtype == torch.float32 for p in result.model.parameters())
+    assert result.model.sample(2).dtype == torch.float32
+
+
+def _weights(run) -> dict[str, torch.Tensor]:
+    return read_checkpoint(run / "checkpoints" / "last.safetensors").section("model")
+
+
+@needs_bf16
+@pytest.mark.slow
+def test_interrupted_and_resumed_bf16_run_equals_uninterrupted(
+    tmp_path, tiny, interrupted_then_resumed
+):
+    cfg = {**tiny(train={"epochs": 3, **FAST}), "model": MODELS["vae"]}
+    train(cfg, out=tmp_path / "full")
+    result = interrupted_then_resumed(cfg, tmp_path / "cut", epoch=2)
+    assert [r["epoch"] for r in result.history] == [1, 2, 3]
+    full, cut = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    assert full.keys() == cut.keys() and all(torch.equal(full[k], cut[k]) for k in full)
+
+
+@pytest.mark.slow
+def test_a_failing_compiler_falls_back_to_eager_once(tmp_path, tiny, monkeypatch):
+    def broken(fn, **kwargs):
+        def run(*args, **kw):
+            raise RuntimeError("no C++ compiler here")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = train(tiny(train={"epochs": 1, "compile": True}), out=tmp_path / "c")
+    said = [str(w.message) for w in caught if "train.compile" in str(w.message)]
+    assert len(said) == 1 and "no C++ compiler here" in said[0]
+    plain = train(tiny(train={"epochs": 1}), out=tmp_path / "plain")
+    assert compiled.history[0]["val/loss"] == plain.history[0]["val/loss"]
+    assert "forward" not in vars(compiled.model.encoder), "the eager forward is back"
