@@ -65,7 +65,7 @@ class TrainConfig:
     every epoch (0 = off). ``precision``: fp32 | bf16 (the networks under autocast; losses,
     metrics, weights and optimiser states stay fp32); ``channels_last``: convolutional
     networks and image batches in that memory format; ``compile``: ``torch.compile`` the
-    networks (eager where it fails)."""
+    networks (eager where it fails); ``tensorboard``: event files in ``RUN/tensorboard/``."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -87,6 +87,7 @@ class TrainConfig:
     precision: str = "fp32"
     channels_last: bool = False
     compile: bool = False
+    tensorboard: bool = False
 
 
 @dataclass

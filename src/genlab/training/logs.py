@@ -164,9 +164,12 @@ class EpochLog:
         self.sums: dict[str, Tensor] = {}
         self.counts: dict[str, int] = {}
 
+    def key(self, name: str) -> str:
+        """Player ``name``'s loss: ``loss``, or ``loss.NAME`` beside other players."""
+        return "loss" if self.players == 1 else f"loss.{name}"
+
     def add(self, name: str, out: LossOutput, n: int) -> None:
-        total = out.total.detach()
-        items = {"loss" if self.players == 1 else f"loss.{name}": total, **out.terms}
+        items = {self.key(name): out.total.detach(), **out.terms}
         for k, v in items.items():
             self.sums[k] = self.sums.get(k, 0) + v.detach().float() * n  # fp32 under bf16
             self.counts[k] = self.counts.get(k, 0) + n

@@ -29,6 +29,7 @@ from genlab.io import write_json
 from genlab.models.base import Batch, GenerativeModel, LossOutput
 from genlab.models.registry import build_model
 from genlab.training import distributed
+from genlab.training.board import Board
 from genlab.training.checkpoint import (
     TrainState,
     atomic_save,
@@ -78,6 +79,7 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         self.dist = distributed.setup(self.device)
         self._check_run_dir(resume)
+        self.board = Board(config.train.tensorboard, self.run_dir, self.dist.is_main)
         torch.manual_seed(config.train.seed)
         self._load_data()
         self.model = build_model(config.model, self.shape, self.num_classes).to(self.device)
@@ -140,6 +142,7 @@ class Trainer:
                 self._fit_gradient(resume)
         finally:  # also after a divergence or an interrupt: the curves up to there
             self.precision.detach(self.model)
+            self.board.close()
             if self.dist.is_main:
                 self.metrics.draw(self.state.history)
         summary = self._summary(time.perf_counter() - start)
@@ -161,6 +164,7 @@ class Trainer:
         self.state.best_val = self._selection_value(row)
         # Fitting may resolve options (PCA's number of components): save the resolved config.
         self._start_fresh()
+        self.board.epoch(row, None)
         self._save(best=True, opts={}, scheds={})
 
     def _fit_gradient(self, resume: bool) -> None:
@@ -182,9 +186,9 @@ class Trainer:
             row = self._train_epoch(batches, opts, scheds)
             row.update(prefixed("val", self.evaluate(self.val_images, self.val_labels)))
             improved = self._record(row)
-            if self.dist.is_main:
-                write_epoch_samples(self.model, self.run_dir, row["epoch"], cfg.epoch_samples,
-                                    cfg.seed)
+            grid = write_epoch_samples(self.model, self.run_dir, row["epoch"], cfg.epoch_samples,
+                                       cfg.seed) if self.dist.is_main else None
+            self.board.epoch(row, grid)  # before the checkpoint: a resume purges it if lost
             self._save(best=improved, opts=opts, scheds=scheds)
             if cfg.progress and self.dist.is_main:
                 tqdm.write(epoch_line(row))
@@ -194,6 +198,7 @@ class Trainer:
         if self.dist.is_main:
             save_config(self.config, self.run_dir / "config.yaml")
             self.metrics.rewrite([])
+            self.board.start((self.run_dir / "config.yaml").read_text(), 0, resumed=False)
 
     def _train_epoch(
         self, batches: BatchIterator, opts: Optimizers, scheds: Schedulers
@@ -220,6 +225,7 @@ class Trainer:
                 if cfg.clip_grad > 0:
                     torch.nn.utils.clip_grad_norm_(groups[name], cfg.clip_grad)
                 opts[name].step()
+                self.board.step(log.key(name), out.total, self.state.step)
                 log.add(name, out, batch.x.shape[0])
 
             self.model.train_step(batch, update, self.state.step)
@@ -317,6 +323,8 @@ class Trainer:
         if self.dist.is_main:
             save_config(self.config, self.run_dir / "config.yaml")
             self.metrics.rewrite(self.state.history)
+            self.board.start((self.run_dir / "config.yaml").read_text(), self.state.step,
+                             resumed=True)
 
     def _summary(self, seconds: float) -> dict[str, Any]:
         summary = run_summary(self.model, self.config, self.state, self.eval_split, seconds,
