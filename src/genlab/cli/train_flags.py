@@ -82,9 +82,10 @@ def derive() -> dict[str, Any]:
     from genlab.models.likelihoods import LIKELIHOODS, SIGMA_MODES
     from genlab.models.nets import BACKBONES
     from genlab.models.registry import MODELS
-    from genlab.training.config import BINARIZE, OPTIMIZERS, SCHEDULES, SECTIONS
+    from genlab.training.config import BINARIZE, OPTIMIZERS, PRECISIONS, SCHEDULES, SECTIONS
 
     choices = {"binarize": BINARIZE, "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
+               "precision": PRECISIONS,
                "likelihood": LIKELIHOODS, "sigma_mode": SIGMA_MODES, "net": BACKBONES}
     fields: dict[str, dict[str, Any]] = {}
     for section, cls in SECTIONS.items():

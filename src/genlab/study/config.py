@@ -40,7 +40,7 @@ from genlab.training.config import (
 )
 
 LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-RUNTIME_KEYS = {"train": ("progress", "device"), "data": ("data_dir",)}
+RUNTIME_KEYS = {"train": ("progress", "device", "tensorboard"), "data": ("data_dir",)}
 """Options that change how a run is shown, where it runs or where its data is read from, not
 what it learns: left out of the hash, so a study trained on a GPU is reused on a CPU."""
 
