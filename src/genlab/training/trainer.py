@@ -50,6 +50,7 @@ from genlab.training.logs import (
 from genlab.training.optim import Optimizers, Schedulers, build_optimizers, build_schedulers
 from genlab.training.precision import Precision
 
+from genlab.training.lock import train_lock
 PRIOR_FIT_IMAGES = 10_000
 EVAL_SEED_OFFSET = 7919
 
@@ -344,4 +345,5 @@ def train(
         config = config_from_dict(config)
     run_dir = Path(out or config.out or Path("runs") / config.model.name)
     config.out = str(run_dir)
-    return Trainer(config, run_dir, resume=resume).run(resume=resume)
+    with train_lock(run_dir):  # one process per run directory
+        return Trainer(config, run_dir, resume=resume).run(resume=resume)
