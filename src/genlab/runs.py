@@ -9,6 +9,7 @@ as validation was.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ from genlab.data.prepare import eval_seed, model_input, select_input
 from genlab.devices import resolve_device, seeded
 from genlab.errors import CheckpointError, ConfigError
 from genlab.models.base import GenerativeModel, Reconstructor, require
+from genlab.models.sampling import SampleOptions, resolve_options
 from genlab.training.checkpoint import model_from_checkpoint, read_checkpoint, resolve_checkpoint
 from genlab.training.config import RunConfig, config_from_dict, load_config
 
@@ -156,13 +158,16 @@ class Run:
     # --- generation ----------------------------------------------------------------------
     @torch.no_grad()
     def sample(
-        self, n: int, labels: Tensor | list[int] | None = None, seed: int = 0, mean: bool = True
+        self, n: int, labels: Tensor | list[int] | None = None, seed: int = 0, mean: bool = True,
+        options: Mapping[str, Any] | SampleOptions | None = None, strict: bool = True,
     ) -> Tensor:
         """n generated images (n, C, H, W) in [0, 1] on the CPU, in chunks of 1,000. Codes come
         from a generator seeded by ``seed``, pixel draws (``mean=False``) from the global RNG
-        seeded alike for the call: the caller's RNG state is left as it was."""
+        seeded alike for the call: the caller's RNG state is left as it was. ``options``: the
+        family's sampling options (``models.sampling``; ``strict``: refuse keys it lacks)."""
         if n < 1:
             raise ConfigError(f"the number of samples must be positive, got {n}")
+        opts = self.sample_options(options, strict)
         gen = torch.Generator().manual_seed(seed)
         label_t = None
         if labels is not None:
@@ -178,8 +183,14 @@ class Run:
             for chunk in torch.arange(n).split(1000):
                 part = None if label_t is None else label_t[chunk]
                 out.append(self.model.sample(len(chunk), labels=part, generator=gen,
-                                             mean=mean).cpu())
+                                             mean=mean, options=opts).cpu())
         return torch.cat(out)
+
+    def sample_options(self, values: Mapping[str, Any] | SampleOptions | None = None,
+                       strict: bool = True) -> SampleOptions:
+        """``values`` as this run's family's sampling options, checked (None: the defaults)."""
+        cls = type(self.model).sample_options
+        return resolve_options(cls, values, self.config.model.name, strict)
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:

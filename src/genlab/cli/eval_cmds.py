@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from genlab.cli import common as arg
+from genlab.cli.sample_flags import add_sample_flags, sample_flag_values
 
 MAX_SAMPLES = 100_000
 EVALUATE_EXAMPLES = """examples:
@@ -70,7 +71,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     settings = EvaluationSettings(args.metrics, args.n, args.split, args.classifier,
                                   args.inception_weights, args.iw_samples, args.nll_images,
-                                  args.seed)
+                                  args.seed, sample_flag_values(args))
     rows = []
     for name in args.runs:
         run = open_run(name, which=args.which, device=args.device, data_dir=args.data_dir)
@@ -127,6 +128,7 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
     add_evaluation_args(p)
     p.add_argument("--no-cache", action="store_true",
                    help="recompute the real images' statistics ($GENLAB_CACHE/stats)")
+    arg.defer(p, add_sample_flags)
     p.set_defaults(func=cmd_evaluate)
 
 

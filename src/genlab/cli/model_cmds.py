@@ -9,11 +9,13 @@ handlers, not here: building the parser (``--help``) stays instant.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 from genlab.cli.common import add_run_args, defer, int_list, int_range, run_source, seed
+from genlab.cli.sample_flags import add_sample_flags, sample_flag_values
 from genlab.cli.train_flags import add_train_flags, flag_values
 from genlab.errors import ConfigError
 
@@ -122,7 +124,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     bad = [v for v in labels or [] if v >= run.model.num_classes]
     if bad:
         raise ConfigError(f"--labels: {bad[0]} is not a class (0..{run.model.num_classes - 1})")
-    images = run.sample(args.n, labels=labels, seed=args.seed, mean=not args.draw)
+    options = run.sample_options(sample_flag_values(args))
+    images = run.sample(args.n, labels=labels, seed=args.seed, mean=not args.draw,
+                        options=options)
     label_t = None  # the labels Run.sample drew with (--labels cycled to n), for the .npz
     if labels is not None:
         label_t = torch.tensor(labels).repeat(args.n // len(labels) + 1)[: args.n]
@@ -133,7 +137,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         save_images_folder(images, out)
     else:
         kind = "pixel draws" if args.draw else "decoder means"
-        what = f"{args.n} samples ({kind}, seed {args.seed})"
+        given = ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(options).items())
+        what = f"{args.n} samples ({kind}, seed {args.seed}{', ' + given if given else ''})"
         save_image_grid(images, out, title=f"{run_source(run)}: {what}")
     print(f"wrote {args.n} samples to {out}")
     return 0
@@ -230,6 +235,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a grid PNG, an .npz of uint8 images, or a folder of PNGs",
     )
     p.add_argument("--out", required=True, help="output file (png, npz) or folder")
+    defer(p, add_sample_flags)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("reconstruct", help="originals and reconstructions side by side",

@@ -1,4 +1,5 @@
-"""The flags of ``genlab train``: one per config field, each with its default and its choices.
+"""The flags of ``genlab train``: one per config field, each with its default and its choices
+(and, in the same cached table, ``genlab sample``'s sampling options: ``cli/sample_flags.py``).
 
 They are derived from the config dataclasses (``genlab.training.config`` and every family's
 config class) and the registries of valid values (``BINARIZE``, ``BACKBONES``, ``MODELS``...),
@@ -37,7 +38,7 @@ TYPES = {
 """argparse type per field kind (``str`` fields take any text, or one of their choices)."""
 
 
-def _kind(annotation: Any) -> str | None:
+def kind_of(annotation: Any) -> str | None:
     """``int``, ``float list``...; None for a mapping (``train.optim``: YAML or --set only)."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
@@ -55,9 +56,9 @@ def _fields(cls: type) -> Iterator[tuple[str, str | None, Any]]:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-        yield f.name, _kind(hints[f.name]), default
+        yield f.name, kind_of(hints[f.name]), default
     for alias, target in getattr(cls, "aliases", {}).items():
-        yield alias, _kind(hints[target]), None
+        yield alias, kind_of(hints[target]), None
 
 
 def _claim(fields: dict[str, dict[str, Any]], name: str, section: str, kind: str | None,
@@ -79,6 +80,7 @@ def derive() -> dict[str, Any]:
     """The table: model families with their one-line descriptions, and per config field its
     section, kind, defaults (per family for model fields: the families owning it) and
     choices."""
+    from genlab.cli import sample_flags
     from genlab.models.likelihoods import LIKELIHOODS, SIGMA_MODES
     from genlab.models.nets import BACKBONES
     from genlab.models.registry import MODELS
@@ -100,7 +102,8 @@ def derive() -> dict[str, Any]:
         entry["choices"] = list(choices[name]) if name in choices else None
         entry["kind"] = "device" if name == "device" else entry["kind"]
     models = {k: (m.__doc__ or k).strip().splitlines()[0] for k, m in MODELS.items()}
-    return json.loads(json.dumps({"models": models, "fields": fields}))
+    table = {"models": models, "fields": fields, "sampling": sample_flags.derive()}
+    return json.loads(json.dumps(table))
 
 
 def _fingerprint() -> str:
@@ -131,7 +134,7 @@ def load() -> dict[str, Any]:
     return table
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A default as the flag would take it: ``512,256``, ``true``, ``none``."""
     if isinstance(value, list):
         return ",".join(map(str, value))
@@ -142,7 +145,7 @@ def describe(name: str, entry: dict[str, Any], families: list[str]) -> str:
     """``(model.beta, for vae, beta-vae, iwae, default 1.0; beta-vae: 4.0)``."""
     by_value: dict[str, list[str]] = {}
     for family, value in entry["defaults"].items():
-        by_value.setdefault(_shown(value), []).append(family)
+        by_value.setdefault(shown(value), []).append(family)
     ranked = [v for v, _ in Counter({v: len(f) for v, f in by_value.items()}).most_common()]
     defaults = "; ".join([f"default {ranked[0]}"] + [f"{', '.join(by_value[v])}: {v}"
                                                      for v in ranked[1:]])

@@ -82,10 +82,12 @@ def augmentation_study(
     seed: int = 0,
     device: str | None = None,
     log: Any = None,
+    sampling: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Test accuracy of a classifier trained on each fraction of the real training split, with
-    and without ``generated`` generated images (default: as many as the real subset). Raises
-    MetricUnavailable for an unconditional model without a classifier for its image shape."""
+    and without ``generated`` generated images (default: as many as the real subset; drawn
+    with the ``sampling`` options the family has). Raises MetricUnavailable for an
+    unconditional model without a classifier for its image shape."""
     start = time.perf_counter()
     fractions = _checked(fractions, generated)
     clf = None if run.model.conditional else _labeller(run, classifier)  # fail before work
@@ -94,7 +96,7 @@ def augmentation_study(
     training = opts.resolved(run.dataset.shape)
     subsets = nested_subsets(len(train[1]), fractions, seed)
     counts = [len(i) if generated is None else generated for i in subsets]
-    fake, fake_labels = _generate(run, max(counts), clf, seed)
+    fake, fake_labels = _generate(run, max(counts), clf, seed, sampling)
     dev = device or str(run.model.device)
     rows = []
     for f, pick, g in zip(fractions, subsets, counts, strict=True):
@@ -168,11 +170,13 @@ def _labelled(run: Run, split: str) -> tuple[Tensor, Tensor]:
     return part.images[keep], part.labels[keep]
 
 
-def _generate(run: Run, n: int, clf: Classifier | None, seed: int) -> tuple[Tensor, Tensor]:
+def _generate(run: Run, n: int, clf: Classifier | None, seed: int,
+              sampling: dict[str, Any] | None) -> tuple[Tensor, Tensor]:
     """n seeded samples as uint8 and their labels: the classes asked for, balanced, from a
     conditional model; else ``clf``'s argmax."""
     labels = torch.arange(n) % run.model.num_classes if clf is None else None
-    images = (run.sample(n, labels=labels, seed=seed).clamp(0, 1) * 255).round().to(torch.uint8)
+    images = run.sample(n, labels=labels, seed=seed, options=sampling, strict=False)
+    images = (images.clamp(0, 1) * 255).round().to(torch.uint8)
     if labels is None:
         assert clf is not None
         labels = clf.probs(images).argmax(1).cpu()

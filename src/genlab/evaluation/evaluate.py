@@ -138,17 +138,21 @@ def _reference(run: Run, clf: Judge, split: str, cache: bool) -> ReferenceSet:
 
 
 def sample_metrics(run: Run, wanted: list[str], clf: Judge, n: int = 10_000,
-                   split: str = "test", seed: int = 0,
-                   cache: bool = True) -> dict[str, dict[str, Any]]:
+                   split: str = "test", seed: int = 0, cache: bool = True,
+                   sampling: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """FID, KID, precision/recall/density/coverage, IS and confidence of n seeded samples
-    against the real images of ``split`` (not binarised), in the features of ``clf``."""
+    (drawn with the ``sampling`` options the family has) against the real images of
+    ``split`` (not binarised), in the features of ``clf``."""
     ref = _reference(run, clf, split, cache)
     intended = torch.arange(n) % run.model.num_classes if run.model.conditional else None
+    options = run.sample_options(sampling, strict=False)
     start = time.perf_counter()
-    fake, probs = clf.features_and_probs(run.sample(n, labels=intended, seed=seed))
+    fake, probs = clf.features_and_probs(run.sample(n, labels=intended, seed=seed,
+                                                    options=options))
     fake = fake.to(clf.device)  # KID and PR where the net is
     common = {"feature_space": clf.feature_space, "classifier_sha256": clf.sha256[:12],
               "samples": n, "real": len(ref.features), "split": split,
+              "sampling": dataclasses.asdict(options),
               "sampling_seconds": round(time.perf_counter() - start, 2)}
     samples = Samples(fake, probs, ref, intended if clf.class_names == run.class_names else None,
                       seed)
@@ -232,7 +236,8 @@ def evaluate_run(run: Run, settings: EvaluationSettings | None = None, *,
         return result
     sampled = [m for m in judged if m in SAMPLED]
     if sampled:
-        result["metrics"].update(sample_metrics(run, sampled, clf, s.n, s.split, s.seed, cache))
+        result["metrics"].update(sample_metrics(run, sampled, clf, s.n, s.split, s.seed, cache,
+                                                   s.sampling))
     for name in [m for m in judged if m in JUDGED]:
         result["metrics"][name] = _timed(lambda n=name: JUDGED[n](context, clf))
     return result
@@ -267,10 +272,11 @@ class Context:
 
 
 def augment_metrics(run: Run, s: AugmentationSettings, classifier: str | Path | None,
-                    seed: int) -> dict[str, Any]:
+                    seed: int, sampling: dict[str, Any] | None = None) -> dict[str, Any]:
     """The augmentation study, with its headline: the accuracy with generated images and the
     gain over real images alone at the smallest fraction (where extra data matters most)."""
-    out = augmentation_study(run, s.fractions, s.generated, s.options(), classifier, seed)
+    out = augmentation_study(run, s.fractions, s.generated, s.options(), classifier, seed,
+                             sampling=sampling)
     smallest = min(out["fractions"], key=lambda row: row["fraction"])
     return {**out, "augment_accuracy": smallest["accuracy_augmented"],
             "augment_gain": smallest["gain"], "augment_fraction": smallest["fraction"]}
@@ -282,7 +288,7 @@ SINGLE: dict[str, Callable[[Context], dict[str, Any]]] = {
     "recon": lambda c: reconstruction_metrics(c.run, c.settings.split, c.settings.n,
                                               c.settings.seed),
     "augment": lambda c: augment_metrics(c.run, c.augmentation, c.settings.classifier,
-                                         c.settings.seed),
+                                         c.settings.seed, c.settings.sampling),
 }
 """The metrics measured on their own (a likelihood, reconstructions, trained classifiers)."""
 JUDGED: dict[str, Callable[[Context, Judge], dict[str, Any]]] = {

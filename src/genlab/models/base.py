@@ -22,6 +22,7 @@ from torch.distributions import Distribution, Independent, Normal
 from genlab.errors import ConfigError
 from genlab.models.density import LikelihoodScale
 from genlab.models.likelihoods import PixelDistribution
+from genlab.models.sampling import SampleOptions
 
 
 @dataclass
@@ -115,6 +116,8 @@ class GenerativeModel(nn.Module):
     """Model options of a small, fast instance: the registry's contract tests train one of
     every family with them, so a new family gets those tests by registering."""
     selection_metric: ClassVar[str | None] = "val/loss"
+    sample_options: ClassVar[type[SampleOptions]] = SampleOptions
+    """The family's sampling options (``models.sampling``), chosen at sampling time."""
     """The logged value that picks the best checkpoint and drives early stopping (lower is
     better); None keeps the last epoch as best."""
 
@@ -125,14 +128,11 @@ class GenerativeModel(nn.Module):
         self.num_classes = num_classes
 
     # --- generation ---------------------------------------------------------------------
-    def sample(
-        self,
-        n: int,
-        labels: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        mean: bool = True,
-    ) -> Tensor:
-        """n images in [0, 1], shape (n, C, H, W)."""
+    def sample(self, n: int, labels: Tensor | None = None,
+               generator: torch.Generator | None = None, mean: bool = True,
+               options: SampleOptions | None = None) -> Tensor:
+        """n images in [0, 1], shape (n, C, H, W), drawn as ``options`` (an instance of
+        ``sample_options``; None: its defaults) say."""
         raise NotImplementedError
 
     def labels_for(self, n: int, labels: Tensor | None) -> Tensor | None:
@@ -246,17 +246,12 @@ class LatentVariableModel(GenerativeModel):
         eps = torch.randn(n, self.latent_dim, generator=generator, device="cpu").to(self.device)
         return base.loc + base.scale * eps
 
-    def sample(
-        self,
-        n: int,
-        labels: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        mean: bool = True,
-    ) -> Tensor:
+    def sample(self, n: int, labels: Tensor | None = None,
+               generator: torch.Generator | None = None, mean: bool = True,
+               options: SampleOptions | None = None) -> Tensor:
         """The decoder mean (or a pixel draw) of z ~ p(z)."""
         z = self.sample_prior(n, generator)
         return render(self.decode(z, self.labels_for(n, labels)), mean)
-
 
 
 class EncoderDecoderModel(LatentVariableModel):

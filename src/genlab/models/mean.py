@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from genlab.models.base import Batch, GenerativeModel, LossOutput, ModelConfig
+from genlab.models.sampling import SampleOptions
 
 
 class ClassMean(GenerativeModel):
@@ -31,6 +32,7 @@ class ClassMean(GenerativeModel):
         labels: Tensor | None = None,
         generator: torch.Generator | None = None,
         mean: bool = True,
+        options: SampleOptions | None = None,
     ) -> Tensor:
         return self.means[self.labels_for(n, labels)].clamp(0, 1)
 

@@ -108,7 +108,7 @@ def draw_figures(run: Run, folder: Path, s: FigureSettings, experiments: Experim
     to the second dict with the reason."""
     source = f"{run.config.model.name}/{run.config.data.dataset}"
     makers: dict[str, Callable[[Path], Any]] = {
-        "samples": lambda p: _samples(run, p, s.samples, evaluation.seed),
+        "samples": lambda p: _samples(run, p, s.samples, evaluation),
         "reconstructions": lambda p: _reconstructions(run, p, s.images, evaluation),
         "interpolation": lambda p: _interpolation(run, p, s, evaluation.split, source),
         "map": lambda p: _map(run, p, s, evaluation, source),
@@ -128,11 +128,12 @@ def draw_figures(run: Run, folder: Path, s: FigureSettings, experiments: Experim
     return drawn, skipped
 
 
-def _samples(run: Run, path: Path, n: int, seed: int) -> None:
-    """Seeded samples; a conditional model's in class order, one class per column."""
+def _samples(run: Run, path: Path, n: int, e: EvaluationSettings) -> None:
+    """Seeded samples (with the evaluation's sampling options); a conditional model's in class
+    order, one class per column."""
     conditional = run.model.conditional
     labels = torch.arange(n) % run.model.num_classes if conditional else None
-    images = run.sample(n, labels=labels, seed=seed)
+    images = run.sample(n, labels=labels, seed=e.seed, options=e.sampling, strict=False)
     save_image_grid(images, path, nrow=run.model.num_classes if conditional else None,
                     scale=max(1, 64 // images.shape[-1]))
 
