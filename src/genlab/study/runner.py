@@ -6,10 +6,13 @@ Layout of a study folder::
     DIR/models/<label>/          figures and section.json of each model
     DIR/report.html, results.json, results.csv, study.yaml
 
-Every step is resumable: a run with ``summary.json`` is reused, one with a checkpoint is
-resumed, a section whose settings and checkpoint are unchanged is reused, so a study stopped
-at any point continues where it stopped when started again. :func:`report_runs` makes the same
-page from run directories that already exist (``genlab report``).
+Each run is trained and evaluated by :func:`run_job` holding its run directory's lock
+(``training.lock``), so two study processes on one folder share the work and never train
+one run twice. Every step is resumable: a run with ``summary.json`` is reused, one with a
+checkpoint is resumed, a section whose settings and checkpoint are unchanged is reused, so a
+study stopped at any point continues where it stopped when started again.
+:func:`report_runs` makes the same page from run directories that already exist
+(``genlab report``).
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ import yaml
 
 from genlab.io import write_json, write_text
 from genlab.report.html import ModelPart, method_notes, render_report, results_csv
+from genlab.report.records import ModelSection
 from genlab.runs import open_run
 from genlab.study.config import StudyConfig, StudySettings, config_hash, resolve_model
 from genlab.study.sections import write_model_section
 from genlab.training.config import RunConfig
+from genlab.training.lock import RunDirLocked, holder, run_lock
 from genlab.training.trainer import train
 
 Log = Callable[[str], None]
@@ -43,6 +48,18 @@ class StudyResult:
     parts: list[ModelPart]
 
 
+@dataclass
+class Job:
+    """One run of a study, what a worker trains and evaluates: the model's label, its
+    resolved run config, its run directory, the folder of its section and a log tag."""
+
+    label: str
+    config: RunConfig
+    run_dir: Path
+    folder: Path
+    tag: str
+
+
 def train_or_reuse(config: RunConfig, run_dir: Path, log: Log) -> str:
     """Train the run into ``run_dir`` unless it is done; resume it if it was stopped."""
     if (run_dir / "summary.json").is_file():
@@ -53,30 +70,65 @@ def train_or_reuse(config: RunConfig, run_dir: Path, log: Log) -> str:
     return "resumed" if resume else "trained"
 
 
-def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = None,
-              data_dir: str | None = None, log: Log = print) -> StudyResult:
-    """Every model of ``study`` (config paths relative to ``root``) into ``out``. Every run
-    config is resolved and checked before any training starts."""
+def plan(study: StudyConfig, root: Path, out: Path, device: str | None = None,
+         data_dir: str | None = None) -> list[Job]:
+    """Every run of ``study`` (config paths relative to ``root``), resolved and checked
+    before any training starts."""
     resolved = [(m.label, resolve_model(study, m, root)) for m in study.models]
-    for _, config in resolved:
+    jobs = []
+    for i, (label, config) in enumerate(resolved, 1):
         if device:
             config.train.device = device
         if data_dir:
             config.data.data_dir = data_dir
+        jobs.append(Job(label, config, out / "runs" / f"{label}-{config_hash(config)}",
+                        out / "models" / label, f"[{i}/{len(resolved)}] {label}"))
+    return jobs
+
+
+def run_job(job: Job, settings: StudySettings, data_dir: str | None = None, log: Log = print,
+            wait: bool = False) -> ModelSection:
+    """Train (or reuse) and evaluate one run while holding its directory: a run another
+    process holds is :class:`RunDirLocked` at once, or with ``wait`` once it is free (and
+    then, being done, reused)."""
+    def say(message: str) -> None:
+        log(f"{job.tag}: {message}")
+
+    with run_lock(job.run_dir, wait=wait):
+        say(f"{train_or_reuse(job.config, job.run_dir, say)} ({job.run_dir})")
+        run = open_run(job.run_dir, device=job.config.train.device, data_dir=data_dir)
+        section = write_model_section(job.label, run, job.folder, settings, say)
+        section.run_dir = str(job.run_dir)
+        write_json(job.run_dir / "evaluation.json", section.evaluation)
+    return section
+
+
+def run_in_process(jobs: Sequence[Job], settings: StudySettings, data_dir: str | None = None,
+                   log: Log = print) -> list[ModelSection]:
+    """Each job in turn; one that another study process holds is left for a second pass,
+    which waits for it, so two processes on one study split the runs and train none twice."""
+    done: dict[int, ModelSection] = {}
+    for wait in (False, True):
+        for i, job in enumerate(jobs):
+            if i in done:
+                continue
+            try:
+                done[i] = run_job(job, settings, data_dir, log, wait)
+            except RunDirLocked:
+                log(f"{job.tag}: {job.run_dir} is in use by {holder(job.run_dir)}: "
+                    "coming back to it")
+    return [done[i] for i in range(len(jobs))]
+
+
+def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = None,
+              data_dir: str | None = None, log: Log = print) -> StudyResult:
+    """Every model of ``study`` (config paths relative to ``root``) into ``out``. Every run
+    config is resolved and checked before any training starts."""
+    jobs = plan(study, root, out, device, data_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "study.yaml", yaml.safe_dump(asdict(study), sort_keys=False))
-    parts = []
-    for i, (label, config) in enumerate(resolved, 1):
-        tag = f"[{i}/{len(resolved)}] {label}"
-        run_dir = out / "runs" / f"{label}-{config_hash(config)}"
-        log(f"{tag}: {train_or_reuse(config, run_dir, lambda m, t=tag: log(f'{t}: {m}'))} "
-            f"({run_dir})")
-        run = open_run(run_dir, device=device or config.train.device, data_dir=data_dir)
-        section = write_model_section(label, run, out / "models" / label, study,
-                                lambda m, t=tag: log(f"{t}: {m}"))
-        section.run_dir = str(run_dir)
-        write_json(run_dir / "evaluation.json", section.evaluation)
-        parts.append(ModelPart(section, out / "models" / label))
+    sections = run_in_process(jobs, study, data_dir, log)
+    parts = [ModelPart(s, job.folder) for s, job in zip(sections, jobs, strict=True)]
     return write_outputs(study.name, parts, out, {"study": asdict(study)})
 
 
