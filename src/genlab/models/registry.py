@@ -11,11 +11,13 @@ from genlab.models.base import GenerativeModel, ModelConfig
 from genlab.models.cgan import CGAN
 from genlab.models.cvae import CVAE
 from genlab.models.dcgan import DCGAN
+from genlab.models.ddpm import DDPM
 from genlab.models.flow import RealNVP
 from genlab.models.gan import GAN, LSGAN
 from genlab.models.iwae import IWAE
 from genlab.models.mean import ClassMean
 from genlab.models.pca import PCAModel
+from genlab.models.pixelcnn import PixelCNN
 from genlab.models.vae import VAE, BetaVAE
 from genlab.models.vaegan import VAEGAN
 from genlab.models.wgan_gp import WGANGP
@@ -35,6 +37,8 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "wgan-gp": WGANGP,
     "cgan": CGAN,
     "realnvp": RealNVP,
+    "ddpm": DDPM,
+    "pixelcnn": PixelCNN,
 }
 
 

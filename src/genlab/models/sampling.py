@@ -77,3 +77,19 @@ def resolve_options(
     options = cls(**{k: _coerced(v, hints[k], k) for k, v in given.items() if k in names})
     options.validate()
     return options
+
+
+@dataclass(frozen=True)
+class TemperatureOptions(SampleOptions):
+    """``temperature`` > 0: how widely an exact-likelihood model's draws spread (1: the model
+    itself). A flow draws its code from N(0, T^2 I), the reduced-temperature model of Kingma
+    & Dhariwal (2018, section 6); an autoregressive model divides its logits by T. Below 1
+    trades diversity for typical-looking images."""
+
+    temperature: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.temperature > 0:
+            raise ConfigError("sampling option temperature must be positive, got "
+                              f"{self.temperature}")
