@@ -16,23 +16,58 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 
+class WriteError(OSError):
+    """An OSError while writing a file, whose message names it: ``cannot write PATH: No space
+    left on device`` rather than a bare ``[Errno 28]``. ``errno`` and ``filename`` are kept."""
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"
+
+
+def write_error(path: str | Path, exc: BaseException) -> WriteError:
+    """``exc`` as a :class:`WriteError` naming ``path`` (an OSError's errno and reason kept)."""
+    if isinstance(exc, WriteError):
+        return exc
+    if isinstance(exc, OSError):
+        return WriteError(exc.errno, exc.strerror or str(exc), str(path))
+    return WriteError(None, str(exc), str(path))
+
+
+@contextlib.contextmanager
+def naming(path: str | Path) -> Iterator[None]:
+    """An OSError in the block is re-raised as a :class:`WriteError` naming ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        raise write_error(path, exc) from exc
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside ``path``, renamed over ``path`` once the block completes: for
     writers that take a file name (safetensors' ``save_file``) or for a hard link.
 
     The temp file lives in the same directory so ``os.replace`` is atomic; on any exception,
-    KeyboardInterrupt included, it is removed and ``path`` is left as it was.
+    KeyboardInterrupt included, it is removed and ``path`` is left as it was. An OSError
+    (a full disk, a read-only folder) comes out as a :class:`WriteError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            yield tmp
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def append_text(path: str | Path, text: str) -> None:
+    """Append ``text`` (UTF-8) in one write: for line logs, where a kill cuts at most the last
+    line; an OSError names ``path``."""
+    with naming(path), open(path, "ab") as fh:
+        fh.write(text.encode())
 
 
 @contextlib.contextmanager

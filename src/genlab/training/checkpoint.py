@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from genlab.errors import CheckpointError, ConfigError
-from genlab.io import atomic_path
+from genlab.io import atomic_path, write_error
 from genlab.models.base import GenerativeModel
 from genlab.models.registry import build_model
 from genlab.version import __version__
@@ -56,7 +57,10 @@ def atomic_save(
     first, *others = [paths] if isinstance(paths, Path) else list(paths)
     # save_file writes straight from the tensors: several times faster than bytes from save()
     with atomic_path(first) as tmp:
-        save_file(flat, str(tmp), metadata={"genlab": json.dumps(meta)})
+        try:
+            save_file(flat, str(tmp), metadata={"genlab": json.dumps(meta)})
+        except SafetensorError as exc:  # its I/O errors are no OSErrors: name the file
+            raise write_error(first, _os_error(exc)) from exc
     for path in others:
         try:
             with atomic_path(path) as tmp:
@@ -64,6 +68,12 @@ def atomic_save(
         except OSError:  # no hard links on this file system (some network or FAT ones)
             with atomic_path(path) as tmp:
                 shutil.copyfile(first, tmp)
+
+
+def _os_error(exc: SafetensorError) -> OSError:
+    """The OSError behind a safetensors error (``... (os error 28) ...``), else its text."""
+    found = re.search(r"os error (\d+)", str(exc))
+    return OSError(int(found[1]), os.strerror(int(found[1]))) if found else OSError(None, str(exc))
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

@@ -22,7 +22,7 @@ from torch import Tensor
 from genlab.errors import TrainingDivergedError
 from genlab.figures.curves import plot_curves
 from genlab.figures.images import save_image_grid
-from genlab.io import write_text
+from genlab.io import append_text, write_text
 from genlab.models.base import Decoder, GenerativeModel, LossOutput, has
 from genlab.training import distributed
 from genlab.training.checkpoint import TrainState
@@ -83,11 +83,11 @@ class MetricsFiles:
     def append(self, history: list[dict[str, Any]]) -> None:
         """Add ``history``'s last row; a row with new columns rewrites the CSV (its header)."""
         row = history[-1]
-        _append(self.run_dir / "metrics.jsonl", json.dumps(row) + "\n")
+        append_text(self.run_dir / "metrics.jsonl", json.dumps(row) + "\n")
         if self.columns and set(row) <= set(self.columns):
             buffer = io.StringIO()
             csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n").writerow(row)
-            _append(self.run_dir / "metrics.csv", buffer.getvalue())
+            append_text(self.run_dir / "metrics.csv", buffer.getvalue())
         else:
             write_text(self.run_dir / "metrics.csv", history_csv(history))
             self.columns = list(dict.fromkeys(k for r in history for k in r))
@@ -147,12 +147,6 @@ def check_finite(
         f"(objective {player!r}, term {bad[0]!r}); {kept}. "
         "Try a lower train.lr, train.clip_grad, or another likelihood."
     )
-
-
-def _append(path: Path, text: str) -> None:
-    """One write of whole lines; a kill can cut only the last, and a resume rewrites it."""
-    with open(path, "ab") as fh:
-        fh.write(text.encode())
 
 
 class EpochLog:

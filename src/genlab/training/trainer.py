@@ -38,6 +38,7 @@ from genlab.training.checkpoint import (
     restore_training,
 )
 from genlab.training.config import RunConfig, config_from_dict, load_config, save_config
+from genlab.training.lock import train_lock
 from genlab.training.logs import (
     EpochLog,
     MetricsFiles,
@@ -50,7 +51,6 @@ from genlab.training.logs import (
 from genlab.training.optim import Optimizers, Schedulers, build_optimizers, build_schedulers
 from genlab.training.precision import Precision
 
-from genlab.training.lock import train_lock
 PRIOR_FIT_IMAGES = 10_000
 EVAL_SEED_OFFSET = 7919
 
