@@ -60,7 +60,7 @@ def test_each_conditional_sees_the_pixels_before_it_within_reach() -> None:
     before it in raster order (its own earlier channels included) within the receptive field:
     the rows i - reach..i - 1 at columns j - L..j + L (no blind spot to the upper right) and
     the columns j - reach..j - 1 of row i, for L layers of kernel 3 (reach = L + 1)."""
-    shape = (2, 6, 9)
+    shape, reach = (2, 6, 9), 4  # 1 + layers * (kernel // 2)
     model = _model(shape, layers=3, likelihood="categorical", bins=4)
     x = torch.rand(1, *shape, dtype=torch.float64, requires_grad=True)
     out = model.net(2 * x - 1).view(2, 4, 6, 9)  # (channel, bin, row, col)
@@ -68,7 +68,6 @@ def test_each_conditional_sees_the_pixels_before_it_within_reach() -> None:
     rows, cols = torch.arange(6).view(-1, 1), torch.arange(9).view(1, -1)
     for c, i, j in [(0, 0, 0), (1, 0, 0), (0, 2, 3), (1, 5, 8), (0, 5, 0), (1, 4, 4)]:
         (grad,) = torch.autograd.grad(out[c, :, i, j].sum(), x, retain_graph=True)
-        reach = model.net.reach
         above = (rows < i) & (rows >= i - reach) & ((cols - j).abs() < reach)
         left = (rows == i) & (cols >= j - reach) & (cols <= j)
         assert torch.equal(grad[0] != 0, (above | left) & (order < order[c, i, j])), (c, i, j)
@@ -76,19 +75,20 @@ def test_each_conditional_sees_the_pixels_before_it_within_reach() -> None:
 
 @pytest.mark.parametrize("options", [{}, {"likelihood": "categorical", "bins": 5}])
 def test_the_sampler_computes_the_whole_image_conditionals(options: dict) -> None:
-    """Its windows (rows within reach for the vertical stack, a row's columns within reach
-    for the horizontal one) give what the pass over the whole image gives, at every pixel
-    of a 9 x 11 image, larger than the receptive field."""
+    """Its caches (one row of the vertical stack per image row, one pixel of the horizontal
+    stack per pixel) give what the pass over the whole image gives, at every pixel."""
     model = _model((2, 9, 11), layers=3, **options)
     x = torch.rand(3, 2, 9, 11, dtype=torch.float64)
     value, biases = model._value(x), model.net.biases(None)
-    whole = model.net(value)
-    for i, j in itertools.product(range(9), range(11)):
-        rows = slice(max(0, i - model.net.reach), i + 1)
-        from_v = [f[:, :, -1:] for f in model.net.vertical(value[:, :, rows], biases)]
-        context = model._context(value, from_v, biases, i, j)
-        head = model.net.head(context, value[:, :, i:i + 1, j:j + 1])
-        torch.testing.assert_close(head[..., 0, 0], whole[:, :, i, j], rtol=1e-10, atol=1e-10)
+    whole, rows = model.net(value), model._stores(value)
+    for i in range(9):
+        from_v = model.net.vertical_row(rows, i, biases)
+        cols = model._stores(value[:, :, i:i + 1])
+        for j in range(11):
+            context = model.net.horizontal_pixel(cols, from_v, j, biases)
+            head = model.net.head(context, value[:, :, i:i + 1, j:j + 1])
+            torch.testing.assert_close(head[..., 0, 0], whole[:, :, i, j], rtol=1e-10,
+                                       atol=1e-10)
 
 
 def test_draws_follow_the_exact_probabilities() -> None:

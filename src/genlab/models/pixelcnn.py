@@ -151,19 +151,21 @@ class PixelCNN(GenerativeModel):
     @torch.no_grad()
     def _fill(self, x: Tensor, y: Tensor | None, observed: Tensor | None,
               generator: torch.Generator | None, mean: bool, temperature: float) -> Tensor:
-        """Draw every pixel not ``observed`` (None: all), in raster order from the first, each
-        channel from its conditional (logits / ``temperature``) given all before it: the
-        vertical stack once per row on the rows within reach, the horizontal stack and the
-        head once per pixel on its row's window. The uniforms come from ``generator`` on the
-        CPU, so a seed draws the same images on any device."""
+        """Draw every pixel not ``observed`` (None: all), in raster order, each channel from
+        its conditional (logits / ``temperature``) given all before it, through the network's
+        caches (one row of the vertical stack per row, one pixel of the horizontal stack per
+        pixel). The uniforms come from ``generator`` on the CPU, so a seed draws the same
+        images on any device."""
         _, height, width = self.shape
-        start = 0 if observed is None else int(observed.flatten(1).all(0).cumprod(0).sum())
         value, biases = self._value(x), self.net.biases(self._labels(y))
-        for i in range(start // width, height):
-            rows = slice(max(0, i - self.net.reach), i + 1)
-            from_v = [f[:, :, -1:] for f in self.net.vertical(value[:, :, rows], biases)]
-            for j in range(start % width if i == start // width else 0, width):
-                context = self._context(value, from_v, biases, i, j)
+        rows = self._stores(value)
+        for i in range(height):
+            from_v = self.net.vertical_row(rows, i, biases)
+            if observed is not None and bool(observed[:, 0, i].all()):
+                continue  # an observed row: only the vertical stack needs it
+            cols = self._stores(value[:, :, i:i + 1])
+            for j in range(width):
+                context = self.net.horizontal_pixel(cols, from_v, j, biases)
                 for c in range(self.shape[0]):
                     drawn = self._draw(context, value[:, :, i:i + 1, j:j + 1], c, generator,
                                        temperature)
@@ -176,12 +178,11 @@ class PixelCNN(GenerativeModel):
         means = self.conditionals(x, y, temperature).mean.clamp(0, 1)
         return means if observed is None else torch.where(observed, x, means)
 
-    def _context(self, value: Tensor, from_v: list[Tensor], biases: list, i: int,
-                 j: int) -> Tensor:
-        """The context features of pixel (i, j), from the window of row i within reach."""
-        cols = slice(max(0, j - self.net.reach), j + 1)
-        window = value[:, :, i:i + 1, cols]
-        return self.net.horizontal(window, [f[..., cols] for f in from_v], biases)[..., -1:]
+    def _stores(self, value: Tensor) -> list[Tensor]:
+        """The caches of :meth:`GatedPixelCNN.vertical_row` / ``horizontal_pixel`` for
+        ``value`` (the images, or one row of them): the input, then one per layer."""
+        n, _, h, w = value.shape
+        return [value, *(value.new_zeros(n, self.net.features, h, w) for _ in self.net.layers)]
 
     def _draw(self, context: Tensor, pixel: Tensor, c: int,
               generator: torch.Generator | None, temperature: float) -> Tensor:

@@ -15,8 +15,11 @@ embedding when the model is conditional, and the horizontal stack is residual af
 first layer.
 
 The vertical stack never reads the horizontal one, so ``vertical`` runs all its layers first
-and ``horizontal`` runs after: the sampler calls the first once per row and the second once
-per pixel, each on the window its receptive field (``reach``) needs.
+and ``horizontal`` runs after. A sampler caches both (as in Ramachandran et al. 2017's fast
+PixelCNN generation): a layer's vertical output of row i is final once the rows above are
+drawn and its horizontal output at column j once the pixels to the left are, so
+``vertical_row`` computes one row of every layer per image row and ``horizontal_pixel`` one
+pixel of every layer per pixel, each from the few cached rows or columns its kernel reads.
 """
 
 from __future__ import annotations
@@ -107,8 +110,7 @@ class GatedPixelCNN(nn.Module):
             GatedLayer(channels if i == 0 else features, features, kernel, i == 0, classes)
             for i in range(layers))
         self.head = ChannelHead(features, channels, params)
-        self.reach = 1 + layers * (kernel // 2)
-        """Rows above and columns to the left of a pixel that can reach its output."""
+        self.features = features
 
     def biases(self, y: Tensor | None) -> list[Bias]:
         return [layer.bias(y) for layer in self.layers]
@@ -127,6 +129,29 @@ class GatedPixelCNN(nn.Module):
         for layer, fv, bias in zip(self.layers, from_v, biases, strict=True):
             h = layer.horizontal(h, fv, bias)
         return h
+
+    def vertical_row(self, stores: list[Tensor], i: int, biases: list[Bias]) -> list[Tensor]:
+        """Row i of each layer's vertical input to the horizontal stack. ``stores``: the
+        input (``stores[0]``) and each layer's vertical output, final for the rows above i;
+        this fills in their row i."""
+        out = []
+        for k, (layer, bias) in enumerate(zip(self.layers, biases, strict=True)):
+            top = max(0, i - layer.half - int(layer.first))
+            v, from_v = layer.vertical(stores[k][:, :, top:i + 1], bias)
+            stores[k + 1][:, :, i] = v[:, :, -1]
+            out.append(from_v[:, :, -1:])
+        return out
+
+    def horizontal_pixel(self, stores: list[Tensor], from_v: list[Tensor], j: int,
+                         biases: list[Bias]) -> Tensor:
+        """Context features (N, F, 1, 1) of pixel j of the row held in ``stores``: the input
+        row (``stores[0]``) and each layer's horizontal output, final left of j; this fills
+        in their column j. ``from_v``: the row's :meth:`vertical_row`."""
+        for k, (layer, bias) in enumerate(zip(self.layers, biases, strict=True)):
+            left = max(0, j - layer.half - int(layer.first))
+            h = layer.horizontal(stores[k][..., left:j + 1], from_v[k][..., left:j + 1], bias)
+            stores[k + 1][..., j] = h[..., -1]
+        return stores[-1][..., j:j + 1]
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Every pixel's parameters given the pixels before it, x in [-1, 1]."""
