@@ -102,6 +102,17 @@ _SOURCES: dict[str, _Source] = {
 }
 
 
+NATIVE_SIZES = {MINI: 28, "mnist": 28, "fashion-mnist": 28, "cifar10": 32, "stl10": 96}
+"""The side of each named dataset's square images, known without reading them."""
+
+
+def image_size(name: str, size: int | None = None) -> tuple[int, int] | None:
+    """(height, width) of dataset ``name``'s images resized to ``size`` (None: as stored),
+    where known before loading; None for an image folder at its own size."""
+    side = size if size is not None else NATIVE_SIZES.get(name)
+    return None if side is None else (side, side)
+
+
 def dataset_names() -> list[str]:
     """Named datasets; ``folder:PATH`` loads any image folder as well."""
     return list(_SOURCES)

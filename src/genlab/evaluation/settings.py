@@ -10,7 +10,7 @@ from genlab.errors import ConfigError
 from genlab.evaluation.registry import DEFAULT_METRICS
 from genlab.models.density import IW_SAMPLES
 from genlab.models.registry import MODELS
-from genlab.models.sampling import option_names
+from genlab.models.sampling import option_names, resolve_options
 
 NLL_IMAGES = 1000
 """Images the likelihood is estimated on by default: k = 1000 draws each is the costly part."""
@@ -41,3 +41,5 @@ class EvaluationSettings:
         if unknown:
             raise ConfigError(f"evaluation.sampling.{unknown[0]} is not a sampling option of "
                               f"any model; sampling options: {', '.join(known) or 'none'}")
+        for family, model in MODELS.items():  # values too, before any model is trained
+            resolve_options(model.sample_options, self.sampling, family, strict=False)

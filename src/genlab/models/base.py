@@ -41,6 +41,12 @@ class ModelConfig:
     def validate(self) -> None:
         """Reject values of this family's own fields before any work starts."""
 
+    def validate_data(self, binarize: str, size: tuple[int, int] | None) -> None:
+        """Reject, when the config is read, options the data cannot take (a discrete pixel
+        model of continuous pixels, an image size the architecture cannot divide):
+        ``binarize`` is ``data.binarize``, ``size`` the images' (height, width) where it is
+        known before loading (``data.size``, a named dataset's own size), else None."""
+
     @classmethod
     def upgrade(cls, values: dict[str, Any]) -> dict[str, Any]:
         """A stored config of an older genlab as this version reads it (see

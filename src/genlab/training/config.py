@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from genlab.data.dataset import image_size
 from genlab.errors import ConfigError
 from genlab.io import atomic_write
 from genlab.models.base import ModelConfig
@@ -117,6 +118,8 @@ class RunConfig:
         positive = {
             "train.epochs": self.train.epochs,
             "train.batch_size": self.train.batch_size,
+        self.model.validate_data(self.data.binarize,
+                                 image_size(self.data.dataset, self.data.size))
         }
         for key, value in positive.items():
             if value <= 0:
