@@ -1,9 +1,9 @@
 """The trainer's extension point, proved by a toy two-player model defined here alone.
 
 A tiny WGAN-GP-like pair (Gulrajani et al. 2017): a critic and a generator with their own Adam
-betas, 3 critic steps per generator step, an EMA of the generator for sampling, and a
-gradient-penalty term that needs autograd during evaluation. It goes through the real trainer,
-registry, checkpoints and resume, with no change to genlab.
+betas, 3 critic steps per generator step, the trainer's weight average (``train.ema``) for
+sampling, and a gradient-penalty term that needs autograd during evaluation. It goes through
+the real trainer, registry, checkpoints and resume, with no change to genlab.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from torch import Tensor, nn
 from genlab import train
 from genlab.models.base import Batch, Decoder, LatentConfig, LatentVariableModel, LossOutput, Player
 from genlab.models.base import has as has_capability
-from genlab.models.ema import EMA
 from genlab.models.likelihoods import ImplicitPixels
 from genlab.models.registry import MODELS
 from genlab.training.checkpoint import read_checkpoint
@@ -30,7 +29,6 @@ pytestmark = pytest.mark.slow
 @dataclass
 class ToyConfig(LatentConfig):
     n_critic: int = 3
-    ema_decay: float = 0.9
     gp_weight: float = 10.0
 
 
@@ -51,10 +49,9 @@ class ToyGAN(LatentVariableModel):
         )
         self.critic = nn.Sequential(nn.Flatten(), nn.Linear(pixels, 32), nn.LeakyReLU(0.2),
                                     nn.Linear(32, 1))
-        self.ema = EMA(self.generator, config.ema_decay)
 
     def decode(self, z: Tensor, y: Tensor | None = None) -> ImplicitPixels:
-        return ImplicitPixels(self.ema(z).view(-1, *self.shape), sigma=0.1)  # a point mass
+        return ImplicitPixels(self.generator(z).view(-1, *self.shape), sigma=0.1)  # point mass
 
     def players(self) -> list[Player]:
         return [Player("critic", self.critic_loss),
@@ -82,9 +79,6 @@ class ToyGAN(LatentVariableModel):
         score = self.critic(self._fake(len(batch.x))).mean()
         return LossOutput(-score, {"g_score": score.detach()})
 
-    def after_step(self, step: int) -> None:
-        self.ema.update(self.generator)
-
 
 @pytest.fixture
 def toy(monkeypatch):
@@ -95,7 +89,7 @@ def toy(monkeypatch):
             "model": {"name": "toy-gan", "latent_dim": 4},
             "data": {"dataset": "mnist-mini", "val_size": 200},
             "train": {"epochs": epochs, "batch_size": 500, "progress": False, "seed": 3,
-                      "device": "cpu", **train_options},
+                      "device": "cpu", "ema": 0.9, **train_options},
         }
 
     return config
@@ -120,9 +114,10 @@ def test_two_players_with_their_own_optimisers_critic_steps_and_ema(tmp_path, to
     assert batches == 20
     assert float(ckpt.tensors["optim.critic.0.step"]) == batches
     assert float(ckpt.tensors["optim.generator.0.step"]) == 7
-    # The EMA is part of the weights and differs from the last generator iterate.
-    shadow = ckpt.tensors["model.ema.shadow.0.weight"]
-    assert not torch.equal(shadow, ckpt.tensors["model.generator.0.weight"])
+    # The run's model is the weight average; the last iterate is kept to resume from.
+    average = ckpt.tensors["model.generator.0.weight"]
+    assert not torch.equal(average, ckpt.tensors["live.generator.0.weight"])
+    torch.testing.assert_close(model.generator[0].weight, average, rtol=0, atol=0)
     row = result.history[0]
     for key in ("train/loss.critic", "train/loss.generator", "train/gp", "train/g_score",
                 "val/gp", "val/distance", "val/loss"):
@@ -147,7 +142,7 @@ def test_toy_gan_killed_and_resumed_is_exact(tmp_path, toy, interrupted_then_res
     assert [r["epoch"] for r in result.history] == [1, 2, 3]
     full, cut = _tensors(tmp_path / "full"), _tensors(tmp_path / "cut")
     assert full.keys() == cut.keys()
-    assert any(k.startswith("model.ema.") for k in full)
+    assert any(k.startswith("live.") for k in full)
     assert any(k.startswith("optim.generator.") for k in full)
     for k in full:
         assert torch.equal(full[k], cut[k]), k

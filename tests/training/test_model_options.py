@@ -94,10 +94,20 @@ def test_a_stored_0_1_config_drops_what_no_longer_applies_with_one_warning():
     assert model == {k: LEGACY_DCGAN[k] for k in
                      ("name", "latent_dim", "channels", "loss", "ema", "norm")}
     with warnings.catch_warnings(record=True):
-        config = config_from_dict({"model": LEGACY_DCGAN}, stored=True)
+        config = config_from_dict({"model": {**LEGACY_DCGAN, "ema": 0.5}}, stored=True)
     assert config.model.channels == [32, 64]
+    assert config.train.ema == 0.5  # 0.1's model.ema is the trainer's average now
     with pytest.raises(ConfigError):  # a config a user wrote is never upgraded
         config_from_dict({"model": LEGACY_DCGAN})
+
+
+def test_model_ema_written_by_a_user_names_its_new_place():
+    with pytest.raises(ConfigError, match=r"model\.ema is now train\.ema"):
+        config_from_dict({"model": {"name": "dcgan", "ema": 0.9}})
+    with pytest.raises(ConfigError, match=r"train\.ema must be in \[0, 1\)"):
+        config_from_dict({"model": {"name": "dcgan"}, "train": {"ema": 1.0}})
+    with pytest.raises(ConfigError, match="closed form"):
+        config_from_dict({"model": {"name": "pca"}, "train": {"ema": 0.9}})
 
 
 def test_a_stored_0_1_pca_config_keeps_its_fitted_count():

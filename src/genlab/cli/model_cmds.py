@@ -51,7 +51,7 @@ def raw_config(args: argparse.Namespace) -> dict[str, Any]:
     """Config file, then flags, then --set: later sources win."""
     import yaml
 
-    from genlab.training.config import apply_overrides, load_config, upgrade_stored
+    from genlab.training.config import apply_overrides, load_config, upgrade_stored_run
 
     raw: dict[str, Any] = {}
     if args.config:
@@ -62,8 +62,8 @@ def raw_config(args: argparse.Namespace) -> dict[str, Any]:
         if not path.exists():
             raise ConfigError(f"cannot resume: {path} does not exist")
         raw = yaml.safe_load(path.read_text()) or {}
-        if isinstance(raw.get("model"), dict):
-            raw["model"] = upgrade_stored(raw["model"])
+        if isinstance(raw.get("model") or {}, dict) and isinstance(raw.get("train") or {}, dict):
+            raw = upgrade_stored_run(raw)
     raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     if args.model:
         raw.setdefault("model", {})["name"] = args.model

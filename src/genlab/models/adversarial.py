@@ -36,7 +36,6 @@ from genlab.models.base import (
     Player,
     constant_parameters,
 )
-from genlab.models.ema import EMA
 from genlab.models.likelihoods import ImplicitPixels
 
 
@@ -106,12 +105,11 @@ LOSSES: dict[str, AdversarialLoss] = {
 
 @dataclass
 class AdversarialConfig(LatentConfig):
-    """``loss`` names the game (see :data:`LOSSES`); ``ema`` is the decay of a moving average
-    of the generator that samples in its place (0 = off)."""
+    """``loss`` names the game (see :data:`LOSSES`). A moving average of the generator, which
+    GANs usually sample from (Yazici et al. 2019), is the trainer's ``train.ema``."""
 
     latent_dim: int = 100
     loss: str = "non-saturating"
-    ema: float = 0.0
 
 
 INVERSION_SIGMA = 0.1
@@ -146,12 +144,9 @@ class AdversarialModel(LatentVariableModel):
                 f"model.loss={config.loss!r} is not valid for {config.name}; "
                 f"choose one of {', '.join(self.loss_choices)}"
             )
-        if not 0.0 <= config.ema < 1.0:
-            raise ConfigError(f"model.ema must be in [0, 1) (0 = off), got {config.ema}")
         self.game = LOSSES[config.loss]
         self.generator = self.make_generator()
         self.discriminator = self.make_discriminator()
-        self.ema = EMA(self.generator, config.ema) if config.ema > 0 else None
 
     # --- what a family chooses ------------------------------------------------------------
     def make_generator(self) -> nn.Module:
@@ -184,9 +179,8 @@ class AdversarialModel(LatentVariableModel):
         return (y,)
 
     def decode(self, z: Tensor, y: Tensor | None = None) -> ImplicitPixels:
-        """Images in [0, 1] from codes, by the averaged generator when there is one."""
-        generator = self.ema if self.ema is not None else self.generator
-        return ImplicitPixels((generator(z, *self.labels_or_nothing(y)) + 1) / 2,
+        """Images in [0, 1] from codes."""
+        return ImplicitPixels((self.generator(z, *self.labels_or_nothing(y)) + 1) / 2,
                               INVERSION_SIGMA)
 
     def discriminate(self, x: Tensor, y: Tensor | None) -> Tensor:
@@ -233,8 +227,3 @@ class AdversarialModel(LatentVariableModel):
             fake_out = self.discriminate(self.fake(len(batch.x), batch.y), batch.y)
             g_loss = self.game.generator(fake_out)
         return LossOutput(g_loss, {"g_loss": g_loss.detach()})
-
-    def after_step(self, step: int) -> None:
-        """Average the generator after each of its updates (not after critic-only steps)."""
-        if self.ema is not None and (step - 1) % self.critic_steps == 0:
-            self.ema.update(self.generator)

@@ -106,8 +106,9 @@ class GenerativeModel(nn.Module):
 
     Gradient-trained families implement ``loss`` (one player) or override ``players`` and
     ``param_groups`` (adversarial ones); closed-form families set ``closed_form`` and
-    implement ``fit``. ``train_step``, ``after_step`` and ``evaluation`` are the trainer's
-    extension points; their defaults cover one or several players stepped in turn.
+    implement ``fit``. ``train_step`` and ``evaluation`` are the trainer's extension points;
+    their defaults cover one or several players stepped in turn. A moving average of the
+    weights is the trainer's (``train.ema``), for any family.
     """
 
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
@@ -121,9 +122,9 @@ class GenerativeModel(nn.Module):
     tiny: ClassVar[dict[str, Any]] = {}
     """Model options of a small, fast instance: the registry's contract tests train one of
     every family with them, so a new family gets those tests by registering."""
-    selection_metric: ClassVar[str | None] = "val/loss"
     sample_options: ClassVar[type[SampleOptions]] = SampleOptions
     """The family's sampling options (``models.sampling``), chosen at sampling time."""
+    selection_metric: ClassVar[str | None] = "val/loss"
     """The logged value that picks the best checkpoint and drives early stopping (lower is
     better); None keeps the last epoch as best."""
 
@@ -170,9 +171,6 @@ class GenerativeModel(nn.Module):
         for player in self.players():
             if (step - 1) % player.every == 0:
                 update(player.name, player.objective(batch))
-
-    def after_step(self, step: int) -> None:
-        """Called after every training batch, e.g. to update an exponential moving average."""
 
     def evaluation(self, batch: Batch) -> list[tuple[str, LossOutput]]:
         """Each player's objective on a validation batch."""

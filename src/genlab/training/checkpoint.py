@@ -3,10 +3,12 @@
 A checkpoint is read onto the CPU (an explicit map location), so a run trained on a GPU opens
 on a machine without one; callers move the model where they want it.
 
-Tensors: the model's state (``model.*``), each optimiser's tensor state (``optim.NAME.*``) and
-the RNG states (``rng.*``). The JSON part (config, image shape, epoch, step, optimiser
-hyper-parameters, scheduler state, history) lives in the safetensors header's metadata under
-``genlab``, so weights and state can never disagree: the file is replaced in one rename.
+Tensors: the model's state (``model.*``: with ``train.ema`` on, the weight average, which is
+what a run is opened for), the trained weights that training continues from when they differ
+(``live.*``), each optimiser's tensor state (``optim.NAME.*``) and the RNG states (``rng.*``).
+The JSON part (config, image shape, epoch, step, optimiser hyper-parameters, scheduler state,
+history) lives in the safetensors header's metadata under ``genlab``, so weights and state
+can never disagree: the file is replaced in one rename.
 """
 
 from __future__ import annotations
@@ -94,7 +96,26 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     meta = json.loads(meta_raw)
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r}")
-    return Checkpoint(meta, tensors)
+    return Checkpoint(meta, upgrade_generator_average(tensors))
+
+
+LEGACY_AVERAGE = "model.ema.shadow."
+"""genlab 0.1 kept a GAN's generator average inside the model (``model.ema`` in the config)."""
+
+
+def upgrade_generator_average(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A 0.1 GAN checkpoint's tensors in today's layout: its averaged generator becomes the
+    model's generator (``model.*``) and the trained weights become ``live.*``."""
+    if not any(k.startswith(LEGACY_AVERAGE) for k in tensors):
+        return tensors
+    trained = {k: v for k, v in tensors.items()
+               if k.startswith("model.") and not k.startswith("model.ema.")}
+    out = {k: v for k, v in tensors.items() if not k.startswith("model.")}
+    out.update({"live." + k.removeprefix("model."): v for k, v in trained.items()})
+    out.update(trained)
+    out.update({"model.generator." + k.removeprefix(LEGACY_AVERAGE): v
+                for k, v in tensors.items() if k.startswith(LEGACY_AVERAGE)})
+    return out
 
 
 def optimizer_state(name: str, opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict]:
@@ -150,6 +171,7 @@ class TrainState:
 
 def pack_training(
     model: GenerativeModel,
+    average: GenerativeModel | None,
     config_dict: dict[str, Any],
     state: TrainState,
     opts: dict[str, torch.optim.Optimizer],
@@ -157,8 +179,11 @@ def pack_training(
     rngs: dict[str, Tensor],
 ) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Everything a run needs to continue, as (tensors, JSON metadata) for :func:`atomic_save`:
-    weights (EMA averages included), every optimiser, every scheduler and the RNG states."""
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    the weights (``average``, when there is one, as ``model.*`` and the trained ones as
+    ``live.*``), every optimiser, every scheduler and the RNG states."""
+    tensors = {f"model.{k}": v for k, v in (average or model).state_dict().items()}
+    if average is not None:
+        tensors.update({f"live.{k}": v for k, v in model.state_dict().items()})
     optim_meta = {}
     for name, opt in opts.items():
         t, m = optimizer_state(name, opt)
@@ -184,12 +209,19 @@ def restore_training(
     ckpt: Checkpoint,
     source: Path,
     model: GenerativeModel,
+    average: GenerativeModel | None,
     opts: dict[str, torch.optim.Optimizer],
     scheds: dict[str, Any],
 ) -> tuple[TrainState, dict[str, Tensor]]:
     """Load what :func:`pack_training` stored into the given objects; returns the state and
     the RNG states for the caller to set."""
-    load_weights(model, ckpt.section("model"), source)
+    live = ckpt.section("live")
+    if (average is not None) != bool(live):
+        raise CheckpointError(f"{source} was written with train.ema "
+                              f"{'off' if average is not None else 'on'}: resume it so")
+    load_weights(model, live or ckpt.section("model"), source)
+    if average is not None:
+        load_weights(average, ckpt.section("model"), source)
     for name, opt in opts.items():
         restore_optimizer(ckpt, name, opt)
     for name, sched in scheds.items():
@@ -198,6 +230,20 @@ def restore_training(
     state = TrainState(m["epoch"], m["step"], m["best_val"], m["best_epoch"], m["bad_epochs"],
                        m["stopped_early"], list(m["history"]))
     return state, ckpt.section("rng")
+
+
+def check_run_dir(ckpt_dir: Path, resume: bool, is_main: bool) -> None:
+    """A fresh run needs a directory without a run; a resumed one its last checkpoint (the
+    temporary files of a run killed mid-write are removed)."""
+    last = ckpt_dir / "last.safetensors"
+    if resume and not last.exists():
+        raise CheckpointError(f"cannot resume: {last} does not exist")
+    if resume and is_main:
+        for stale in ckpt_dir.glob(".*.tmp"):
+            stale.unlink()
+    if not resume and last.exists():
+        raise ConfigError(f"{ckpt_dir.parent} already holds a run; "
+                          "resume it with --resume or choose another --out")
 
 
 def resolve_checkpoint(run: str | Path, which: str = "best") -> Path:

@@ -66,7 +66,9 @@ class TrainConfig:
     every epoch (0 = off). ``precision``: fp32 | bf16 (the networks under autocast; losses,
     metrics, weights and optimiser states stay fp32); ``channels_last``: convolutional
     networks and image batches in that memory format; ``compile``: ``torch.compile`` the
-    networks (eager where it fails); ``tensorboard``: event files in ``RUN/tensorboard/``."""
+    networks (eager where it fails); ``tensorboard``: event files in ``RUN/tensorboard/``;
+    ``ema``: decay of a moving average of the weights that validation, sampling and evaluation
+    use (0 = off; ``training.average``)."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -89,6 +91,7 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     tensorboard: bool = False
+    ema: float = 0.0
 
 
 @dataclass
@@ -115,15 +118,20 @@ class RunConfig:
             if value not in valid:
                 raise ConfigError(f"{key}={value!r} is not valid; choose one of {', '.join(valid)}")
         self.model.validate()
+        self.model.validate_data(self.data.binarize,
+                                 image_size(self.data.dataset, self.data.size))
         positive = {
             "train.epochs": self.train.epochs,
             "train.batch_size": self.train.batch_size,
-        self.model.validate_data(self.data.binarize,
-                                 image_size(self.data.dataset, self.data.size))
         }
         for key, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"{key} must be positive, got {value}")
+        if not 0.0 <= self.train.ema < 1.0:
+            raise ConfigError(f"train.ema must be in [0, 1) (0 = off), got {self.train.ema}")
+        if self.train.ema and model_class(self.model.name).closed_form:
+            raise ConfigError(f"train.ema averages gradient steps; {self.model.name} is "
+                              "fitted in closed form")
         for key, value in {"train.epoch_samples": self.train.epoch_samples,
                            "train.patience": self.train.patience}.items():
             if value < 0:
@@ -215,6 +223,19 @@ def upgrade_stored(model_raw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k not in dropped}
 
 
+MOVED = {"ema": "train.ema"}
+"""Model options of genlab 0.1 that now live in another section."""
+
+
+def upgrade_stored_run(raw: dict[str, Any]) -> dict[str, Any]:
+    """A stored run config as this version reads it: 0.1's ``model.ema`` moved to
+    ``train.ema``, the model section upgraded by :func:`upgrade_stored`."""
+    model, train = dict(raw.get("model") or {}), dict(raw.get("train") or {})
+    if "ema" in model:
+        train.setdefault("ema", model.pop("ema"))
+    return {**raw, "model": upgrade_stored(model), "train": train}
+
+
 def model_options(name: str) -> list[str]:
     """The options of family ``name``: its config's fields, ``name`` aside."""
     return [f.name for f in dataclasses.fields(model_config_class(name)) if f.name != "name"]
@@ -238,6 +259,8 @@ def build_model_config(model_raw: dict[str, Any]) -> ModelConfig:
     unknown = [k for k in values if k not in names]
     if unknown:
         key = unknown[0]
+        if key in MOVED:
+            raise ConfigError(f"model.{key} is now {MOVED[key]} (any family)")
         raise ConfigError(
             f"model.{key} (--{key.replace('_', '-')}) is not an option of {name}; "
             f"{name}'s options: {', '.join(model_options(name) + list(cls.aliases)) or 'none'}"
@@ -260,8 +283,9 @@ def config_from_dict(raw: dict[str, Any], stored: bool = False) -> RunConfig:
     for section in ("model", "data", "train"):
         if raw.get(section) is not None and not isinstance(raw[section], dict):
             raise ConfigError(f"{section} must be a mapping, got {raw[section]!r}")
-    model_raw = dict(raw.get("model") or {})
-    model = build_model_config(upgrade_stored(model_raw) if stored else model_raw)
+    if stored:
+        raw = upgrade_stored_run(raw)
+    model = build_model_config(dict(raw.get("model") or {}))
     sections = {k: config_dataclass(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()}
     out = raw.get("out")
     if out is not None and not isinstance(out, str):

@@ -23,7 +23,7 @@ from genlab.errors import TrainingDivergedError
 from genlab.figures.curves import plot_curves
 from genlab.figures.images import save_image_grid
 from genlab.io import append_text, write_text
-from genlab.models.base import Decoder, GenerativeModel, LossOutput, has
+from genlab.models.base import GenerativeModel, LossOutput
 from genlab.training import distributed
 from genlab.training.checkpoint import TrainState
 from genlab.training.config import RunConfig
@@ -55,7 +55,7 @@ def write_epoch_samples(
     """Decode one fixed noise batch to ``samples/epoch_NNN.png`` after every epoch, so a user
     can watch training (and a mode collapse) happen. The noise comes from its own generator:
     the training random stream is untouched, so resuming stays exact."""
-    if n <= 0 or not has(model, Decoder):
+    if n <= 0 or type(model).sample is GenerativeModel.sample:  # a family that cannot sample
         return None
     was_training = model.training
     model.eval()

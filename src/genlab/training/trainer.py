@@ -3,8 +3,8 @@
 The loop owns the data, the devices, the optimisers and the run directory; the model owns its
 training step. Each batch, the trainer calls ``model.train_step(batch, update, step)``, where
 ``update(player, loss)`` is one optimiser step of that player (gradients all-reduced under
-torchrun, clipped, NaN-checked, logged); then every scheduler steps once and
-``model.after_step`` runs (an EMA). A checkpoint is written atomically after every epoch and
+torchrun, clipped, NaN-checked, logged, and the player's weights averaged when ``train.ema`` is
+on); then every scheduler steps once. A checkpoint is written atomically after every epoch and
 resuming restores weights, optimisers, schedulers and every RNG, so on CPU a killed-and-resumed
 run ends with the same weights as an uninterrupted one.
 """
@@ -29,10 +29,12 @@ from genlab.io import write_json
 from genlab.models.base import Batch, GenerativeModel, LossOutput
 from genlab.models.registry import build_model
 from genlab.training import distributed
+from genlab.training.average import WeightAverage
 from genlab.training.board import Board
 from genlab.training.checkpoint import (
     TrainState,
     atomic_save,
+    check_run_dir,
     pack_training,
     read_checkpoint,
     restore_training,
@@ -79,13 +81,18 @@ class Trainer:
         if self.device.type == "cuda" and "LOCAL_RANK" in os.environ:
             self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         self.dist = distributed.setup(self.device)
-        self._check_run_dir(resume)
+        check_run_dir(self.ckpt_dir, resume, self.dist.is_main)
         self.board = Board(config.train.tensorboard, self.run_dir, self.dist.is_main)
         torch.manual_seed(config.train.seed)
         self._load_data()
         self.model = build_model(config.model, self.shape, self.num_classes).to(self.device)
+        self.average = WeightAverage(self.model, config.train.ema) if config.train.ema else None
+        self.averaged = self.average.model if self.average else None
+        self.scored = self.averaged or self.model  # what validation, grids and best see
+        self.copies = [self.model, *([self.averaged] if self.averaged else [])]
         self.precision = Precision(config.train, self.device)
-        self.precision.attach(self.model)
+        for model in self.copies:
+            self.precision.attach(model)
         # Same initial weights on every rank; different reparameterisation noise per rank.
         torch.manual_seed(config.train.seed + 1000 * self.dist.rank)
         self.shuffle_gen = torch.Generator().manual_seed(config.train.seed)
@@ -94,19 +101,6 @@ class Trainer:
         self.metrics = MetricsFiles(self.run_dir, self.title)
 
     # --- setup --------------------------------------------------------------------------
-    def _check_run_dir(self, resume: bool) -> None:
-        last = self.ckpt_dir / "last.safetensors"
-        if resume and not last.exists():
-            raise CheckpointError(f"cannot resume: {last} does not exist")
-        if resume and self.dist.is_main:
-            for stale in self.ckpt_dir.glob(".*.tmp"):  # left by a run killed mid-write
-                stale.unlink()
-        if not resume and last.exists():
-            raise ConfigError(
-                f"{self.run_dir} already holds a run; "
-                "resume it with --resume or choose another --out"
-            )
-
     def _load_data(self) -> None:
         cfg = self.config.data
         ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir, val_size=cfg.val_size,
@@ -142,16 +136,17 @@ class Trainer:
             else:
                 self._fit_gradient(resume)
         finally:  # also after a divergence or an interrupt: the curves up to there
-            self.precision.detach(self.model)
+            for model in self.copies:
+                self.precision.detach(model)
             self.board.close()
             if self.dist.is_main:
                 self.metrics.draw(self.state.history)
         summary = self._summary(time.perf_counter() - start)
         if self.dist.is_main:
             write_json(self.run_dir / "summary.json", summary)
-        self.model.eval()
+        self.scored.eval()
         s = self.state
-        return RunResult(self.run_dir, self.model, s.history, s.best_epoch, s.stopped_early,
+        return RunResult(self.run_dir, self.scored, s.history, s.best_epoch, s.stopped_early,
                          summary)
 
     def _fit_closed_form(self) -> None:
@@ -187,7 +182,7 @@ class Trainer:
             row = self._train_epoch(batches, opts, scheds)
             row.update(prefixed("val", self.evaluate(self.val_images, self.val_labels)))
             improved = self._record(row)
-            grid = write_epoch_samples(self.model, self.run_dir, row["epoch"], cfg.epoch_samples,
+            grid = write_epoch_samples(self.scored, self.run_dir, row["epoch"], cfg.epoch_samples,
                                        cfg.seed) if self.dist.is_main else None
             self.board.epoch(row, grid)  # before the checkpoint: a resume purges it if lost
             self._save(best=improved, opts=opts, scheds=scheds)
@@ -226,18 +221,20 @@ class Trainer:
                 if cfg.clip_grad > 0:
                     torch.nn.utils.clip_grad_norm_(groups[name], cfg.clip_grad)
                 opts[name].step()
+                if self.average:
+                    self.average.update(groups[name])
                 self.board.step(log.key(name), out.total, self.state.step)
                 log.add(name, out, batch.x.shape[0])
 
             self.model.train_step(batch, update, self.state.step)
             for sched in scheds.values():
                 sched.step()
-            self.model.after_step(self.state.step)
             if self.state.step % 20 == 0:
                 bar.set_postfix(loss=f"{log.means()['loss']:.4g}")
         distributed.broadcast_buffers(self.model, self.dist)
         if type(self.model).fit_prior is not GenerativeModel.fit_prior:  # a learnt prior
-            self.model.fit_prior(*self._prior_subset())
+            for model in self.copies:
+                model.fit_prior(*self._prior_subset())
         lr = next(iter(scheds.values())).get_last_lr()[0]  # the first player's
         row = {"epoch": epoch, "step": self.state.step, "seconds": time.perf_counter() - t0,
                "lr": lr}
@@ -280,18 +277,19 @@ class Trainer:
         (so validation curves and early stopping compare like with like), and the training
         random stream is left exactly where it was. Autograd is on only for families that
         differentiate in their objectives (a gradient penalty)."""
-        was_training = self.model.training
-        self.model.eval()
-        log = EpochLog(len(self.model.players()))
-        grad = torch.enable_grad() if self.model.eval_with_grad else torch.no_grad()
+        model = self.scored
+        was_training = model.training
+        model.eval()
+        log = EpochLog(len(model.players()))
+        grad = torch.enable_grad() if model.eval_with_grad else torch.no_grad()
         with seeded(self.config.train.seed + EVAL_SEED_OFFSET, self.device), grad:
             size = self.config.train.eval_batch_size
             for start in range(0, len(labels), size):
                 batch = self.prepare(images[start:start + size], labels[start:start + size],
                                      train=False)
-                for name, out in self.model.evaluation(batch):
+                for name, out in model.evaluation(batch):
                     log.add(name, out, batch.x.shape[0])
-        self.model.train(was_training)
+        model.train(was_training)
         return log.means()
 
     # --- persistence --------------------------------------------------------------------
@@ -302,8 +300,8 @@ class Trainer:
     def _save(self, best: bool, opts: Optimizers, scheds: Schedulers) -> None:
         if not self.dist.is_main:
             return
-        tensors, meta = pack_training(self.model, self.config.to_dict(), self.state, opts,
-                                      scheds, self._rngs())
+        tensors, meta = pack_training(self.model, self.averaged, self.config.to_dict(),
+                                      self.state, opts, scheds, self._rngs())
         names = ["last", "best"] if best else ["last"]
         atomic_save([self.ckpt_dir / f"{n}.safetensors" for n in names], tensors, meta)
         self.metrics.append(self.state.history)
@@ -317,7 +315,8 @@ class Trainer:
             raise CheckpointError(
                 f"{source} was trained with another model config (differs in model.{diff[0]})"
             )
-        self.state, rngs = restore_training(ckpt, source, self.model, opts, scheds)
+        self.state, rngs = restore_training(ckpt, source, self.model, self.averaged, opts,
+                                            scheds)
         torch.set_rng_state(rngs["torch"])
         self.shuffle_gen.set_state(rngs["shuffle"])
         self.binarize_gen.set_state(rngs["binarize"])
