@@ -49,3 +49,14 @@ def test_report_of_existing_runs_is_one_self_contained_page(tiny_vae: str, tmp_p
     assert "src='data:image/png;base64," in text and "samples.png" not in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.safetensors", "page.html"]
     assert "[2/2] vae-2: figures" in capsys.readouterr().err
+
+
+def test_bad_seeds_on_the_command_line_are_one_line(tmp_path: Path, capsys) -> None:
+    (tmp_path / "s.yaml").write_text("models: [{label: m, config: {model: {name: mean}}}]\n")
+    argv = ["study", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out")]
+    assert main([*argv, "--seeds", "0,2,0"]) == 2
+    assert "--seeds: the seed 0 is listed twice" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad:
+        main([*argv, "--seeds", "0,x"])
+    assert bad.value.code == 2 and "--seeds" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -12,6 +12,7 @@ import torch
 from genlab.evaluation.metrics import (
     feature_stats,
     fid,
+    fid_bootstrap_sd,
     frechet_distance,
     inception_score,
     kid,
@@ -128,3 +129,14 @@ def test_inception_score_extremes_and_reference() -> None:
     assert inception_score(torch.full((100, 10), 0.1))[0] == pytest.approx(1.0)
     probs = torch.softmax(torch.randn(1003, 10, generator=torch.Generator().manual_seed(0)) * 3, 1)
     assert inception_score(probs)[0] == pytest.approx(_naive_is(probs.double().numpy(), 10))
+
+
+def test_fid_bootstrap_sd_is_the_sd_of_scipy_fids_of_the_same_resamples() -> None:
+    fake, real = _features(300, 6, 1, shift=0.3), _features(400, 6, 2)
+    gen = torch.Generator().manual_seed(5)
+    picks = [torch.randint(300, (300,), generator=gen) for _ in range(8)]
+    ref = np.std([_scipy_fid(fake[p].numpy(), real.numpy()) for p in picks], ddof=1)
+    assert fid_bootstrap_sd(fake, feature_stats(real), resamples=8, seed=5) == pytest.approx(
+        ref, rel=1e-6)
+    many = fid_bootstrap_sd(_features(3000, 6, 1, shift=0.3), feature_stats(real), seed=5)
+    assert many < fid_bootstrap_sd(fake, feature_stats(real), seed=5)  # shrinks with n

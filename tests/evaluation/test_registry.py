@@ -15,21 +15,21 @@ from genlab.evaluation.registry import (
     REGISTRY,
     SUMMARY,
 )
-from genlab.report import html
+from genlab.report import table
 
 
 def test_every_headline_is_declared_once_with_a_heading() -> None:
     keys = [h.key for m in REGISTRY.values() for h in m.headlines]
     assert len(keys) == len(set(keys)) and list(HEADLINES) == keys
     assert [k for ks in SUMMARY.values() for k in ks] == keys
-    assert {k: h.heading for k, h in HEADLINES.items()} == html.HEADINGS
-    assert keys == html.ORDER
+    assert {k: h.heading for k, h in HEADLINES.items()} == table.HEADINGS
+    assert keys == table.ORDER
 
 
 def test_directions_and_scales_follow_the_declarations() -> None:
     assert {"nll_nats", "nll_bpd", "nll_8bit_bpd", "neg_elbo_nats"} == LIKELIHOOD_KEYS
     assert {"fid", "kid", "mse"} | LIKELIHOOD_KEYS == LOWER_IS_BETTER
-    assert html.arrow("fid") == "↓" and html.arrow("is") == "↑"
+    assert table.arrow("fid") == "↓" and table.arrow("is") == "↑"
 
 
 def test_the_evaluation_suite_and_its_help_read_the_registry(capsys) -> None:

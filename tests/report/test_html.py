@@ -1,69 +1,10 @@
-"""The study page and table from synthetic section records: columns, best values, scales."""
+"""The study page from synthetic section records: the table's marks, figures, notes, details."""
 
 from __future__ import annotations
 
-import csv
-import io
 from html.parser import HTMLParser
-from pathlib import Path
 
-import pytest
-import torch
-
-from genlab.figures.images import save_image_grid
-from genlab.report.html import (
-    ModelPart,
-    best_rows,
-    columns,
-    details,
-    method_notes,
-    render_report,
-    results_csv,
-)
-from genlab.report.records import Figure, ModelSection
-
-
-def part(tmp_path: Path, label: str, summary: dict, scale: str | None = None) -> ModelPart:
-    folder = tmp_path / label
-    save_image_grid(torch.rand(4, 1, 8, 8), folder / "samples.png")
-    metrics = {"nll": {"scale": scale}} if scale else {}
-    section = ModelSection(label, "key", {"model": label, "dataset": "mnist-mini", "epoch": 3},
-                           summary, {"metrics": metrics, "skipped": {"kid": "no"}},
-                           [Figure("samples", "samples", "samples.png")],
-                           {"map": "needs an encoder"}, {"seconds": 1.5})
-    return ModelPart(section, folder)
-
-
-@pytest.fixture
-def parts(tmp_path: Path) -> list[ModelPart]:
-    return [
-        part(tmp_path, "a", {"fid": 10.0, "mean_max_softmax": 0.9, "nll_nats": 90.0},
-             "discrete pixels, binarisation dynamic"),
-        part(tmp_path, "b", {"fid": 5.0, "mean_max_softmax": 0.7, "nll_nats": -600.0},
-             "density, binarisation none"),
-        part(tmp_path, "c", {"fid": None, "mean_max_softmax": 0.9, "nll_nats": 80.0},
-             "discrete pixels, binarisation dynamic"),
-    ]
-
-
-def test_columns_follow_the_suite_order_and_skip_empty_ones(parts) -> None:
-    parts[0].section.summary["kid"] = None
-    assert columns(parts) == ["nll_nats", "fid", "mean_max_softmax"]
-
-
-def test_best_follows_the_direction_ties_and_likelihood_scales(parts) -> None:
-    assert best_rows(parts, "fid") == {1}  # lower is better
-    assert best_rows(parts, "mean_max_softmax") == {0, 2}  # higher, ties both bold
-    # -600 nats of a density is not better than 80 nats of discrete pixels: it is alone on
-    # its scale, so only the discrete group has a best
-    assert best_rows(parts, "nll_nats") == {2}
-
-
-def test_the_csv_has_a_row_per_model_and_blank_cells_for_missing_numbers(parts) -> None:
-    rows = list(csv.DictReader(io.StringIO(results_csv(parts))))
-    assert [r["model"] for r in rows] == ["a", "b", "c"]
-    assert rows[2]["fid"] == "" and float(rows[1]["fid"]) == 5.0
-    assert rows[0]["train_seconds"] == "1.5"
+from genlab.report.html import details, method_notes, render_report
 
 
 class Cells(HTMLParser):

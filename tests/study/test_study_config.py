@@ -93,3 +93,14 @@ def test_every_shipped_study_config_loads_and_resolves() -> None:
         study, folder = load_study(path)
         for model in study.models:
             resolve_model(study, model, folder)
+
+
+@pytest.mark.parametrize("seeds, message", [
+    ("0,1", "seeds must be a list of non-negative integers"),
+    ([0, -1], "seeds must be a list of non-negative integers"),
+    ([0, True], "seeds must be a list of non-negative integers"),
+    ([1, 2, 1], "seeds: the seed 1 is listed twice"),
+])
+def test_bad_seeds_are_named(seeds: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        study_from_dict({**BASE, "seeds": seeds})

@@ -17,6 +17,7 @@ from genlab.cli.eval_cmds import DEVICE_HELP, add_evaluation_args
 
 STUDY_EXAMPLES = """examples:
   genlab study configs/study_demo.yaml --out runs/demo
+  genlab study configs/study_demo.yaml --seeds 0,1,2 --out runs/demo-seeds
   genlab study configs/study_mnist.yaml --out runs/study-mnist --data-dir ../shared/data
   genlab study configs/study_cifar10.yaml --out runs/study-cifar10 --device cuda
 (run the same command again to continue a stopped study: finished runs and figures are reused)
@@ -32,10 +33,12 @@ def _log(message: str) -> None:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from genlab.study.config import load_study
+    from genlab.study.config import check_seeds, load_study
     from genlab.study.runner import run_study
 
     study, root = load_study(args.config)
+    if args.seeds:
+        study.seeds = check_seeds(args.seeds, "--seeds")
     result = run_study(study, root, Path(args.out), device=args.device, data_dir=args.data_dir,
                        log=_log)
     print(f"wrote {result.report}, {result.results_json} and {result.results_csv}")
@@ -77,6 +80,9 @@ def _study_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", type=arg.device, default=None,
                    help=f"{DEVICE_HELP}; default: each run config's train.device")
     p.add_argument("--data-dir", default=None, help="where datasets live (else $GENLAB_DATA)")
+    p.add_argument("--seeds", type=arg.listed(arg.int_range(0)), default=None,
+                   help="train every model once per seed (train.seed), e.g. 0,1,2; the table "
+                   "then gives mean ± sd and 95%% intervals (default: the study's seeds)")
     p.set_defaults(func=cmd_study)
 
 

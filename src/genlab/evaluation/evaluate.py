@@ -29,7 +29,14 @@ from genlab.evaluation.confidence import confidence_scores
 from genlab.evaluation.inception import NAME as INCEPTION
 from genlab.evaluation.inception import InceptionFeatures, load_inception
 from genlab.evaluation.likelihood import bits_per_dim, negative_elbo
-from genlab.evaluation.metrics import feature_stats, frechet_distance, inception_score, kid
+from genlab.evaluation.metrics import (
+    FID_BOOTSTRAPS,
+    feature_stats,
+    fid_bootstrap_sd,
+    frechet_distance,
+    inception_score,
+    kid,
+)
 from genlab.evaluation.neighbours import manifold_scores
 from genlab.evaluation.reference import ReferenceSet, dataset_key, reference_set
 from genlab.evaluation.registry import (
@@ -172,7 +179,10 @@ class Samples:
 
 
 SAMPLED: dict[str, Callable[[Samples], dict[str, Any]]] = {
-    "fid": lambda s: {"fid": frechet_distance(feature_stats(s.features), s.ref.stats)},
+    "fid": lambda s: {"fid": frechet_distance(feature_stats(s.features), s.ref.stats),
+                      "fid_bootstrap_sd": fid_bootstrap_sd(s.features, s.ref.stats,
+                                                           seed=s.seed),
+                      "fid_bootstraps": FID_BOOTSTRAPS},
     "kid": lambda s: dict(zip(("kid", "kid_std"),
                               kid(s.ref.features.to(s.features.device), s.features, seed=s.seed),
                               strict=True)),

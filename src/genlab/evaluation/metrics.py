@@ -72,6 +72,22 @@ def fid(features1: Tensor, features2: Tensor) -> float:
     return frechet_distance(feature_stats(features1), feature_stats(features2))
 
 
+FID_BOOTSTRAPS = 20
+
+
+def fid_bootstrap_sd(features: Tensor, ref: GaussianStats, resamples: int = FID_BOOTSTRAPS,
+                     seed: int = 0) -> float:
+    """The sd of FID over bootstrap resamples of the sample features (the reference fixed):
+    the evaluation noise of one run's FID from its n samples, which a study over seeds shows
+    beside the spread between seeds to say which of the two dominates."""
+    gen = torch.Generator().manual_seed(seed)
+    n = len(features)
+    values = [frechet_distance(feature_stats(
+        features[torch.randint(n, (n,), generator=gen).to(features.device)]), ref)
+        for _ in range(resamples)]
+    return float(torch.tensor(values, dtype=torch.float64).std())
+
+
 def _kernel_sums(a: Tensor, b: Tensor, skip_diagonal: bool) -> Tensor:
     """Sum over i, j of (a_i . b_j / d + 1)^3 per subset, (S,) float64; one (S, m, m) matrix
     in the inputs' dtype at a time, summed in float64."""

@@ -1,156 +1,37 @@
-"""The study report: one self-contained HTML page (images embedded) and the results table.
+"""The study page: one self-contained HTML page (images embedded).
 
-The page has the comparison table first (a row per model, a column per headline number, an
-arrow saying which way is better, the best value in bold), then one section per model with its
-figures side by side. It needs no network and no other file: every PNG is a ``data:`` URI.
-The same rows make ``results.csv`` (:func:`results_csv`).
+The page has the comparison table first (``report.table``: a row per model, mean ± sd and
+interval over its seeds, a column per headline number, an arrow saying which way is better,
+the best value in bold), then one section per model with its figures side by side. It needs
+no network and no other file: every PNG is a ``data:`` URI.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import html
-import io
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from genlab.evaluation.registry import (
-    HEADLINES,
-    LIKELIHOOD_KEYS,
-    LOWER_IS_BETTER,
-    REGISTRY,
-    SUMMARY,
-)
-from genlab.report.records import Figure, ModelSection
+from genlab.evaluation.registry import REGISTRY
+from genlab.report.records import Figure
+from genlab.report.table import ModelPart, ModelRow, comparison_table, fmt, rows, seeded
 from genlab.version import __version__
-
-HEADINGS = {key: h.heading for key, h in HEADLINES.items()}
-"""Column headings of the headline numbers (``evaluation.registry``)."""
-ORDER = [key for keys in SUMMARY.values() for key in keys]
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1400px}
 table{border-collapse:collapse;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px}
 th{background:#f3f3f3;vertical-align:bottom}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.best{font-weight:bold;background:#eef7ee}.figs{display:flex;flex-wrap:wrap;gap:16px}
+td.best{font-weight:bold;background:#eef7ee}td.tied{background:#fbf6e4}
+.tie{color:#a07000;margin-left:2px}td small{color:#666;font-size:11px}
+.figs{display:flex;flex-wrap:wrap;gap:16px}
 figure{margin:0;max-width:440px}.wide{overflow-x:auto}
 figure img{max-width:100%;border:1px solid #ddd}img.grid{image-rendering:pixelated}
 figcaption,caption{font-size:13px;color:#555}.note{color:#666;font-size:13px}section{margin-top:2.5em}
 """
-
-
-@dataclass
-class ModelPart:
-    """One model's section record (``genlab.study.sections``) and the folder of its PNGs."""
-
-    section: ModelSection
-    folder: Path
-
-    @property
-    def label(self) -> str:
-        return self.section.label
-
-
-def columns(parts: Sequence[ModelPart]) -> list[str]:
-    """The headline numbers any model has, in the evaluation suite's order."""
-    present = {k for p in parts for k, v in p.section.summary.items() if _number(v)}
-    return [k for k in ORDER if k in present]
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
-
-
-def scale(part: ModelPart) -> str | None:
-    """The likelihood's scale (kind and binarisation): NLLs compare only within one."""
-    return part.section.likelihood_scale
-
-
-def best_rows(parts: Sequence[ModelPart], key: str) -> set[int]:
-    """Indices of the models holding the best value of ``key`` (ties all count); for a
-    likelihood, the best of each group of two or more models on the same scale."""
-    groups: dict[str | None, list[tuple[int, float]]] = {}
-    for i, p in enumerate(parts):
-        value = p.section.summary.get(key)
-        if _number(value):
-            groups.setdefault(scale(p) if key in LIKELIHOOD_KEYS else None, []).append((i, value))
-    pick = min if key in LOWER_IS_BETTER else max
-    best = set()
-    for numbers in groups.values():
-        if len(numbers) >= 2:
-            top = pick(v for _, v in numbers)
-            best |= {i for i, v in numbers if v == top}
-    return best
-
-
-def arrow(key: str) -> str:
-    return "↓" if key in LOWER_IS_BETTER else "↑"
-
-
-def fmt(value: Any) -> str:
-    if not _number(value):
-        return "–"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _row_facts(part: ModelPart) -> dict[str, Any]:
-    run, training = part.section.run, part.section.training
-    return {"model": part.label, "family": run.get("model"), "dataset": run.get("dataset"),
-            "epoch": run.get("epoch"), "train_seconds": training.get("seconds")}
-
-
-def results_csv(parts: Sequence[ModelPart]) -> str:
-    """The comparison table as CSV: the facts of each run, then every headline number."""
-    keys = columns(parts)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*_row_facts(parts[0]), *keys] if parts else [])
-    for p in parts:
-        writer.writerow([*_row_facts(p).values(),
-                         *("" if not _number(v := p.section.summary.get(k)) else v
-                           for k in keys)])
-    return out.getvalue()
-
-
-def _scales(parts: Sequence[ModelPart]) -> dict[str, str]:
-    """A footnote letter per likelihood scale present."""
-    found = dict.fromkeys(s for p in parts if (s := scale(p)))
-    return {s: "abcdefghij"[i % 10] for i, s in enumerate(found)}
-
-
-def _cell(part: ModelPart, key: str, best: bool, letters: dict[str, str]) -> str:
-    value = part.section.summary.get(key)
-    mark = ""
-    if key in LIKELIHOOD_KEYS and _number(value) and scale(part) in letters:
-        mark = f"<sup title='{html.escape(str(scale(part)))}'>{letters[str(scale(part))]}</sup>"
-    return f"<td class='num{' best' if best else ''}'>{fmt(value)}{mark}</td>"
-
-
-def _table(parts: Sequence[ModelPart]) -> str:
-    keys = columns(parts)
-    best = {k: best_rows(parts, k) for k in keys}
-    letters = _scales(parts)
-    legend = "; ".join(f"{letter}: {html.escape(s)}" for s, letter in letters.items())
-    head = "".join(f"<th title='{html.escape(k)}'>{html.escape(HEADINGS.get(k, k))} "
-                   f"{arrow(k)}</th>" for k in keys)
-    rows = []
-    for i, p in enumerate(parts):
-        facts = _row_facts(p)
-        cells = "".join(_cell(p, k, i in best[k], letters) for k in keys)
-        rows.append(f"<tr><td><a href='#{html.escape(p.label)}'>{html.escape(p.label)}</a></td>"
-                    f"<td>{html.escape(str(facts['family']))}</td>"
-                    f"<td class='num'>{fmt(facts['epoch'])}</td>"
-                    f"<td class='num'>{fmt(facts['train_seconds'])}</td>{cells}</tr>")
-    note = (f"<p class='note'>Likelihoods compare only on the same scale ({legend}).</p>"
-            if letters else "")
-    return ("<div class='wide'><table><tr><th>model</th><th>family</th><th>epoch</th>"
-            f"<th>train s</th>{head}</tr>{''.join(rows)}</table></div>{note}")
 
 
 def image_uri(path: Path) -> str:
@@ -162,10 +43,10 @@ def grid_class(figure: Figure) -> str:
     return " class='grid'" if figure.key == "samples" else ""
 
 
-def _small_table(caption: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def _small_table(caption: str, header: Sequence[str], lines: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td class='num'>{fmt(v)}</td>" for v in row) + "</tr>"
-                   for row in rows)
+    body = "".join("<tr>" + "".join(f"<td class='num'>{fmt(v)}</td>" for v in line) + "</tr>"
+                   for line in lines)
     return f"<figure><table><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}" \
            "</table></figure>"
 
@@ -199,7 +80,9 @@ def details(metrics: dict[str, Any]) -> str:
     return f"<div class='figs'>{''.join(out)}</div>" if out else ""
 
 
-def _section(part: ModelPart) -> str:
+def _section(model: ModelRow) -> str:
+    """A model's figures (its first seed's), evaluation details and what it could not do."""
+    part = model.parts[0]
     s = part.section
     run = s.run
     figures = "".join(
@@ -211,6 +94,9 @@ def _section(part: ModelPart) -> str:
                     for k, v in skipped.items())
     facts = (f"{html.escape(str(run.get('model')))} on {html.escape(str(run.get('dataset')))}, "
              f"epoch {fmt(run.get('epoch'))}, latent dimension {fmt(run.get('latent_dim'))}")
+    if len(model.parts) > 1:
+        facts += (f"; trained with seeds {', '.join(str(p.section.seed) for p in model.parts)}, "
+                  f"figures and details of seed {s.seed}")
     return (f"<section id='{html.escape(part.label)}'><h2>{html.escape(part.label)}</h2>"
             f"<p class='note'>{facts}</p>{details(s.metrics)}"
             f"<div class='figs'>{figures}</div>"
@@ -226,17 +112,25 @@ def render_report(title: str, parts: Sequence[ModelPart], notes: Sequence[str] =
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p class='note'>genlab {__version__}, {when}. "
-        "Arrows say which way is better; the best value of each column is in bold.</p>"
-        f"<ul class='note'>{intro}</ul>{_table(parts)}"
-        f"{''.join(_section(p) for p in parts)}</body></html>"
+        f"{SEEDED if seeded(rows(parts)) else SINGLE}</p>"
+        f"<ul class='note'>{intro}</ul>{comparison_table(parts)}"
+        f"{''.join(_section(m) for m in rows(parts))}</body></html>"
     )
+
+
+SINGLE = "Arrows say which way is better; the best value of each column is in bold."
+SEEDED = ("Arrows say which way is better. Each number is the mean ± sd over the model's "
+          "seeds, below it the 95% Student-t interval of the mean and a single run's "
+          "evaluation noise (eval ±: FID's bootstrap sd over samples, the NLL's standard "
+          "error over images). The best of a column is bold only when its interval does not "
+          "overlap the runner-up's; otherwise ≈ marks the models tied with it.")
 
 
 def method_notes(parts: Sequence[ModelPart]) -> list[str]:
     """How the numbers were made, from the evaluation records: samples, feature space, the
     likelihood's binarisation and estimator, the perturbations."""
     notes: list[str] = []
-    for p in parts:
+    for p in [m.parts[0] for m in rows(parts)]:
         metrics = p.section.metrics
         if "fid" in metrics and not any("feature space" in n for n in notes):
             m = metrics["fid"]

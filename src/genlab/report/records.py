@@ -25,7 +25,8 @@ class Figure:
 class ModelSection:
     """One model of a study: its label, the settings ``key`` it was made under, the run's
     description, headline numbers (``summary``), evaluation record, figures (and those that
-    could not be drawn, with the reason), training facts, and its run directory."""
+    could not be drawn, with the reason), training facts, its run directory and the seed it
+    was trained with (a study over seeds has one section per model and seed)."""
 
     label: str
     key: str
@@ -36,6 +37,7 @@ class ModelSection:
     skipped_figures: dict[str, str] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     run_dir: str | None = None
+    seed: int | None = None
 
     @property
     def metrics(self) -> dict[str, Any]:

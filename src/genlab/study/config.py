@@ -6,6 +6,7 @@ errors naming the key, as for run configs)::
     name: demo
     data: {dataset: mnist-mini}             # merged under every model's data section
     train: {epochs: 20}                     # merged under every model's train section
+    seeds: [0, 1, 2]                        # each model trained once per seed (train.seed)
     models:
       - {label: vae, config: {model: {name: vae, net: mlp}}, set: [train.epochs=30]}
       - {label: dcgan, config: dcgan_mnist.yaml}   # a run config file, beside the study
@@ -15,7 +16,10 @@ errors naming the key, as for run configs)::
     figures: {images: 8, interpolation_steps: 8}
 
 Each model's run config is resolved once (:func:`resolve_models`); its hash names its run
-directory, so a study that is run again reuses (or resumes) what it already trained.
+directory, so a study that is run again reuses (or resumes) what it already trained. Without
+``seeds`` each model is trained once with its own ``train.seed``; with them, once per seed,
+the seed set as ``train.seed`` (part of the hash, so the seed that a single-seed study used
+reuses its run).
 """
 
 from __future__ import annotations
@@ -82,12 +86,14 @@ class StudySettings:
 
 @dataclass
 class StudyConfig(StudySettings):
-    """A whole study: its name, shared data/train settings, the models, and the settings."""
+    """A whole study: its name, shared data/train settings, the models, the training seeds
+    (empty: each model's own ``train.seed``, one run) and the settings."""
 
     name: str = "study"
     data: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     models: list[StudyModel] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
 
 
 SECTIONS = {"evaluation": EvaluationSettings, "perturbations": PerturbationSettings,
@@ -98,7 +104,7 @@ def study_from_dict(raw: Any, where: str = "study") -> StudyConfig:
     """Build and check a StudyConfig from a parsed YAML mapping."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a mapping, got {type(raw).__name__}")
-    names = ["name", "data", "train", "models", *SECTIONS]
+    names = ["name", "data", "train", "models", "seeds", *SECTIONS]
     unknown = sorted(set(raw) - set(names))
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]}; valid keys: {', '.join(names)}")
@@ -109,10 +115,22 @@ def study_from_dict(raw: Any, where: str = "study") -> StudyConfig:
         name=str(raw.get("name", "study")),
         data=_mapping(raw, "data", where), train=_mapping(raw, "train", where),
         models=[_model(m, f"{where}: models[{i}]") for i, m in enumerate(models)],
+        seeds=check_seeds(raw.get("seeds") or [], f"{where}: seeds"),
         **{k: config_dataclass(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()},
     )
     _check(config, where)
     return config
+
+
+def check_seeds(seeds: Any, where: str) -> list[int]:
+    """A list of distinct non-negative integers (the training seeds of every model)."""
+    if (not isinstance(seeds, list)
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise ConfigError(f"{where} must be a list of non-negative integers, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{where}: the seed {next(s for s in seeds if seeds.count(s) > 1)} "
+                          "is listed twice")
+    return list(seeds)
 
 
 def _model(raw: Any, where: str) -> StudyModel:

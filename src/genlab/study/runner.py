@@ -4,6 +4,7 @@ Layout of a study folder::
 
     DIR/runs/<label>-<hash>/     the run directories (hash of the resolved run config)
     DIR/models/<label>/          figures and section.json of each model
+    DIR/models/<label>/seed-<s>/ ... of each of its seeds, for a study with ``seeds``
     DIR/report.html, results.json, results.csv, study.yaml
 
 Each run is trained and evaluated by :func:`run_job` holding its run directory's lock
@@ -17,6 +18,7 @@ study stopped at any point continues where it stopped when started again.
 
 from __future__ import annotations
 
+import copy
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -26,8 +28,9 @@ from typing import Any
 import yaml
 
 from genlab.io import write_json, write_text
-from genlab.report.html import ModelPart, method_notes, render_report, results_csv
+from genlab.report.html import method_notes, render_report
 from genlab.report.records import ModelSection
+from genlab.report.table import ModelPart, aggregates, results_csv
 from genlab.runs import open_run
 from genlab.study.config import StudyConfig, StudySettings, config_hash, resolve_model
 from genlab.study.sections import write_model_section
@@ -50,10 +53,12 @@ class StudyResult:
 
 @dataclass
 class Job:
-    """One run of a study, what a worker trains and evaluates: the model's label, its
-    resolved run config, its run directory, the folder of its section and a log tag."""
+    """One run of a study, what a worker trains and evaluates: the model's label, the seed
+    it is trained with, its resolved run config, its run directory, the folder of its section
+    and a log tag."""
 
     label: str
+    seed: int
     config: RunConfig
     run_dir: Path
     folder: Path
@@ -72,17 +77,27 @@ def train_or_reuse(config: RunConfig, run_dir: Path, log: Log) -> str:
 
 def plan(study: StudyConfig, root: Path, out: Path, device: str | None = None,
          data_dir: str | None = None) -> list[Job]:
-    """Every run of ``study`` (config paths relative to ``root``), resolved and checked
-    before any training starts."""
+    """Every (model, seed) run of ``study`` (config paths relative to ``root``), resolved and
+    checked before any training starts. Without ``study.seeds``, one run per model under its
+    own seed, in the folders a study has always used."""
     resolved = [(m.label, resolve_model(study, m, root)) for m in study.models]
     jobs = []
-    for i, (label, config) in enumerate(resolved, 1):
-        if device:
-            config.train.device = device
-        if data_dir:
-            config.data.data_dir = data_dir
-        jobs.append(Job(label, config, out / "runs" / f"{label}-{config_hash(config)}",
-                        out / "models" / label, f"[{i}/{len(resolved)}] {label}"))
+    for label, config in resolved:
+        for seed in study.seeds or [None]:
+            run = copy.deepcopy(config)
+            if seed is not None:
+                run.train.seed = seed
+            if device:
+                run.train.device = device
+            if data_dir:
+                run.data.data_dir = data_dir
+            folder = out / "models" / label
+            jobs.append(Job(label, run.train.seed, run,
+                            out / "runs" / f"{label}-{config_hash(run)}",
+                            folder if seed is None else folder / f"seed-{seed}", label))
+    for i, job in enumerate(jobs, 1):
+        seeded = f" seed {job.seed}" if study.seeds else ""
+        job.tag = f"[{i}/{len(jobs)}] {job.label}{seeded}"
     return jobs
 
 
@@ -98,7 +113,7 @@ def run_job(job: Job, settings: StudySettings, data_dir: str | None = None, log:
         say(f"{train_or_reuse(job.config, job.run_dir, say)} ({job.run_dir})")
         run = open_run(job.run_dir, device=job.config.train.device, data_dir=data_dir)
         section = write_model_section(job.label, run, job.folder, settings, say)
-        section.run_dir = str(job.run_dir)
+        section.run_dir, section.seed = str(job.run_dir), job.seed
         write_json(job.run_dir / "evaluation.json", section.evaluation)
     return section
 
@@ -139,7 +154,8 @@ def write_outputs(title: str, parts: Sequence[ModelPart], out: Path,
                       render_report(title, parts, method_notes(parts)))
     table = write_text(out / "results.csv", results_csv(parts))
     record = write_json(out / "results.json",
-                        {**extra, "models": [p.section.to_json() for p in parts]})
+                        {**extra, "models": [p.section.to_json() for p in parts],
+                         "aggregate": aggregates(parts)})
     return StudyResult(page, record, table, list(parts))
 
 
