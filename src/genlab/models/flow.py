@@ -1,17 +1,22 @@
-"""RealNVP: a normalizing flow with an exact likelihood (Dinh et al., 2017).
+"""RealNVP: a multi-scale normalizing flow with an exact likelihood (Dinh et al. 2017), with
+Glow's actnorm and invertible 1 x 1 convolutions as options (Kingma & Dhariwal 2018).
 
-An image x in [0, 1]^D is uniformly dequantised, x~ = (255 x + u) / 256 (Theis et al. 2016),
-mapped to logit space, y = logit(a + (1 - 2a) x~) (Dinh et al. 2017, 4.1), and through
-``couplings`` affine coupling layers to z = f(y) with a N(0, I) prior. Each coupling keeps the
-pixels of a checkerboard mask and scales and shifts the others by functions of the kept ones,
-y' = y * m + (1 - m) * (y * exp(s(y m)) + t(y m)), alternating the mask, so that its Jacobian
-is triangular: log |det| = sum (1 - m) s. The change of variables gives the exact density
+An image x in [0, 1]^D is uniformly dequantised for training, x~ = (255 x + u) / 256 (Theis
+et al. 2016), mapped to logit space, y = logit(a + (1 - 2a) x~) (Dinh et al. 2017, 4.1), and
+through ``levels`` scales (3.6): at each, ``couplings`` checkerboard affine couplings, a
+squeeze (2 x 2 blocks to channels), ``couplings`` channel couplings, and half the channels
+factored out to the code; the rest go on to the next scale, and after the last scale
+``couplings`` checkerboard couplings end the flow. With ``actnorm`` every coupling is preceded
+by an actnorm, with ``invconv`` every channel coupling by an invertible 1 x 1 convolution
+(the layers: ``models.flow_layers``). The code z, everything factored out and the rest, has
+a N(0, I) prior, and the change of variables gives the exact density
 
-    log p(x~) = log N(f(y); 0, I) + sum_layers log |det| + sum_d log |dy_d / dx~_d|,
+    log p(x~) = log N(z; 0, I) + sum_layers log |det J| + sum_d log |dy_d / dx~_d|,
 
 in nats on [0, 1]^D; + D log 256 is the discrete likelihood of the 8-bit pixels that the
 literature's bits/dim report (``models.density``). The flow is its own encoder (z = f(y), no
-noise) and decoder (its inverse), so every latent tool applies.
+noise) and decoder (its inverse), exact both ways, so every latent tool applies; sampling
+draws z from N(0, T^2 I) at the sampling option ``temperature`` T.
 """
 
 from __future__ import annotations
@@ -24,69 +29,95 @@ import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, EncoderDecoderModel, LossOutput, ModelConfig
+from genlab.models.adversarial import INVERSION_SIGMA
+from genlab.models.base import Batch, EncoderDecoderModel, LossOutput, ModelConfig, render
 from genlab.models.density import LikelihoodScale, dequantise, eight_bit_nats
+from genlab.models.flow_layers import (
+    ActNorm,
+    ChannelCoupling,
+    CheckerboardCoupling,
+    InvConv,
+    Squeeze,
+)
 from genlab.models.likelihoods import ImplicitPixels
+from genlab.models.sampling import SampleOptions, TemperatureOptions
 
 
 @dataclass
 class FlowConfig(ModelConfig):
-    """``couplings`` affine coupling layers, each an MLP of ``width`` units; ``alpha``: the
-    margin of the logit transform (0.05 in Dinh et al. 2017)."""
+    """``levels`` scales (each halves the image side: it must divide by 2^levels), each of
+    ``couplings`` checkerboard and ``couplings`` channel couplings whose networks have
+    ``width`` maps and ``blocks`` residual blocks; ``actnorm`` and ``invconv``: Glow's layers;
+    ``alpha``: the margin of the logit transform (0.05 in Dinh et al. 2017)."""
 
-    couplings: int = 8
-    width: int = 512
+    levels: int = 2
+    couplings: int = 3
+    width: int = 32
+    blocks: int = 1
+    actnorm: bool = False
+    invconv: bool = False
     alpha: float = 0.05
 
     def validate(self) -> None:
-        if self.couplings < 1 or self.width < 1:
-            raise ConfigError("model.couplings and model.width must be positive")
+        super().validate()
+        if self.levels < 0:
+            raise ConfigError(f"model.levels must not be negative, got {self.levels}")
+        if self.couplings < 1 or self.width < 1 or self.blocks < 0:
+            raise ConfigError("model.couplings and model.width must be positive and "
+                              "model.blocks not negative")
         if not 0 < self.alpha < 0.5:
             raise ConfigError(f"model.alpha must be in (0, 0.5), got {self.alpha}")
 
+    def validate_data(self, binarize: str, size: tuple[int, int] | None) -> None:
+        """Each level squeezes 2 x 2 blocks: the image side must divide by 2^levels."""
+        step = 2 ** self.levels
+        if size is not None and (size[0] % step or size[1] % step):
+            raise ConfigError(
+                f"model.levels={self.levels} squeezes the image {self.levels} times, but its "
+                f"size {size[0]}x{size[1]} does not divide by {step}: lower model.levels or "
+                f"set data.size to a multiple of {step}")
 
-class Coupling(nn.Module):
-    """One affine coupling: the pixels where ``mask`` is 1 pass through and condition the
-    scale and shift of the others (tanh-bounded log-scales keep early training stable)."""
 
-    def __init__(self, mask: Tensor, hidden: int) -> None:
-        super().__init__()
-        self.register_buffer("mask", mask)
-        d = mask.numel()
-        self.net = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
-                                 nn.ReLU(), nn.Linear(hidden, 2 * d))
-        nn.init.zeros_(self.net[-1].weight)  # starts as the identity
-        nn.init.zeros_(self.net[-1].bias)
-
-    def _scale_shift(self, kept: Tensor) -> tuple[Tensor, Tensor]:
-        s, t = self.net(kept).chunk(2, dim=1)
-        free = 1 - self.mask
-        return torch.tanh(s) * free, t * free
-
-    def forward(self, y: Tensor) -> tuple[Tensor, Tensor]:
-        s, t = self._scale_shift(y * self.mask)
-        return y * torch.exp(s) + t, s.sum(1)
-
-    def inverse(self, y: Tensor) -> Tensor:
-        s, t = self._scale_shift(y * self.mask)
-        return (y - t) * torch.exp(-s)
+def _steps(kind: str, channels: int, config: FlowConfig) -> list[nn.Module]:
+    """``config.couplings`` couplings of ``kind`` (alternating masks), each with its actnorm
+    and, for channel couplings, 1 x 1 convolution when the config asks for them."""
+    layers: list[nn.Module] = []
+    for i in range(config.couplings):
+        if config.actnorm:
+            layers.append(ActNorm(channels))
+        if kind == "channel":
+            if config.invconv:
+                layers.append(InvConv(channels))
+            layers.append(ChannelCoupling(channels, i % 2 == 1, config.width, config.blocks))
+        else:
+            layers.append(CheckerboardCoupling(channels, i % 2, config.width, config.blocks))
+    return layers
 
 
 class RealNVP(EncoderDecoderModel):
-    """RealNVP normalizing flow: exact log-likelihood, encoder and decoder (Dinh et al. 2017)."""
+    """Multi-scale RealNVP flow (Glow options): exact likelihood, exact encoder and decoder."""
 
     config_class = FlowConfig
-    tiny: ClassVar[dict[str, Any]] = {"couplings": 2, "width": 32}
-    fit_objective = ("the flow's decoder as a point mass: Gaussian pixel likelihood (sigma 0.1)"
-                     " around the inverse of the code, plus the KL of q(z) to the prior")
+    sample_options = TemperatureOptions
+    tiny: ClassVar[dict[str, Any]] = {"levels": 1, "couplings": 1, "width": 8, "blocks": 0,
+                                      "actnorm": True, "invconv": True}
+    fit_objective = (f"the flow's decoder as a point mass: Gaussian pixel likelihood (sigma "
+                     f"{INVERSION_SIGMA}) around the inverse of the code, plus the KL of q(z) "
+                     "to the prior")
 
     def __init__(self, config: FlowConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__(config, shape, num_classes)
         c, h, w = shape
-        board = ((torch.arange(h).view(-1, 1) + torch.arange(w)) % 2).float()
-        masks = [board.expand(c, h, w).flatten(), 1 - board.expand(c, h, w).flatten()]
-        self.layers = nn.ModuleList(Coupling(masks[i % 2].clone(), config.width)
-                                    for i in range(config.couplings))
+        config.validate_data("none", (h, w))  # a folder's images, sized only once loaded
+        self.scales = nn.ModuleList()
+        self.parts: list[tuple[int, int, int]] = []
+        for _ in range(config.levels):
+            self.scales.append(nn.ModuleList([*_steps("checkerboard", c, config), Squeeze(),
+                                              *_steps("channel", 4 * c, config)]))
+            c, h, w = 2 * c, h // 2, w // 2  # 4c channels, half of them factored out
+            self.parts.append((c, h, w))
+        self.final = nn.ModuleList(_steps("checkerboard", c, config))
+        self.parts.append((c, h, w))
 
     @property
     def latent_dim(self) -> int:
@@ -96,27 +127,55 @@ class RealNVP(EncoderDecoderModel):
     def _to_logit(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """y = logit(a + (1 - 2a) x) and log |dy/dx| per image."""
         a = self.config.alpha
-        s = a + (1 - 2 * a) * x.flatten(1)
+        s = a + (1 - 2 * a) * x
         y = torch.log(s) - torch.log1p(-s)
-        return y, (math.log(1 - 2 * a) - torch.log(s) - torch.log1p(-s)).sum(1)
+        return y, (math.log(1 - 2 * a) - torch.log(s) - torch.log1p(-s)).flatten(1).sum(1)
 
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """z = f(logit(x)) and log |dz/dx| per image."""
+        """z = f(logit(x)), flat (N, D): each scale's factored-out part, then the rest; and
+        log |dz/dx| per image."""
         y, logdet = self._to_logit(x)
-        for layer in self.layers:
+        codes = []
+        for scale in self.scales:
+            for layer in scale:
+                y, ld = layer(y)
+                logdet = logdet + ld
+            out, y = y.chunk(2, dim=1)
+            codes.append(out.flatten(1))
+        for layer in self.final:
             y, ld = layer(y)
             logdet = logdet + ld
-        return y, logdet
+        return torch.cat([*codes, y.flatten(1)], dim=1), logdet
+
+    def _inverse(self, z: Tensor) -> Tensor:
+        """logit(x) from the flat code: the last part through the final layers back, then
+        each scale's factored-out part joined and the scale undone, last scale first."""
+        parts = [p.view(-1, *shape) for p, shape in
+                 zip(z.split([math.prod(s) for s in self.parts], dim=1), self.parts,
+                     strict=True)]
+        y = parts[-1]
+        for layer in reversed(self.final):
+            y = layer.inverse(y)
+        for scale, out in zip(reversed(self.scales), reversed(parts[:-1]), strict=True):
+            y = torch.cat([out, y], dim=1)
+            for layer in reversed(scale):
+                y = layer.inverse(y)
+        return y
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self._forward(x)[0]
 
     def decode(self, z: Tensor, y: Tensor | None = None) -> ImplicitPixels:
-        for layer in reversed(self.layers):
-            z = layer.inverse(z)
         a = self.config.alpha
-        x = ((torch.sigmoid(z) - a) / (1 - 2 * a)).clamp(0, 1)
-        return ImplicitPixels(x.view(-1, *self.shape), 0.1)
+        x = ((torch.sigmoid(self._inverse(z)) - a) / (1 - 2 * a)).clamp(0, 1)
+        return ImplicitPixels(x.view(-1, *self.shape), INVERSION_SIGMA)
+
+    def sample(self, n: int, labels: Tensor | None = None,
+               generator: torch.Generator | None = None, mean: bool = True,
+               options: SampleOptions | None = None) -> Tensor:
+        """Decodes of z ~ N(0, T^2 I), T the options' ``temperature``."""
+        t = (options or TemperatureOptions()).temperature  # type: ignore[attr-defined]
+        return render(self.decode(t * self.sample_prior(n, generator)), mean)
 
     # --- the likelihood -----------------------------------------------------------------
     def log_likelihood(self, x: Tensor, y: Tensor | None = None, k: int = 0) -> Tensor:
