@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from genlab.errors import ConfigError
 from genlab.models.adversarial import INVERSION_SIGMA
 from genlab.models.base import Batch, EncoderDecoderModel, LossOutput, ModelConfig, render
-from genlab.models.density import LikelihoodScale, dequantise, eight_bit_nats
+from genlab.models.density import LikelihoodScale, chunked, dequantise, eight_bit_nats
 from genlab.models.flow_layers import (
     ActNorm,
     ChannelCoupling,
@@ -181,6 +181,9 @@ class RealNVP(EncoderDecoderModel):
     def log_likelihood(self, x: Tensor, y: Tensor | None = None, k: int = 0) -> Tensor:
         """Exact log p(x) per image, float64 nats, of pixels x in [0, 1] as given (dequantise
         8-bit data first: ``likelihood_scale``); ``k`` does not apply."""
+        return chunked(lambda xs, _: self._log_density(xs), x, y)
+
+    def _log_density(self, x: Tensor) -> Tensor:
         z, logdet = self._forward(x)
         prior = -0.5 * (z.double() ** 2).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
         return prior + logdet.double()

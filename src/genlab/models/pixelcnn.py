@@ -26,7 +26,7 @@ from torch import Tensor
 
 from genlab.errors import ConfigError
 from genlab.models.base import Batch, GenerativeModel, LossOutput, ModelConfig
-from genlab.models.density import LikelihoodScale, pixel_likelihood_scale
+from genlab.models.density import LikelihoodScale, chunked, pixel_likelihood_scale
 from genlab.models.likelihoods import PixelDistribution, build_likelihood
 from genlab.models.pixelcnn_nets import GatedPixelCNN
 from genlab.models.sampling import SampleOptions, TemperatureOptions
@@ -106,7 +106,7 @@ class PixelCNN(GenerativeModel):
     # --- the likelihood -----------------------------------------------------------------
     def log_likelihood(self, x: Tensor, y: Tensor | None = None, k: int = 0) -> Tensor:
         """Exact log p(x) per image, float64 nats; ``k`` does not apply."""
-        return self.conditionals(x, y).log_prob(x).double()
+        return chunked(lambda xs, ys: self.conditionals(xs, ys).log_prob(xs).double(), x, y)
 
     def likelihood_method(self, k: int) -> str:
         return "exact (autoregressive product of conditionals, gated PixelCNN)"
