@@ -33,7 +33,7 @@ def test_the_page_embeds_every_figure_and_bolds_the_best(parts) -> None:
     assert "t &lt;study&gt;" in page and "n &amp; notes" in page  # escaped
     cells = Cells()
     cells.feed(page)
-    assert cells.images == 3 and "5" in cells.best and "80" in cells.best
+    assert cells.images == 6 and "5" in cells.best and "80" in cells.best  # glance + sections
     assert "-600" not in cells.best
     assert set(cells.sups) == {"discrete pixels, binarisation dynamic",
                                "density, binarisation none"}

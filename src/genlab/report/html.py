@@ -1,9 +1,11 @@
 """The study page: one self-contained HTML page (images embedded).
 
-The page has the comparison table first (``report.table``: a row per model, mean ± sd and
-interval over its seeds, a column per headline number, an arrow saying which way is better,
-the best value in bold), then one section per model with its figures side by side. It needs
-no network and no other file: every PNG is a ``data:`` URI.
+Its first screen is the glance of ``report.overview`` (every model's samples side by side,
+quality against likelihood, the validation curves); then the comparison table
+(``report.table``: a row per model, mean ± sd and interval over its seeds, a column per
+headline number, an arrow saying which way is better, the best value in bold), how the
+numbers were made, and one section per model with its figures side by side. It needs no
+network and no other file: every PNG is a ``data:`` URI.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from genlab.evaluation.registry import REGISTRY
+from genlab.report.overview import GLANCE_STYLE, glance
 from genlab.report.records import Figure
 from genlab.report.table import ModelPart, ModelRow, comparison_table, fmt, rows, seeded
 from genlab.version import __version__
 
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1400px}
+body{font-family:system-ui,sans-serif;margin:1em 2em;color:#222;max-width:1400px}
+h1{margin:0 0 .4em;font-size:1.6em}
 table{border-collapse:collapse;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px}
 th{background:#f3f3f3;vertical-align:bottom}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -105,16 +109,18 @@ def _section(model: ModelRow) -> str:
 
 
 def render_report(title: str, parts: Sequence[ModelPart], notes: Sequence[str] = ()) -> str:
-    """The whole page. ``notes``: lines under the title saying how the numbers were made."""
+    """The whole page: the first screen (``report.overview``), the table, ``notes`` (how the
+    numbers were made), then a section per model."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     intro = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    models = rows(parts)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p class='note'>genlab {__version__}, {when}. "
-        f"{SEEDED if seeded(rows(parts)) else SINGLE}</p>"
-        f"<ul class='note'>{intro}</ul>{comparison_table(parts)}"
-        f"{''.join(_section(m) for m in rows(parts))}</body></html>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}{GLANCE_STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>{glance(models, image_uri)}"
+        f"<h2>comparison</h2><p class='note'>genlab {__version__}, {when}. "
+        f"{SEEDED if seeded(models) else SINGLE}</p>{comparison_table(parts)}"
+        f"<ul class='note'>{intro}</ul>{''.join(_section(m) for m in models)}</body></html>"
     )
 
 

@@ -172,6 +172,7 @@ def report_runs(runs: Sequence[str], out: Path, settings: StudySettings,
             tag = f"[{i}/{len(opened)}] {label}"
             section = write_model_section(label, run, Path(tmp) / label, settings,
                                     lambda m, t=tag: log(f"{t}: {m}"))
+            section.run_dir = str(run.directory)  # its learning curves
             parts.append(ModelPart(section, Path(tmp) / label))
         return write_text(out, render_report(title, parts, method_notes(parts)))
 
