@@ -88,6 +88,8 @@ def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
         out["neg_elbo_bpd"] = bits_per_dim(out["neg_elbo_nats"], dims)
     if scale.dequantised:
         out["nll_8bit_bpd"] = bits_per_dim(eight_bit_nats(out["nll_nats"], dims), dims)
+    elif scale.eight_bit:  # already a probability of the 8-bit pixels
+        out["nll_8bit_bpd"] = out["nll_bpd"]
     out["scale"], out["note"] = str(scale), scale.note
     return out
 

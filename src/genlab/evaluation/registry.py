@@ -58,7 +58,8 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
            "Burda et al. 2016 with k draws from the encoder, in nats per image and bits per "
            "dimension, on the scale the model declares; a density of 8-bit pixels is "
            "evaluated on uniformly dequantised pixels and also given on the 8-bit scale "
-           "(+ D log 256 nats; Theis et al. 2016).", _nll()),
+           "(+ D log 256 nats; Theis et al. 2016); a probability of the 256 levels of 8-bit "
+           "pixels (a discretised logistic mixture) is on that scale as it is.", _nll()),
     Metric("recon", "reconstruction MSE, PSNR and BCE", "a reconstruction",
            "Per-pixel MSE, PSNR (dB, data range 1) and per-image BCE of the model's "
            "reconstructions of real images.",

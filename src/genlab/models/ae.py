@@ -42,9 +42,7 @@ class Autoencoder(EncoderDecoderModel):
         spec = config.net_spec()
         self.likelihood = build_likelihood(LOSSES[config.loss], c, h, w)
         self.encoder = build_encoder(spec, shape, config.latent_dim)
-        self.decoder = build_decoder(
-            spec, shape, config.latent_dim, c * self.likelihood.params_per_channel
-        )
+        self.decoder = build_decoder(spec, shape, config.latent_dim, self.likelihood.out_channels)
         self.register_buffer("code_mean", torch.zeros(config.latent_dim))
         self.register_buffer("code_std", torch.ones(config.latent_dim))
 

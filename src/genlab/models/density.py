@@ -34,18 +34,21 @@ Proposal = Callable[[Tensor, Tensor | None], Distribution]
 IW_SAMPLES = 1000
 IMAGE_CHUNK = 100
 SAMPLE_CHUNK = 100
-DISCRETE_LIKELIHOODS = ("categorical",)
+DISCRETE_LIKELIHOODS = ("categorical", "logistic")
 """Pixel likelihoods that are probabilities of discrete pixels whatever the binarisation."""
 
 
 @dataclass(frozen=True)
 class LikelihoodScale:
     """What a likelihood is a likelihood of: ``kind`` (discrete | density | cross-entropy),
-    the pixels it is of (the binarisation), and a sentence for the report."""
+    the pixels it is of (the binarisation), a sentence for the report, and for a discrete
+    one the number of ``levels`` a pixel takes (2 binarised, k bins, 256 for 8-bit pixels;
+    0 where unknown or continuous)."""
 
     kind: str
     binarize: str
     note: str
+    levels: int = 0
 
     @property
     def dequantised(self) -> bool:
@@ -53,17 +56,23 @@ class LikelihoodScale:
         scale too."""
         return self.kind == "density" and self.binarize == "none"
 
+    @property
+    def eight_bit(self) -> bool:
+        """A probability of the 256 levels of 8-bit pixels: on the 8-bit scale as it is."""
+        return self.kind == "discrete" and self.binarize == "none" and self.levels == 256
+
     def __str__(self) -> str:
         return f"{self.kind}, binarisation {self.binarize}" + (
             ", 8-bit dequantised" if self.dequantised else "")
 
 
-def pixel_likelihood_scale(likelihood: str, binarize: str) -> LikelihoodScale:
+def pixel_likelihood_scale(likelihood: str, binarize: str, bins: int = 0) -> LikelihoodScale:
     """The scale of a decoder with pixel likelihood ``likelihood`` on data binarised by
-    ``binarize`` (``data.binarize``)."""
+    ``binarize`` (``data.binarize``); ``bins``: a categorical decoder's."""
     if likelihood in DISCRETE_LIKELIHOODS or (likelihood == "bernoulli" and binarize != "none"):
+        levels = {"categorical": bins, "logistic": 256}.get(likelihood, 2)
         return LikelihoodScale("discrete", binarize, "a probability of discrete pixels: "
-                               "comparable across models on these pixels")
+                               "comparable across models on these pixels", levels)
     if likelihood == "bernoulli":
         return LikelihoodScale("cross-entropy", binarize, "Bernoulli on grey pixels is a "
                                "cross-entropy, not a normalised likelihood")

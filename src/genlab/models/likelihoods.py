@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -21,12 +20,13 @@ from torch.distributions import (
     Beta,
     Categorical,
     ContinuousBernoulli,
-    Distribution,
     Normal,
 )
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError
+from genlab.models.logistic import DiscretisedLogisticLikelihood
+from genlab.models.pixels import Likelihood, PixelDistribution
 
 SIGMA_MIN = 1e-3
 """Floor on the Gaussian sigma: pixels that are constant in the data (MNIST's black border) would
@@ -45,42 +45,6 @@ SIGMA_MODES = ("fixed", "global", "pixel")
 def bin_index(x: Tensor, bins: int) -> Tensor:
     """Categorical bin of each value in [0, 1]: floor(x * bins), with x = 1 in the last bin."""
     return (x * bins).floor().clamp(0, bins - 1).long()
-
-
-class PixelDistribution:
-    """A distribution over (N, C, H, W) images in [0, 1], independent across pixels."""
-
-    def __init__(self, dist: Distribution) -> None:
-        self._dist = dist
-
-    @property
-    def dist(self) -> Distribution:
-        """The underlying per-pixel torch distribution, batch shape (N, C, H, W)."""
-        return self._dist
-
-    def pixel_log_prob(self, x: Tensor) -> Tensor:
-        """Per-pixel log-probabilities in nats, shape (N, C, H, W)."""
-        return self._dist.log_prob(x)
-
-    def log_prob(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """Log-likelihood of each image, shape (N,), summed over the pixels where ``mask`` is 1.
-
-        ``mask`` is 0/1 with x's shape or broadcastable to it, e.g. (1, 1, H, W).
-        """
-        lp = self.pixel_log_prob(x)
-        if mask is not None:
-            # where, not multiply: a -inf at a hidden pixel must not turn the sum into NaN
-            lp = torch.where(mask.bool(), lp, 0.0)
-        return lp.flatten(1).sum(1)
-
-    @property
-    def mean(self) -> Tensor:
-        """The expected image, (N, C, H, W) in [0, 1]."""
-        return self._dist.mean
-
-    def sample(self) -> Tensor:
-        """One image per batch entry, (N, C, H, W) in [0, 1] (uses torch's global RNG)."""
-        return self._dist.sample()
 
 
 class ImplicitPixels(PixelDistribution):
@@ -139,37 +103,6 @@ class _CategoricalPixels(PixelDistribution):
 
     def sample(self) -> Tensor:
         return self._centres()[self.dist.sample()]
-
-
-class Likelihood(nn.Module):
-    """Decoder head: raw (N, C * params_per_channel, H, W) output -> ``PixelDistribution``.
-
-    The parameters of image channel c are output channels c*p ... c*p + p - 1.
-    """
-
-    params_per_channel: int = 1
-    description: ClassVar[str]
-
-    def __init__(self, shape: tuple[int, int, int]) -> None:
-        super().__init__()
-        self.shape = tuple(shape)
-
-    def forward(self, h: Tensor) -> PixelDistribution:
-        c, height, width = self.shape
-        expected = (c * self.params_per_channel, height, width)
-        if h.dim() != 4 or tuple(h.shape[1:]) != expected:
-            raise ValueError(
-                f"{type(self).__name__} expects decoder output (N, {', '.join(map(str, expected))})"
-                f", got {tuple(h.shape)}"
-            )
-        return self.distribution(h)
-
-    def distribution(self, h: Tensor) -> PixelDistribution:
-        raise NotImplementedError
-
-    def split(self, h: Tensor) -> Tensor:
-        """(N, C*p, H, W) -> (N, C, p, H, W): each image channel's parameters together."""
-        return h.unflatten(1, (self.shape[0], self.params_per_channel))
 
 
 class BernoulliLikelihood(Likelihood):
@@ -240,6 +173,7 @@ _CLASSES: dict[str, type[Likelihood]] = {
     "beta": BetaLikelihood,
     "categorical": CategoricalLikelihood,
     "continuous-bernoulli": ContinuousBernoulliLikelihood,
+    "logistic": DiscretisedLogisticLikelihood,
 }
 
 LIKELIHOODS: dict[str, str] = {name: cls.description for name, cls in _CLASSES.items()}
@@ -249,17 +183,27 @@ LIKELIHOODS: dict[str, str] = {name: cls.description for name, cls in _CLASSES.i
 class PixelLikelihoodConfig:
     """The decoder-likelihood part of a family's config: ``likelihood`` (one of
     :data:`LIKELIHOODS`), the Gaussian's ``sigma`` and ``sigma_mode`` (one of
-    :data:`SIGMA_MODES`) and the categorical decoder's ``bins``."""
+    :data:`SIGMA_MODES`), the categorical decoder's ``bins`` and the logistic mixture's
+    number of components, ``mixtures``."""
 
     likelihood: str = "bernoulli"
     sigma: float = 0.1
     sigma_mode: str = "fixed"
     bins: int = 16
+    mixtures: int = 10
 
     def build_likelihood(self, shape: tuple[int, int, int]) -> Likelihood:
         """This config's likelihood head for images of ``shape``."""
         return build_likelihood(self.likelihood, *shape, sigma=self.sigma,
-                                sigma_mode=self.sigma_mode, bins=self.bins)
+                                sigma_mode=self.sigma_mode, bins=self.bins,
+                                mixtures=self.mixtures)
+
+    def validate_data(self, binarize: str, size: tuple[int, int] | None) -> None:
+        """The logistic mixture is a probability of 8-bit pixels, not of binarised ones."""
+        if self.likelihood == "logistic" and binarize != "none":
+            raise ConfigError(f"model.likelihood=logistic models the 256 levels of 8-bit "
+                              f"pixels; data.binarize must be none, got {binarize}")
+        super().validate_data(binarize, size)  # type: ignore[misc]
 
 
 def build_likelihood(
@@ -271,9 +215,12 @@ def build_likelihood(
     sigma: float = 0.1,
     sigma_mode: str = "fixed",
     bins: int = 16,
+    mixtures: int = 10,
 ) -> Likelihood:
     """The likelihood head ``name`` for images of shape (channels, height, width)."""
     shape = (channels, height, width)
+    if name == "logistic":
+        return DiscretisedLogisticLikelihood(shape, mixtures=mixtures)
     if name == "gaussian":
         return GaussianLikelihood(shape, sigma=sigma, sigma_mode=sigma_mode)
     if name == "categorical":

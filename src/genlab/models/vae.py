@@ -42,13 +42,12 @@ class VAE(EncoderDecoderModel):
 
     def __init__(self, config: VAEConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__(config, shape, num_classes)
-        c = shape[0]
         cond = num_classes if self.conditional else 0
         spec = config.net_spec()
         self.likelihood = config.build_likelihood(self.shape)
         self.encoder = build_encoder(spec, shape, 2 * config.latent_dim, cond_dim=cond)
         self.decoder = build_decoder(
-            spec, shape, config.latent_dim + cond, c * self.likelihood.params_per_channel
+            spec, shape, config.latent_dim + cond, self.likelihood.out_channels
         )
 
     def _cond(self, y: Tensor | None) -> Tensor | None:
@@ -95,7 +94,7 @@ class VAE(EncoderDecoderModel):
         return f"importance sampling, k = {k} (Burda et al. 2016)"
 
     def likelihood_scale(self, binarize: str) -> LikelihoodScale:
-        return pixel_likelihood_scale(self.config.likelihood, binarize)
+        return pixel_likelihood_scale(self.config.likelihood, binarize, self.config.bins)
 
     def log_importance_weights(self, x: Tensor, y: Tensor | None, k: int) -> Tensor:
         """log p(x, z_i) - log q(z_i | x) for k posterior samples, shape (k, N)."""
