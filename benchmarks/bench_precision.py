@@ -1,7 +1,7 @@
 """Seconds per epoch and validation numbers of fp32, bf16 and bf16 + channels_last training.
 
-Two CIFAR-10 models as configs/ has them: the conv VAE of ``vae_cifar10_conv.yaml`` (Gaussian
-decoder, learnt global sigma) and the DCGAN of ``dcgan_cifar10.yaml`` (EMA generator), trained
+Two CIFAR-10 models: the conv VAE of ``vae_cifar10_conv.yaml`` with a Gaussian decoder
+(learnt global sigma) and the DCGAN of ``dcgan_cifar10.yaml`` (EMA generator), trained
 through ``genlab.train`` on ``--limit`` training images of the JPEG tree (a seeded subset; all 5,000
 validation images) for ``--epochs`` epochs per variant, same seed. Reported: each epoch's
 training seconds (the trainer's ``seconds``; the fastest epoch is compared, the first one
