@@ -25,19 +25,9 @@ from genlab.errors import ConfigError
 from genlab.models.pixels import Likelihood, PixelDistribution
 
 LEVELS = 256
-LOG_SCALE_MIN = -7.0
-"""Floor of a component's log-scale (PixelCNN++'s): a bin's mass then stays computable."""
-
-
-def _log_sigmoid(u: Tensor) -> Tensor:
-    return -F.softplus(-u)
-
-
-def _log1mexp(a: Tensor) -> Tensor:
-    """log(1 - exp(a)) for a < 0, accurate at both ends (Maechler 2012); a is kept below
-    -1e-7, where a bin narrower than float precision would give log 0."""
-    a = a.clamp(max=-1e-7)
-    return torch.where(a > -0.6931, torch.log(-torch.expm1(a)), torch.log1p(-torch.exp(a)))
+LOG_SCALE_MIN, LOG_SCALE_MAX = -7.0, 7.0
+"""Bounds of a component's log-scale: PixelCNN++'s floor keeps a bin's mass computable; the
+ceiling (a scale far wider than the [-1, 1] pixel range) keeps 1 / s from underflowing."""
 
 
 def _coupled_means(means: Tensor, coeffs: Tensor, x: Tensor) -> Tensor:
@@ -64,7 +54,7 @@ class LogisticMixturePixels(PixelDistribution):
     def __init__(self, logits: Tensor, means: Tensor, log_scales: Tensor, coeffs: Tensor):
         super().__init__(Categorical(logits=logits.movedim(1, -1), validate_args=False))
         self.logits, self.means, self.coeffs = logits, means, coeffs
-        self.log_scales = log_scales.clamp(min=LOG_SCALE_MIN)
+        self.log_scales = log_scales.clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)
 
     def pixel_mixture_log_prob(self, x: Tensor) -> Tensor:
         """log P(pixel) of each pixel, (N, H, W), in nats."""
@@ -73,15 +63,12 @@ class LogisticMixturePixels(PixelDistribution):
         centred = v - _coupled_means(self.means, self.coeffs, v)
         inv_s = torch.exp(-self.log_scales)
         half = 1 / (LEVELS - 1)
-        plus, minus = inv_s * (centred + half), inv_s * (centred - half)
-        # log(sigma(plus) - sigma(minus)) from the side where it does not cancel: below the
-        # mean from the cdf, above it from the survival function (each a log1mexp).
-        below = _log_sigmoid(plus) + _log1mexp(_log_sigmoid(minus) - _log_sigmoid(plus))
-        above = _log_sigmoid(-minus) + _log1mexp(_log_sigmoid(-plus) - _log_sigmoid(-minus))
-        inner = torch.where(centred < 0, below, above)
-        # the edge bins take the tails: sigma(plus) at the bottom, 1 - sigma(minus) at the top
-        log_bin = torch.where(v < -1 + half, _log_sigmoid(plus),
-                              torch.where(v > 1 - half, _log_sigmoid(-minus), inner))
+        # sigma(a) - sigma(b) = sigma(a) sigma(-b) (1 - exp(b - a)): the bin's mass with no
+        # cancellation, since b - a = -2 half / s does not depend on the pixel.
+        log_up = -F.softplus(-inv_s * (centred + half))  # log sigma(a): the bottom bin's mass
+        log_down = -F.softplus(inv_s * (centred - half))  # log sigma(-b): the top bin's mass
+        inner = log_up + log_down + torch.log(-torch.expm1(-2 * half * inv_s))
+        log_bin = torch.where(v < -1 + half, log_up, torch.where(v > 1 - half, log_down, inner))
         joint = log_bin.sum(2) + F.log_softmax(self.logits, dim=1)  # channels of a component
         return torch.logsumexp(joint, dim=1)
 
