@@ -160,3 +160,20 @@ def test_help_lists_every_command_with_an_example(capsys):
     for name in COMMANDS:
         assert f"genlab latent {name} " in text
     assert latent() == 1
+
+
+@pytest.mark.slow  # trains a PixelCNN for an epoch (about 15 CPU-seconds)
+def test_a_pixelcnn_completes_in_raster_order_and_refuses_code_moves(tmp_path, capsys):
+    out = tmp_path / "pixelcnn"
+    assert main(["train", "pixelcnn", "--layers", "2", "--features", "8", "--epochs", "1",
+                 "--val-size", "500", "--binarize", "dynamic", "--no-progress",
+                 "--out", str(out)]) == 0
+    assert latent("complete", str(out), "-n", "2", "--mask", "top",
+                  "--out", str(tmp_path / "c")) == 0
+    numbers = json.loads((tmp_path / "c" / "complete.json").read_text())
+    assert numbers["latent_dim"] is None and "no fit" in numbers["objective"]
+    capsys.readouterr()
+    assert latent("complete", str(out), "--out", str(tmp_path / "d")) == 2  # --mask left
+    assert "needs every hidden pixel after every observed" in capsys.readouterr().err
+    assert latent("perturb", str(out), "--out", str(tmp_path / "p")) == 2
+    assert "perturb needs a latent space" in capsys.readouterr().err

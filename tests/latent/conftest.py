@@ -79,6 +79,12 @@ def mean(tmp_path_factory) -> Trained:
     return _train(tmp_path_factory, {"name": "mean"}, binarize="none")
 
 
+@pytest.fixture(scope="session")
+def pixelcnn(tmp_path_factory) -> Trained:
+    """No latent space: completes in raster order from its own conditionals."""
+    return _train(tmp_path_factory, {"name": "pixelcnn", "layers": 2, "features": 8}, epochs=1)
+
+
 @pytest.fixture(params=["vae", "ae", "pca"])
 def family(request) -> Trained:
     """The same check on a VAE, an autoencoder and PCA: nothing may assume a family."""

@@ -237,6 +237,22 @@ def test_completion_keeps_observed_pixels_and_greys_hidden_ones(family):
     assert result.title == "completion, left half observed" and finite(result.numbers)
 
 
+@pytest.mark.slow  # its fixture trains a PixelCNN for an epoch (about 15 CPU-seconds)
+def test_an_autoregressive_model_completes_in_raster_order_without_a_fit(pixelcnn):
+    sel = pixelcnn.run.select("test", n=3)
+    mask, what = ex.completion_mask(pixelcnn.run, len(sel), "top")
+    result = ex.complete(pixelcnn.run, sel, mask, FAST, what, gen(0))
+    original, _, completed = result.rows
+    keep = mask.bool().expand_as(sel.x)
+    assert torch.equal(completed[keep], original[keep])
+    assert set(completed[~keep].unique().tolist()) <= {0.0, 1.0}  # drawn binary pixels
+    again = ex.complete(pixelcnn.run, sel, mask, FAST, what, gen(0))
+    assert torch.equal(again.rows[2], completed) and "no fit" in result.numbers["objective"]
+    left, _ = ex.completion_mask(pixelcnn.run, len(sel), "left")
+    with pytest.raises(ConfigError, match="needs every hidden pixel after every observed"):
+        ex.complete(pixelcnn.run, sel, left, FAST, "left", gen(0))
+
+
 def test_random_masks_follow_the_generator(vae):
     a, what = ex.completion_mask(vae.run, 2, "random", rate=0.3, generator=gen(4))
     b, _ = ex.completion_mask(vae.run, 2, "random", rate=0.3, generator=gen(4))

@@ -127,7 +127,7 @@ def test_completion_keeps_the_observed_pixels_and_refuses_other_orders() -> None
     assert torch.equal(kept[2], x[2])
     left = torch.zeros(1, 1, 4, 4)
     left[..., :2] = 1
-    with pytest.raises(ConfigError, match="raster order"):
+    with pytest.raises(ConfigError, match="needs every hidden pixel after every observed"):
         model.complete(x, left)
 
 

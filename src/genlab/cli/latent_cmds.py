@@ -284,7 +284,7 @@ def _complete(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Exper
     sel = _select(run, args)
     mask, what = ex.completion_mask(run, len(sel), args.mask, args.rate, args.box,
                                     args.mask_image, gen)
-    return ex.complete(run, sel, mask, _fit_options(args), what)
+    return ex.complete(run, sel, mask, _fit_options(args), what, gen)
 
 
 def _execute(command: LatentCommand, args: argparse.Namespace) -> int:
@@ -293,12 +293,13 @@ def _execute(command: LatentCommand, args: argparse.Namespace) -> int:
     import torch
 
     from genlab.latent.moves import require_encoder_codes
-    from genlab.models.base import Decoder, require
+    from genlab.models.base import Completer, Decoder, has, require
     from genlab.report.latent import save_figure
     from genlab.runs import open_run
 
     run = open_run(args.run, args.which, args.device, args.data_dir)
-    require(run.model, Decoder, command.name)
+    if not (command.name == "complete" and has(run.model, Completer)):  # raster order
+        require(run.model, Decoder, command.name)
     if command.needs_encoder:
         require_encoder_codes(run.model, command.name)
     result = command.run(run, args, torch.Generator().manual_seed(args.seed))
@@ -307,7 +308,7 @@ def _execute(command: LatentCommand, args: argparse.Namespace) -> int:
     png = save_figure(result, out / f"{name}.png", arg.run_source(run))
     header = {
         "command": name, "run": str(args.run), "checkpoint": args.which,
-        "model": config.model.name, "latent_dim": run.model.latent_dim,
+        "model": config.model.name, "latent_dim": getattr(run.model, "latent_dim", None),
         "dataset": config.data.dataset, "seed": args.seed,
     }
     record = write_json(out / f"{name}.json", {**header, **result.numbers})

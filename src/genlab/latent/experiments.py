@@ -35,7 +35,7 @@ from genlab.latent.moves import (
 )
 from genlab.latent.ops import decode, encode
 from genlab.latent.results import ExperimentResult, LatentMap
-from genlab.models.base import Decoder, Encoder, has, require
+from genlab.models.base import Completer, Decoder, Encoder, has, require
 from genlab.runs import Run, Selection
 
 MAX_GRID_SIDE = 100
@@ -158,11 +158,16 @@ def complete(
     mask: Tensor,
     options: FitOptions | None = None,
     mask_name: str = "masked",
+    generator: torch.Generator | None = None,
 ) -> ExperimentResult:
     """Fit the ELBO of the observed pixels (mask 1) alone, then fill in the hidden ones with the
-    decoder mean: completion by inference through the decoder, scored on the hidden pixels."""
+    decoder mean: completion by inference through the decoder, scored on the hidden pixels. A
+    model that completes without a latent space (``Completer``: PixelCNN) draws them instead
+    from its exact conditionals, with ``generator``; the fit options do not apply."""
     options = options or FitOptions()
     mask = mask.to(sel.x.device)
+    if has(run.model, Completer):
+        return _complete_without_codes(run, sel, mask, mask_name, generator)
     done = latent_fit.complete(run.model, sel.x, mask, sel.y, **asdict(options))
     return ExperimentResult(
         [sel.x, observed_view(sel.x, mask), done.images],
@@ -174,6 +179,26 @@ def complete(
          "hidden_mse": done.hidden_mse, "mean_hidden_mse": done.hidden_mse.mean(),
          "elbo_observed": done.fit.elbo, "steps": done.fit.steps,
          "objective": fit_objective(run.model), **options.record()},
+    )
+
+
+def _complete_without_codes(run: Run, sel: Selection, mask: Tensor, mask_name: str,
+                            generator: torch.Generator | None) -> ExperimentResult:
+    """The hidden pixels drawn by the model itself given the observed ones."""
+    with torch.no_grad():
+        done = run.model.complete(sel.x, mask, sel.y if run.model.conditional else None,
+                                  generator)
+    hidden = (1 - mask).expand_as(sel.x)
+    mse = ((done - sel.x) ** 2 * hidden).flatten(1).sum(1) / hidden.flatten(1).sum(1).clamp(min=1)
+    return ExperimentResult(
+        [sel.x, observed_view(sel.x, mask), done],
+        ["original", "observed", f"completion (drawn)\nhidden MSE {mse.mean():.3f}"],
+        [f"MSE {v:.3f}" for v in mse.tolist()],
+        f"completion, {mask_name}",
+        {"selection": sel.source, "labels": sel.y, "mask": mask_name,
+         "observed_fraction": mask.expand_as(sel.x).flatten(1).mean(1),
+         "hidden_mse": mse, "mean_hidden_mse": mse.mean(),
+         "objective": "drawn from the model's exact conditionals in raster order (no fit)"},
     )
 
 

@@ -311,6 +311,15 @@ class HasELBO(Protocol):
 
 
 @runtime_checkable
+class Completer(Protocol):
+    """Completes images from their observed pixels without a latent space: an autoregressive
+    model draws the hidden pixels from its exact conditionals (mask 1 = observed)."""
+
+    def complete(self, x: Tensor, mask: Tensor, y: Tensor | None = None,
+                 generator: torch.Generator | None = None) -> Tensor: ...
+
+
+@runtime_checkable
 class HasLikelihood(Protocol):
     """log p(x) per image in nats (float64): exact, or a bound the family names, on the
     scale its decoder and the data's binarisation put it (``models.density``)."""
@@ -327,6 +336,7 @@ CAPABILITY_WORDS: dict[type, tuple[str, str]] = {
     Encoder: ("an", "encoder"),
     Reconstructor: ("a", "reconstruction"),
     HasELBO: ("an", "ELBO"),
+    Completer: ("a", "completion without a latent space"),
     HasLikelihood: ("a", "likelihood"),
 }
 """Each protocol's article and noun, for error messages."""

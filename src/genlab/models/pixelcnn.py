@@ -142,9 +142,9 @@ class PixelCNN(GenerativeModel):
         first = torch.where(observed.all(1), h * w, (~observed).float().argmax(1))
         after = torch.arange(h * w, device=observed.device) >= first[:, None]
         if (observed & after).any():
-            raise ConfigError("PixelCNN completes pixels in raster order: every hidden pixel "
-                              "must come after every observed one (e.g. --mask top: the bottom "
-                              "rows hidden)")
+            raise ConfigError("PixelCNN completion needs every hidden pixel after every "
+                              "observed one in raster order (e.g. --mask top: the bottom rows "
+                              "hidden); this mask hides a pixel before an observed one")
         return self._fill(x.clone(), y if self.conditional else None,
                           observed.view(-1, 1, h, w), generator, mean, temperature)
 
