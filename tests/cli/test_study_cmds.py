@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,4 +60,16 @@ def test_bad_seeds_on_the_command_line_are_one_line(tmp_path: Path, capsys) -> N
     with pytest.raises(SystemExit) as bad:
         main([*argv, "--seeds", "0,x"])
     assert bad.value.code == 2 and "--seeds" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_address_without_ray_and_ray_without_the_package_are_one_line(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "s.yaml").write_text("models: [{label: m, config: {model: {name: mean}}}]\n")
+    argv = ["study", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out")]
+    assert main([*argv, "--address", "head:6379"]) == 2
+    assert "--address is the Ray cluster of --executor ray" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    assert main([*argv, "--executor", "ray"]) == 2
+    assert "pip install 'genlab[ray]'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

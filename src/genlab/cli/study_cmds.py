@@ -14,10 +14,13 @@ from pathlib import Path
 
 from genlab.cli import common as arg
 from genlab.cli.eval_cmds import DEVICE_HELP, add_evaluation_args
+from genlab.errors import ConfigError
 
 STUDY_EXAMPLES = """examples:
   genlab study configs/study_demo.yaml --out runs/demo
   genlab study configs/study_demo.yaml --seeds 0,1,2 --out runs/demo-seeds
+  genlab study configs/study_demo.yaml --executor ray --out runs/demo       # local Ray
+  genlab study configs/study_demo.yaml --executor ray --address HEAD:6379 --out /shared/demo
   genlab study configs/study_mnist.yaml --out runs/study-mnist --data-dir ../shared/data
   genlab study configs/study_cifar10.yaml --out runs/study-cifar10 --device cuda
 (run the same command again to continue a stopped study: finished runs and figures are reused)
@@ -34,13 +37,16 @@ def _log(message: str) -> None:
 
 def cmd_study(args: argparse.Namespace) -> int:
     from genlab.study.config import check_seeds, load_study
-    from genlab.study.runner import run_study
+    from genlab.study.runner import Executor, run_study
 
     study, root = load_study(args.config)
     if args.seeds:
         study.seeds = check_seeds(args.seeds, "--seeds")
+    if args.address and args.executor != "ray":
+        raise ConfigError("--address is the Ray cluster of --executor ray")
+    executor = Executor(args.executor, args.address, args.cpus_per_run)
     result = run_study(study, root, Path(args.out), device=args.device, data_dir=args.data_dir,
-                       log=_log)
+                       log=_log, executor=executor)
     print(f"wrote {result.report}, {result.results_json} and {result.results_csv}")
     return 0
 
@@ -83,6 +89,14 @@ def _study_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=arg.listed(arg.int_range(0)), default=None,
                    help="train every model once per seed (train.seed), e.g. 0,1,2; the table "
                    "then gives mean ± sd and 95%% intervals (default: the study's seeds)")
+    p.add_argument("--executor", choices=["process", "ray"], default="process",
+                   help="process: every run here, one after another; ray: every (model, seed) "
+                   "run as a Ray task (pip install 'genlab[ray]')")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="the Ray cluster to use (ray start --head prints it); default: a "
+                   "local Ray instance on this machine")
+    p.add_argument("--cpus-per-run", type=arg.int_range(1), default=1,
+                   help="CPUs (and torch threads) each Ray task asks for")
     p.set_defaults(func=cmd_study)
 
 

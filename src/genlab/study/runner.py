@@ -135,14 +135,34 @@ def run_in_process(jobs: Sequence[Job], settings: StudySettings, data_dir: str |
     return [done[i] for i in range(len(jobs))]
 
 
+@dataclass
+class Executor:
+    """Where the runs go: ``process`` (one after another, here) or ``ray`` (tasks on the Ray
+    cluster at ``address``, a local one without it, ``cpus_per_run`` CPUs each)."""
+
+    kind: str = "process"
+    address: str | None = None
+    cpus_per_run: int = 1
+
+
 def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = None,
-              data_dir: str | None = None, log: Log = print) -> StudyResult:
+              data_dir: str | None = None, log: Log = print,
+              executor: Executor | None = None) -> StudyResult:
     """Every model of ``study`` (config paths relative to ``root``) into ``out``. Every run
     config is resolved and checked before any training starts."""
+    executor = executor or Executor()
     jobs = plan(study, root, out, device, data_dir)
+    if executor.kind == "ray":
+        from genlab.study.ray_executor import import_ray, run_on_ray
+
+        import_ray()  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "study.yaml", yaml.safe_dump(asdict(study), sort_keys=False))
-    sections = run_in_process(jobs, study, data_dir, log)
+    if executor.kind == "ray":
+        sections = run_on_ray(jobs, study, data_dir, log, executor.address,
+                              executor.cpus_per_run)
+    else:
+        sections = run_in_process(jobs, study, data_dir, log)
     parts = [ModelPart(s, job.folder) for s, job in zip(sections, jobs, strict=True)]
     return write_outputs(study.name, parts, out, {"study": asdict(study)})
 
