@@ -92,6 +92,14 @@ def eight_bit_nats(nats: Tensor | float, dims: int) -> Tensor | float:
     return nats + dims * math.log(256)
 
 
+def chunked(log_p: Callable[[Tensor, Tensor | None], Tensor], x: Tensor,
+            y: Tensor | None = None, size: int = IMAGE_CHUNK) -> Tensor:
+    """``log_p(x, y)`` per image, computed ``size`` images at a time: an exact likelihood of
+    a whole test split in one pass would not fit in memory."""
+    return torch.cat([log_p(x[idx], None if y is None else y[idx])
+                      for idx in torch.arange(len(x), device=x.device).split(size)])
+
+
 def encoder_proposal(model: object) -> Proposal:
     """q(z|x) from the model's encoder; a deterministic encoder is no proposal."""
 
@@ -101,14 +109,6 @@ def encoder_proposal(model: object) -> Proposal:
             raise ConfigError(
                 f"the {model.config.name!r} encoder is deterministic: importance sampling "  # type: ignore[attr-defined]
                 "needs a distribution q(z|x) (pass a proposal)"
-def chunked(log_p: Callable[[Tensor, Tensor | None], Tensor], x: Tensor,
-            y: Tensor | None = None, size: int = IMAGE_CHUNK) -> Tensor:
-    """``log_p(x, y)`` per image, computed ``size`` images at a time: an exact likelihood of
-    a whole test split in one pass would not fit in memory."""
-    return torch.cat([log_p(x[idx], None if y is None else y[idx])
-                      for idx in torch.arange(len(x), device=x.device).split(size)])
-
-
             )
         return q
 
