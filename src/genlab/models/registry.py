@@ -11,7 +11,6 @@ from genlab.models.base import GenerativeModel, ModelConfig
 from genlab.models.cgan import CGAN
 from genlab.models.cvae import CVAE
 from genlab.models.dcgan import DCGAN
-from genlab.models.ddpm import DDPM
 from genlab.models.flow import RealNVP
 from genlab.models.gan import GAN, LSGAN
 from genlab.models.iwae import IWAE
@@ -37,7 +36,6 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "wgan-gp": WGANGP,
     "cgan": CGAN,
     "realnvp": RealNVP,
-    "ddpm": DDPM,
     "pixelcnn": PixelCNN,
 }
 
