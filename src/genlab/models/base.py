@@ -42,10 +42,7 @@ class ModelConfig:
         """Reject values of this family's own fields before any work starts."""
 
     def validate_data(self, binarize: str, size: tuple[int, int] | None) -> None:
-        """Reject, when the config is read, options the data cannot take (a discrete pixel
-        model of continuous pixels, an image size the architecture cannot divide):
-        ``binarize`` is ``data.binarize``, ``size`` the images' (height, width) where it is
-        known before loading (``data.size``, a named dataset's own size), else None."""
+        """Refuse options ``data.binarize`` or the image (height, width), if known, rule out."""
 
     @classmethod
     def upgrade(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -312,11 +309,9 @@ class HasELBO(Protocol):
 
 @runtime_checkable
 class Completer(Protocol):
-    """Completes images from their observed pixels without a latent space: an autoregressive
-    model draws the hidden pixels from its exact conditionals (mask 1 = observed)."""
+    """Fills in pixels (mask 0) from the rest without a latent space (PixelCNN, in order)."""
 
-    def complete(self, x: Tensor, mask: Tensor, y: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> Tensor: ...
+    def complete(self, x: Tensor, mask: Tensor, *labels_generator: Any) -> Tensor: ...
 
 
 @runtime_checkable
@@ -336,7 +331,6 @@ CAPABILITY_WORDS: dict[type, tuple[str, str]] = {
     Encoder: ("an", "encoder"),
     Reconstructor: ("a", "reconstruction"),
     HasELBO: ("an", "ELBO"),
-    Completer: ("a", "completion without a latent space"),
     HasLikelihood: ("a", "likelihood"),
 }
 """Each protocol's article and noun, for error messages."""
