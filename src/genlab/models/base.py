@@ -310,7 +310,6 @@ class HasELBO(Protocol):
 @runtime_checkable
 class Completer(Protocol):
     """Fills in pixels (mask 0) from the rest without a latent space (PixelCNN, in order)."""
-
     def complete(self, x: Tensor, mask: Tensor, *labels_generator: Any) -> Tensor: ...
 
 
