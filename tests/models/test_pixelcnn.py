@@ -140,6 +140,9 @@ def test_the_loss_is_the_nll_with_its_bits_per_dim() -> None:
     torch.testing.assert_close(out.terms["bpd"], out.total / (9 * torch.log(torch.tensor(2.0))),
                                rtol=1e-6, atol=1e-6)
     assert model.likelihood_scale("dynamic").kind == "discrete"
+    eight_bit = _model((1, 2, 2), likelihood="categorical", bins=256).likelihood_scale("none")
+    assert eight_bit.eight_bit and not _model((1, 2, 2), likelihood="categorical",
+                                              bins=16).likelihood_scale("none").eight_bit
 
 
 @pytest.mark.parametrize("options", [{"likelihood": "gaussian"}, {"kernel": 4},

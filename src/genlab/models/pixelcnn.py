@@ -112,7 +112,8 @@ class PixelCNN(GenerativeModel):
         return "exact (autoregressive product of conditionals, gated PixelCNN)"
 
     def likelihood_scale(self, binarize: str) -> LikelihoodScale:
-        return pixel_likelihood_scale(self.config.likelihood, binarize)
+        """Discrete: binarised pixels, or ``bins`` levels (256: the 8-bit scale as it is)."""
+        return pixel_likelihood_scale(self.config.likelihood, binarize, self.config.bins)
 
     def loss(self, batch: Batch) -> LossOutput:
         """-log p(x) in nats per image, and bits per dimension."""
