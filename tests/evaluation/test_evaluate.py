@@ -90,10 +90,23 @@ def test_seeded_and_cached(runs, tiny_classifier, stats_cache: Path) -> None:
     run = open_run(runs["vae"])
     a = ev.evaluate_run(run, metrics=["fid", "kid"], classifier=tiny_classifier, **SMALL)
     b = ev.evaluate_run(run, metrics=["fid", "kid"], classifier=tiny_classifier, **SMALL)
-    assert len(list(stats_cache.iterdir())) == 1
+    assert len(list(stats_cache.iterdir())) == 2  # the test images and the training floor
     assert ev.summary(a) == ev.summary(b)
 
 
 def test_unknown_metrics_are_refused(runs) -> None:
     with pytest.raises(ConfigError, match="unknown metric 'fidd'"):
         ev.evaluate_run(open_run(runs["vae"]), metrics=["fidd"])
+
+
+def test_fid_kid_and_pr_come_with_their_real_vs_real_floor(gan_run, tiny_classifier) -> None:
+    """Training images in place of samples: far closer to the test images than an untrained
+    generator's, measured with the same estimator and count."""
+    result = ev.evaluate_run(gan_run, metrics=["fid", "kid", "pr"], classifier=tiny_classifier,
+                             **SMALL)
+    m = result["metrics"]
+    assert 0 <= m["fid"]["real_fid"] < m["fid"]["fid"] and m["fid"]["real_fid_bootstrap_sd"] > 0
+    assert m["kid"]["real_kid"] < m["kid"]["kid"]
+    assert m["pr"]["real_precision"] > m["pr"]["precision"]
+    again = ev.evaluate_run(gan_run, metrics=["fid"], classifier=tiny_classifier, **SMALL)
+    assert again["metrics"]["fid"]["real_fid"] == m["fid"]["real_fid"]  # seeded and cached

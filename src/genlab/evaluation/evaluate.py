@@ -165,7 +165,29 @@ def sample_metrics(run: Run, wanted: list[str], clf: Judge, n: int = 10_000,
               "sampling_seconds": round(time.perf_counter() - start, 2)}
     samples = Samples(fake, probs, ref, intended if clf.class_names == run.class_names else None,
                       seed)
-    return {m: {**common, **_timed(lambda m=m: SAMPLED[m](samples))} for m in wanted}
+    out = {m: {**common, **_timed(lambda m=m: SAMPLED[m](samples))} for m in wanted}
+    floors = [m for m in wanted if m in FLOORED]
+    if floors:
+        train = _floor(run, clf, n, seed, cache)
+        real = Samples(train.features.to(clf.device), train.probs, ref, None, seed)
+        for m in floors:
+            out[m].update({f"real_{k}": v for k, v in SAMPLED[m](real).items()
+                           if k in FLOORED[m]})
+    return out
+
+
+FLOORED = {"fid": ("fid", "fid_bootstrap_sd"), "kid": ("kid", "kid_std"),
+           "pr": ("precision", "recall", "density", "coverage")}
+"""Sample metrics also measured on real training images in place of samples (``real_*``):
+the floor a perfect model would reach with as many images, which a reader needs beside
+each FID and KID."""
+
+
+def _floor(run: Run, clf: Judge, n: int, seed: int, cache: bool) -> ReferenceSet:
+    """Features of n training images spread over the split (``Run.spread``), cached."""
+    pick = torch.tensor(run.spread("train", n, seed))
+    key = {**dataset_key(run.config.data.dataset, "train", run.config.data), "spread_seed": seed}
+    return reference_set(clf, run.dataset.split("train").images[pick], key, cache=cache)
 
 
 @dataclass

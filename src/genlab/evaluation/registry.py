@@ -66,10 +66,12 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
            (Headline("mse", "recon MSE", "", True), Headline("psnr_db", "PSNR (dB)", "dB"))),
     Metric("fid", "Fréchet distance", "samples and a classifier",
            "Fréchet distance between Gaussians fitted to classifier features of samples and "
-           "of real images (Heusel et al. 2017).", (Headline("fid", "FID", "", True),)),
+           "of real images (Heusel et al. 2017); real_fid: as many training images in place "
+           "of the samples, the floor of the same estimate.", (Headline("fid", "FID", "", True),)),
     Metric("kid", "kernel inception distance", "samples and a classifier",
            "Unbiased MMD with a cubic polynomial kernel on the same features (Bińkowski et "
-           "al. 2018), averaged over subsets.", (Headline("kid", "KID", "", True),)),
+           "al. 2018), averaged over subsets; real_kid: training images in place of samples.",
+           (Headline("kid", "KID", "", True),)),
     Metric("pr", "precision/recall/density/coverage", "samples and a classifier",
            "k-NN manifold precision and recall (Kynkäänniemi et al. 2019) and density and "
            "coverage (Naeem et al. 2020), against as many real images as samples.",
