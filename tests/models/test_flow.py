@@ -119,7 +119,48 @@ def test_temperature_scales_the_code() -> None:
     torch.testing.assert_close(drawn, model.decode(0.5 * z).mean, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("options", [{"couplings": 0}, {"alpha": 0.5}, {"levels": -1}])
+def test_the_dequantiser_density_is_a_logistic_normal() -> None:
+    """q(u | x) against torch.distributions: N(mu, sigma) through a sigmoid."""
+    model = _flow(dequantisation="variational")
+    x, eps = _pixels(3), torch.randn(3, *SHAPE, dtype=torch.float64)
+    u, log_q = model.dequantiser(x, eps)
+    log_sigma, mu = model.dequantiser.net(2 * x - 1)
+    q = TransformedDistribution(Normal(mu, log_sigma.exp()), [SigmoidTransform()])
+    torch.testing.assert_close(u, torch.sigmoid(mu + log_sigma.exp() * eps), rtol=0, atol=0)
+    torch.testing.assert_close(log_q, q.log_prob(u).flatten(1).sum(1), rtol=1e-9, atol=1e-9)
+
+
+def test_the_variational_bound_integrates_to_each_8_bit_value_s_probability() -> None:
+    """On one pixel, E_q[p(y) / q(u | x)] over the noise (a quadrature in eps) is 256 P(k),
+    P(k) the flow's density integrated over the bin [k/256, (k+1)/256) by quadrature: log q
+    is the density of the u it draws, and the bound is tight in expectation."""
+    model = _flow(shape=(1, 1, 1), levels=0, dequantisation="variational")
+    eps = torch.linspace(-12, 12, 48_001, dtype=torch.float64).view(-1, 1, 1, 1)
+    log_normal = Normal(0.0, 1.0).log_prob(eps.flatten()) + torch.log(eps[1] - eps[0]).flatten()
+    for k in (0, 77, 255):
+        grid = (k + (torch.arange(4000, dtype=torch.float64) + 0.5) / 4000) / 256
+        exact = model._log_density(grid.view(-1, 1, 1, 1)).exp().mean()  # 256 P(k)
+        x = torch.full_like(eps, k / 255)
+        expected = (model._dequantised(x, eps) + log_normal).logsumexp(0).exp()
+        torch.testing.assert_close(expected, exact, rtol=1e-3, atol=0)  # two quadratures
+        assert bool(model.log_likelihood(x[:2], k=4).exp().le(1).all())
+    scale = model.likelihood_scale("none")
+    assert scale.eight_bit and "4 draws" in model.likelihood_method(4)
+
+
+def test_the_variational_loss_is_the_bound_with_its_8_bit_figure() -> None:
+    model = _flow(dequantisation="variational").float().train()
+    x = torch.randint(0, 256, (8, *SHAPE)) / 255
+    out = model.loss(Batch(x, torch.zeros(8, dtype=torch.long)))
+    bpd = (out.terms["nll"] + 32 * torch.log(torch.tensor(256.0))) / (32 * torch.log(
+        torch.tensor(2.0)))
+    torch.testing.assert_close(out.terms["bpd_8bit"], bpd, rtol=1e-5, atol=1e-5)
+    out.total.backward()  # q trains with the flow, through the reparameterised noise
+    assert model.dequantiser.net.out.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("options", [{"couplings": 0}, {"alpha": 0.5}, {"levels": -1},
+                                     {"dequantisation": "gaussian"}])
 def test_bad_options_are_refused(options: dict) -> None:
     with pytest.raises(ConfigError, match="model."):
         FlowConfig(name="realnvp", **options).validate()

@@ -14,9 +14,13 @@ a N(0, I) prior, and the change of variables gives the exact density
     log p(x~) = log N(z; 0, I) + sum_layers log |det J| + sum_d log |dy_d / dx~_d|,
 
 in nats on [0, 1]^D; + D log 256 is the discrete likelihood of the 8-bit pixels that the
-literature's bits/dim report (``models.density``). The flow is its own encoder (z = f(y), no
-noise) and decoder (its inverse), exact both ways, so every latent tool applies; sampling
-draws z from N(0, T^2 I) at the sampling option ``temperature`` T.
+literature's bits/dim report (``models.density``). With ``dequantisation: variational`` the
+noise u comes from a learnt q(u | x) instead (Ho et al. 2019, 3.1) and training maximises
+log P(x) >= E_q [log p((255 x + u) / 256) - log q(u | x)] - D log 256, a bound on the
+8-bit pixels' probability that the evaluation importance-samples (``log_likelihood``).
+The flow is its own encoder (z = f(y), no noise) and decoder (its inverse), exact both ways,
+so every latent tool applies; sampling draws z from N(0, T^2 I) at the sampling option
+``temperature`` T.
 """
 
 from __future__ import annotations
@@ -38,9 +42,14 @@ from genlab.models.flow_layers import (
     CheckerboardCoupling,
     InvConv,
     Squeeze,
+    VariationalDequantiser,
 )
 from genlab.models.likelihoods import ImplicitPixels
 from genlab.models.sampling import SampleOptions, TemperatureOptions
+
+DEQUANTISATIONS = ("uniform", "variational")
+DEQUANTISATION_DRAWS = 16
+"""At most this many draws of u ~ q(u | x) per image for a variational flow's likelihood."""
 
 
 @dataclass
@@ -48,7 +57,8 @@ class FlowConfig(ModelConfig):
     """``levels`` scales (each halves the image side: it must divide by 2^levels), each of
     ``couplings`` checkerboard and ``couplings`` channel couplings whose networks have
     ``width`` maps and ``blocks`` residual blocks; ``actnorm`` and ``invconv``: Glow's layers;
-    ``alpha``: the margin of the logit transform (0.05 in Dinh et al. 2017)."""
+    ``alpha``: the margin of the logit transform (0.05 in Dinh et al. 2017); ``dequantisation``:
+    uniform or variational (a learnt q(u | x) of ``width`` maps, Ho et al. 2019)."""
 
     levels: int = 2
     couplings: int = 3
@@ -57,6 +67,7 @@ class FlowConfig(ModelConfig):
     actnorm: bool = False
     invconv: bool = False
     alpha: float = 0.05
+    dequantisation: str = "uniform"
 
     def validate(self) -> None:
         super().validate()
@@ -67,6 +78,9 @@ class FlowConfig(ModelConfig):
                               "model.blocks not negative")
         if not 0 < self.alpha < 0.5:
             raise ConfigError(f"model.alpha must be in (0, 0.5), got {self.alpha}")
+        if self.dequantisation not in DEQUANTISATIONS:
+            raise ConfigError(f"model.dequantisation={self.dequantisation!r} is not valid; "
+                              f"choose one of {', '.join(DEQUANTISATIONS)}")
 
     def validate_data(self, binarize: str, size: tuple[int, int] | None) -> None:
         """Each level squeezes 2 x 2 blocks: the image side must divide by 2^levels."""
@@ -100,7 +114,8 @@ class RealNVP(EncoderDecoderModel):
     config_class = FlowConfig
     sample_options = TemperatureOptions
     tiny: ClassVar[dict[str, Any]] = {"levels": 1, "couplings": 1, "width": 8, "blocks": 0,
-                                      "actnorm": True, "invconv": True}
+                                      "actnorm": True, "invconv": True,
+                                      "dequantisation": "variational"}
     fit_objective = (f"the flow's decoder as a point mass: Gaussian pixel likelihood (sigma "
                      f"{INVERSION_SIGMA}) around the inverse of the code, plus the KL of q(z) "
                      "to the prior")
@@ -118,6 +133,8 @@ class RealNVP(EncoderDecoderModel):
             self.parts.append((c, h, w))
         self.final = nn.ModuleList(_steps("checkerboard", c, config))
         self.parts.append((c, h, w))
+        self.dequantiser = (VariationalDequantiser(shape[0], config.width)
+                            if config.dequantisation == "variational" else None)
 
     @property
     def latent_dim(self) -> int:
@@ -179,27 +196,52 @@ class RealNVP(EncoderDecoderModel):
 
     # --- the likelihood -----------------------------------------------------------------
     def log_likelihood(self, x: Tensor, y: Tensor | None = None, k: int = 0) -> Tensor:
-        """Exact log p(x) per image, float64 nats, of pixels x in [0, 1] as given (dequantise
-        8-bit data first: ``likelihood_scale``); ``k`` does not apply."""
-        return chunked(lambda xs, _: self._log_density(xs), x, y)
+        """Per image, float64 nats: uniform dequantisation, the exact log p(x) of pixels x in
+        [0, 1] as given (dequantise 8-bit data first: ``likelihood_scale``; ``k`` does not
+        apply); variational, the importance-sampled bound on log P(x) of 8-bit pixels with
+        min(k, DEQUANTISATION_DRAWS) draws of u ~ q(u | x) (Burda et al. 2016's estimator)."""
+        if self.dequantiser is None:
+            return chunked(lambda xs, _: self._log_density(xs), x, y)
+        draws, dims = max(1, min(k, DEQUANTISATION_DRAWS)), x[0].numel()
+        return chunked(lambda xs, _: torch.stack([self._dequantised(xs) for _ in range(draws)])
+                       .logsumexp(0) - math.log(draws) - dims * math.log(256), x, y)
 
     def _log_density(self, x: Tensor) -> Tensor:
         z, logdet = self._forward(x)
         prior = -0.5 * (z.double() ** 2).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
         return prior + logdet.double()
 
+    def _dequantised(self, x: Tensor, eps: Tensor | None = None) -> Tensor:
+        """log p((255 x + u) / 256) - log q(u | x) for one u ~ q(u | x) per image, from the
+        noise ``eps`` (None: drawn from the global RNG), float64 nats: the variational bound's
+        integrand on [0, 1]^D."""
+        if eps is None:
+            eps = torch.randn(x.shape, device="cpu").to(x)
+        u, log_q = self.dequantiser(x, eps)  # type: ignore[misc]
+        return self._log_density(((x * 255).round() + u) / 256) - log_q.double()
+
     def likelihood_method(self, k: int) -> str:
-        return "exact (change of variables, RealNVP)"
+        if self.dequantiser is None:
+            return "exact (change of variables, RealNVP)"
+        return (f"variational dequantisation (Ho et al. 2019), importance-sampled with "
+                f"{max(1, min(k, DEQUANTISATION_DRAWS))} draws of u ~ q(u | x)")
 
     def likelihood_scale(self, binarize: str) -> LikelihoodScale:
+        if self.dequantiser is not None:
+            return LikelihoodScale("discrete", binarize, "a bound on the probability of the "
+                                   "8-bit pixels: comparable with other models' 8-bit "
+                                   "bits/dim", 256)
         return LikelihoodScale("density", binarize, "an exact density of pixels in [0, 1]: "
                                "compare its 8-bit bits/dim with other models' on the same pixels")
 
     def loss(self, batch: Batch) -> LossOutput:
-        """-log p of the dequantised batch (fresh noise each batch, from the global RNG that
-        runs checkpoint), nats per image, and its 8-bit bits/dim."""
-        x = dequantise(batch.x)
-        nll = -self.log_likelihood(x).float()
-        dims = x[0].numel()
+        """-log p of the batch dequantised by fresh noise (the global RNG that runs
+        checkpoint): uniform, or from q(u | x) minus log q (the variational bound), nats per
+        image on [0, 1]^D, and the 8-bit bits/dim."""
+        dims = batch.x[0].numel()
+        if self.dequantiser is None:
+            nll = -self._log_density(dequantise(batch.x)).float()
+        else:
+            nll = -self._dequantised(batch.x).float()
         bpd = eight_bit_nats(nll, dims) / (dims * math.log(2))
         return LossOutput(nll.mean(), {"nll": nll.mean(), "bpd_8bit": bpd.mean()})

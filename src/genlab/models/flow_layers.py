@@ -11,9 +11,14 @@ of its Jacobian per image; ``inverse`` undoes ``forward`` exactly, up to float r
   first training batch so that its outputs have zero mean and unit variance per channel.
 - invertible 1 x 1 convolution (Kingma & Dhariwal 2018, 3.2): a learnt C x C rotation of the
   channels, log |det| = H W log |det W|, generalising RealNVP's fixed channel permutation.
+
+``VariationalDequantiser`` is not a layer of the flow but the noise model q(u | x) that
+variational dequantisation trains beside it (Ho et al. 2019, 3.1).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor, nn
@@ -164,3 +169,22 @@ class InvConv(nn.Module):
 
     def inverse(self, y: Tensor) -> Tensor:
         return F.conv2d(y, torch.linalg.inv(self.weight)[:, :, None, None])
+
+
+class VariationalDequantiser(nn.Module):
+    """q(u | x) on (0, 1)^D for 8-bit pixels x (Ho et al. 2019, 3.1): u = sigmoid(mu + sigma
+    eps), eps ~ N(0, I), with mu and log sigma per pixel from a small network of x. A
+    conditional logistic-normal, the simplest flow q can be (Flow++ stacks conditional
+    couplings); its network starts at zero, so q starts as sigmoid(N(0, 1)) in every pixel."""
+
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        self.net = CouplingNet(channels, channels, width, 1)
+
+    def forward(self, x: Tensor, eps: Tensor) -> tuple[Tensor, Tensor]:
+        """u for the noise ``eps`` and log q(u | x) per image."""
+        log_sigma, mu = self.net(2 * x - 1)
+        h = mu + torch.exp(log_sigma) * eps
+        log_q = (-0.5 * eps ** 2 - 0.5 * math.log(2 * math.pi) - log_sigma
+                 - F.logsigmoid(h) - F.logsigmoid(-h))
+        return torch.sigmoid(h), log_q.flatten(1).sum(1)
