@@ -1,5 +1,6 @@
-"""``Run.spread`` (the images evaluations and study figures use, spread over a split) and
-``Run.sample``'s seeding."""
+"""``Run.spread`` (the images evaluations and study figures use, spread over a split),
+``Run.spanning`` (the default selection of the CLI and the explorer) and ``Run.sample``'s
+seeding."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import torch
 
 from genlab.models.registry import build_model
-from genlab.runs import Run
+from genlab.runs import Run, interleaved
 from genlab.training.config import config_from_dict
 
 
@@ -30,6 +31,25 @@ def test_spread_is_a_seeded_sorted_subset_reaching_past_the_first_images(tmp_pat
     by_class = run.dataset.split("test").labels.sort().values
     assert len(set(by_class[:50].tolist())) == 1
     assert len(set(by_class[torch.tensor(picked)].tolist())) >= 8
+
+
+def test_interleaved_takes_the_classes_in_turn() -> None:
+    labels = torch.tensor([2, 0, 0, 1, 1, 1, 0])
+    assert interleaved(labels, 7).tolist() == [1, 3, 0, 2, 4, 6, 5]
+    assert interleaved(labels, 2).tolist() == [1, 3]
+    assert interleaved(torch.full((4,), -1), 3).tolist() == [0, 1, 2]  # unlabelled images
+    assert interleaved(torch.zeros(0, dtype=torch.long), 3).tolist() == []
+
+
+def test_the_default_selection_spans_the_classes_of_a_class_sorted_split(tmp_path) -> None:
+    run = a_run(tmp_path)
+    split = run.dataset.split("test")
+    order = split.labels.argsort(stable=True)  # what an image folder's class-sorted tree is
+    run.dataset.splits["test"] = type(split)(split.images[order], split.labels[order])
+    sel = run.select("test", n=20)
+    assert sorted(sel.y.tolist()) == sorted(list(range(10)) * 2)
+    assert sel.source["indices"] == run.spanning("test", 20)
+    assert run.select("test", n=3, cls="7").y.tolist() == [7, 7, 7]
 
 
 def test_sample_is_seeded_and_leaves_the_callers_rng_alone(tmp_path) -> None:

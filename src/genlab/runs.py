@@ -112,6 +112,13 @@ class Run:
         pick = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
         return sorted(pick.tolist())
 
+    def spanning(self, split: str, n: int) -> list[int]:
+        """Indices of n images of a split taking the classes in turn: the first image of each
+        class, then the second of each, ... The default selection, since the first n images
+        of a class-sorted folder (CIFAR-10's JPEG tree) are all one class."""
+        labels = self.dataset.split(split).labels
+        return interleaved(labels, n).tolist()
+
     def file_input(self, paths: list[str]) -> Tensor:
         """Image files as model input: converted to the model's channels and size, binarised
         as validation images are."""
@@ -128,7 +135,7 @@ class Run:
         files: list[str] | None = None,
     ) -> Selection:
         """Images by ``index`` (into ``split``), by class (its first ``n``), or ``files``;
-        with none of them, the first ``n`` images of ``split``."""
+        with none of them, ``n`` images of ``split`` spanning its classes (:meth:`spanning`)."""
         if sum(v is not None for v in (index, cls, files)) > 1:
             raise ConfigError("choose one of index, class and image files")
         if files:
@@ -147,7 +154,7 @@ class Run:
             if chosen.numel() == 0:
                 raise ConfigError(f"split {split!r} has no images of class {cls!r}")
         else:
-            chosen = torch.arange(min(n, len(labels)))
+            chosen = interleaved(labels, n)
         x, y = self.images(split, chosen)
         captions = [
             f"{split}[{i}] ({self.class_name(k)})" if k >= 0 else f"{split}[{i}]"
@@ -218,6 +225,17 @@ class Run:
             "checkpoint": str(self.checkpoint),
             "epoch": self.meta.get("epoch"),
         }
+
+
+def interleaved(labels: Tensor, n: int) -> Tensor:
+    """The first n indices of ``labels`` ordered by rank within their class, then class:
+    class 0's first, class 1's first, ..., class 0's second, ... (unlabelled -1 is a class)."""
+    order = torch.argsort(labels, stable=True)
+    ordered = labels[order]
+    rank = torch.arange(len(labels)) - torch.searchsorted(ordered, ordered)
+    classes = int(labels.max() - labels.min()) + 1 if len(labels) else 1
+    key = rank * classes + (ordered - (labels.min() if len(labels) else 0))
+    return order[torch.argsort(key, stable=True)[:n]]
 
 
 def open_run(

@@ -51,7 +51,8 @@ class LatentCommand:
 # --- options of each command --------------------------------------------------------------
 def _selection_args(p: argparse.ArgumentParser, prefix: str = "", what: str = "images") -> None:
     flag = f"--{prefix}-" if prefix else "--"
-    g = p.add_argument_group(f"{what} (one of; default: the first -n of --split)")
+    g = p.add_argument_group(f"{what} (one of; default: -n of --split taking its classes "
+                             "in turn)")
     g.add_argument(f"{flag}index", dest=f"{prefix}index", metavar="I,J,...", type=arg.int_list,
                    help="indices into --split")
     g.add_argument(f"{flag}class", dest=f"{prefix}cls", metavar="CLASS",
@@ -181,7 +182,7 @@ def _select(
     run: Run, args: argparse.Namespace, prefix: str = "", n: int | None = None
 ) -> Selection:
     """The images named by ``--[prefix-]index``, ``--[prefix-]class`` or ``--[prefix-]image``
-    (at most one), else the first ``-n`` images of ``--split``."""
+    (at most one), else ``-n`` images of ``--split`` spanning its classes."""
     flag = f"--{prefix}-" if prefix else "--"
     index = getattr(args, f"{prefix}index")
     cls, files = getattr(args, f"{prefix}cls"), getattr(args, f"{prefix}image")

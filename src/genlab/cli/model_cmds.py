@@ -36,6 +36,7 @@ SAMPLE_EXAMPLES = """examples:
   genlab sample runs/vae -n 64 --out samples.png
   genlab sample runs/vae -n 64 --draw --seed 3 --out drawn.png
   genlab sample runs/cvae -n 100 --labels 0,1,2 --format npz --out s.npz
+  genlab sample runs/ddpm -n 64 --sampler ddim --steps 50 --eta 0 --guidance 1 --out s.png
 """
 RECONSTRUCT_EXAMPLES = """examples:
   genlab reconstruct runs/vae --split test -n 32 --out recon.png
@@ -158,9 +159,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if args.n > size:
         raise ConfigError(f"-n {args.n}: split {args.split!r} of {run.dataset.name} has "
                           f"{size} images")
-    order = (torch.arange(size) if args.seed is None
-             else torch.randperm(size, generator=torch.Generator().manual_seed(args.seed)))
-    sel = run.select(args.split, index=order[: args.n].tolist())
+    order = (run.spanning(args.split, args.n) if args.seed is None else torch.randperm(
+        size, generator=torch.Generator().manual_seed(args.seed))[: args.n].tolist())
+    sel = run.select(args.split, index=order)
     recon = run.reconstruct(sel.x, sel.y)
     mse = float((recon - sel.x.cpu()).pow(2).flatten(1).sum(1).mean())
     # Pairs of rows (originals above their reconstructions), RECON_COLUMNS images wide.
@@ -245,7 +246,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", help="split the images come from")
     p.add_argument("-n", type=int_range(1, MAX_RECONSTRUCT), default=32, help="number of images")
     p.add_argument("--seed", type=seed, default=None,
-                   help="pick random images with this seed (default: the first n)")
+                   help="pick random images with this seed (default: n images taking the "
+                        "classes in turn)")
     p.add_argument("--out", required=True, help="output PNG")
     p.set_defaults(func=cmd_reconstruct)
 

@@ -134,6 +134,8 @@ class Served:
             "has_encoder": self.has_encoder, "classes": run.class_names,
             "splits": list(run.dataset.splits), "split_sizes": {
                 k: len(v) for k, v in run.dataset.splits.items()},
+            # default images of each split, of different classes (Run.spanning)
+            "examples": {k: run.spanning(k, 2) for k in run.dataset.splits},
             "evaluation": self.evaluation,
         }
 

@@ -76,7 +76,10 @@ async function selectRun(id) {
   buildSliders();
   S.mask = new Uint8Array(r.shape[1] * r.shape[2]).fill(1);
   drawMask();
-  await pickImage({ split: $("split").value, index: 0 });
+  const [first, second] = r.examples[$("split").value];  // two images of different classes
+  $("interp-a").value = String(first);
+  $("interp-b").value = String(second ?? first);
+  await pickImage({ split: $("split").value, index: first });
   if (r.has_encoder) await blend();
 }
 
