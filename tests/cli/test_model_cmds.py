@@ -115,3 +115,50 @@ def test_help_and_version(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "examples:" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def ddpm_run(tmp_path_factory):
+    """A tiny DDPM (8 x 8 images, one epoch): enough to sample and to refuse options."""
+    out = tmp_path_factory.mktemp("cli") / "ddpm"
+    argv = ["train", "ddpm", "--timesteps", "8", "--channels", "4,8", "--res-blocks", "1",
+            "--no-attention", "--size", "8", "--val-size", "5000", "--epochs", "1",
+            "--epoch-samples", "0", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    return out
+
+
+def test_sampling_options_reach_the_sampler(ddpm_run, tmp_path):
+    npz = {}
+    for name, extra in [("ddim", ["--steps", "4", "--eta", "0"]), ("again", ["--steps", "4"]),
+                        ("ddpm", ["--sampler", "ddpm", "--steps", "8", "--guidance", "1.5"])]:
+        npz[name] = tmp_path / f"{name}.npz"
+        assert main(["sample", str(ddpm_run), "-n", "6", "--format", "npz", *extra,
+                     "--out", str(npz[name])]) == 0
+    images = {k: np.load(v)["images"] for k, v in npz.items()}
+    assert len(images["ddim"]) == 6
+    assert np.array_equal(images["ddim"], images["again"])  # eta = 0 is the default
+    assert not np.array_equal(images["ddim"], images["ddpm"])
+    png = tmp_path / "grid.png"
+    assert main(["sample", str(ddpm_run), "-n", "4", "--steps", "2", "--out", str(png)]) == 0
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--steps", "0"], "sampling option steps must be positive, got 0"),
+    (["--eta", "-1"], "sampling option eta must not be negative"),
+    (["--guidance", "-0.5"], "sampling option guidance must not be negative"),
+])
+def test_bad_sampling_options_exit_2_naming_the_option(ddpm_run, extra, message, tmp_path,
+                                                        capsys):
+    assert main(["sample", str(ddpm_run), *extra, "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_sampling_option_the_family_lacks_exits_2(run, tmp_path, capsys):
+    assert main(["sample", str(run), "--steps", "50", "--out", str(tmp_path / "x.png")]) == 2
+    assert ("sampling option steps (--steps) is not one of cvae's; cvae's sampling options: "
+            "none") in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample", str(run), "--sampler", "euler", "--out", str(tmp_path / "x.png")])
+    assert exit_info.value.code == 2 and "--sampler: invalid choice" in capsys.readouterr().err

@@ -17,10 +17,10 @@ from genlab.models.sampling import SampleOptions
 
 @dataclass(frozen=True)
 class ToyOptions(SampleOptions):
-    sampler: str = "fast"
-    steps: int = 10
+    toy_sampler: str = "fast"
+    toy_steps: int = 10
 
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"sampler": ("fast", "slow")}
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"toy_sampler": ("fast", "slow")}
 
 
 class Toy(GenerativeModel):
@@ -30,13 +30,13 @@ class Toy(GenerativeModel):
 def test_flags_come_from_each_familys_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(MODELS, "toy", Toy)
     table = sample_flags.derive()
-    assert table["steps"] == {"kind": "int", "defaults": {"toy": 10}, "choices": None}
-    assert table["sampler"]["choices"] == ("fast", "slow")
+    assert table["toy_steps"] == {"kind": "int", "defaults": {"toy": 10}, "choices": None}
+    assert table["toy_sampler"]["choices"] == ("fast", "slow")
     monkeypatch.setattr(train_flags, "load", lambda: {"sampling": table})
     p = argparse.ArgumentParser()
     sample_flags.add_sample_flags(p)
-    args = p.parse_args(["--steps", "5"])
-    assert sample_flags.sample_flag_values(args) == {"steps": 5}
+    args = p.parse_args(["--toy-steps", "5"])
+    assert sample_flags.sample_flag_values(args) == {"toy_steps": 5}
     assert "toy: 10" in p.format_help()
 
 

@@ -14,6 +14,7 @@ from genlab.evaluation.settings import EvaluationSettings
 from genlab.models.registry import build_model
 from genlab.models.sampling import SampleOptions, option_names, resolve_options
 from genlab.runs import Run
+from genlab.study.config import study_from_dict
 from genlab.training.config import config_from_dict
 
 
@@ -66,3 +67,11 @@ def test_evaluation_sampling_keys_must_be_some_familys_options() -> None:
     with pytest.raises(ConfigError, match="evaluation.sampling.stepz is not a sampling option"):
         EvaluationSettings(sampling={"stepz": 5})
     assert EvaluationSettings().sampling == {}
+    study = study_from_dict({"models": [{"label": "a", "config": {"model": {"name": "vae"}}}],
+                             "evaluation": {"sampling": {"steps": 50, "eta": 0}}})
+    assert study.evaluation.sampling == {"steps": 50, "eta": 0}
+    with pytest.raises(ConfigError, match="sampling option steps must be positive"):
+        EvaluationSettings(sampling={"steps": 0})
+    with pytest.raises(ConfigError, match="sampling.sigma_max is not a sampling option"):
+        study_from_dict({"models": [{"label": "a"}], "evaluation": {"sampling": {
+            "sigma_max": 80.0}}})

@@ -34,9 +34,9 @@ TRAIN_EXAMPLES = """examples:
 """
 SAMPLE_EXAMPLES = """examples:
   genlab sample runs/vae -n 64 --out samples.png
-  genlab sample runs/vae -n 64 --draw --seed 3 --out drawn.png
   genlab sample runs/cvae -n 100 --labels 0,1,2 --format npz --out s.npz
-  genlab sample runs/ddpm -n 64 --sampler ddim --steps 50 --eta 0 --guidance 1 --out s.png
+  genlab sample runs/ddpm -n 64 --sampler ddim --steps 50 --eta 0 --guidance 1 --seed 3 \
+      --out ddim.png
 """
 RECONSTRUCT_EXAMPLES = """examples:
   genlab reconstruct runs/vae --split test -n 32 --out recon.png

@@ -11,6 +11,7 @@ from genlab.models.base import GenerativeModel, ModelConfig
 from genlab.models.cgan import CGAN
 from genlab.models.cvae import CVAE
 from genlab.models.dcgan import DCGAN
+from genlab.models.ddpm import DDPM
 from genlab.models.flow import RealNVP
 from genlab.models.gan import GAN, LSGAN
 from genlab.models.iwae import IWAE
@@ -36,6 +37,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "wgan-gp": WGANGP,
     "cgan": CGAN,
     "realnvp": RealNVP,
+    "ddpm": DDPM,
     "pixelcnn": PixelCNN,
 }
 

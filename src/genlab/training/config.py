@@ -169,6 +169,8 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         _, item = typing.get_args(annotation)
         if not isinstance(value, dict):
             raise ConfigError(f"{key} expects a mapping, got {value!r}")
+        if item is Any:  # free values, checked by their owner (evaluation.sampling)
+            return {str(k): v for k, v in value.items()}
         return {str(k): config_dataclass(item, v, f"{key}.{k}") for k, v in value.items()}
     if origin is list:
         (item,) = typing.get_args(annotation)

@@ -1,0 +1,127 @@
+"""The noise schedule of a diffusion model and the closed forms built on it.
+
+The forward process q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I), abar_t = prod_s
+(1 - beta_s), with betas linear in t (Ho et al. 2020: 1e-4 to 0.02 over T = 1000) or from the
+cosine abar_t of Nichol & Dhariwal (2021, eq. 17, betas clipped at 0.999). Everything here
+works on pixels in [-1, 1] and indexes timesteps t = 1..T by ``t - 1`` (0..T-1).
+
+The reverse process p(x_{t-1} | x_t) = N(mu(x_t, eps), beta_t I) (Ho et al. 2020, 3.2, sigma_t^2
+= beta_t), and its variational bound (their eq. 5) is assembled from :meth:`Schedule.prior_kl`
+(L_T), :meth:`Schedule.step_kl` (L_{t-1}) and :func:`discretised_gaussian_log_prob` (L_0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from genlab.errors import ConfigError
+
+SCHEDULES = ("linear", "cosine")
+COSINE_OFFSET = 0.008
+"""s of Nichol & Dhariwal (2021): keeps beta_1 from being vanishingly small."""
+
+
+def betas_for(name: str, steps: int, beta_start: float, beta_end: float) -> Tensor:
+    """The float64 betas of schedule ``name`` over ``steps`` timesteps."""
+    if name == "linear":
+        return torch.linspace(beta_start, beta_end, steps, dtype=torch.float64)
+    if name == "cosine":
+        s = torch.arange(steps + 1, dtype=torch.float64) / steps
+        f = torch.cos((s + COSINE_OFFSET) / (1 + COSINE_OFFSET) * math.pi / 2) ** 2
+        return (1 - f[1:] / f[:-1]).clamp(max=0.999)
+    raise ConfigError(f"model.schedule={name!r} is not valid; choose one of {', '.join(SCHEDULES)}")
+
+
+def _per_image(values: Tensor, t: Tensor, like: Tensor) -> Tensor:
+    """values[t] shaped to broadcast over images ``like`` (N, C, H, W), in its dtype."""
+    return values.to(like.device)[t].to(like.dtype).view(-1, *[1] * (like.dim() - 1))
+
+
+class Schedule:
+    """betas, abar and the coefficients of q and p for one schedule (float64 tables)."""
+
+    def __init__(self, betas: Tensor) -> None:
+        self.betas = betas
+        self.abar = torch.cumprod(1 - betas, 0)
+        self.abar_prev = torch.cat([torch.ones(1, dtype=betas.dtype), self.abar[:-1]])
+        self.posterior_var = betas * (1 - self.abar_prev) / (1 - self.abar)
+
+    @property
+    def steps(self) -> int:
+        return len(self.betas)
+
+    def q_sample(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+        """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps."""
+        a = _per_image(self.abar, t, x0)
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def predict_x0(self, xt: Tensor, t: Tensor, eps: Tensor) -> Tensor:
+        a = _per_image(self.abar, t, xt)
+        return (xt - (1 - a).sqrt() * eps) / a.sqrt()
+
+    def posterior_mean(self, x0: Tensor, xt: Tensor, t: Tensor) -> Tensor:
+        """The mean of q(x_{t-1} | x_t, x_0) (Ho et al. 2020, eq. 7)."""
+        b, a, a_prev = (_per_image(v, t, xt) for v in (self.betas, self.abar, self.abar_prev))
+        return (a_prev.sqrt() * b * x0 + (1 - b).sqrt() * (1 - a_prev) * xt) / (1 - a)
+
+    def model_mean(self, xt: Tensor, t: Tensor, eps: Tensor) -> Tensor:
+        """mu_theta(x_t, t) = (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t) (eq. 11)."""
+        b, a = _per_image(self.betas, t, xt), _per_image(self.abar, t, xt)
+        return (xt - b / (1 - a).sqrt() * eps) / (1 - b).sqrt()
+
+    def step_kl(self, x0: Tensor, xt: Tensor, t: Tensor, eps: Tensor) -> Tensor:
+        """L_{t-1} = KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)) per image, nats, for t >= 2:
+        two Gaussians with variances beta~_t and beta_t."""
+        diff = self.posterior_mean(x0, xt, t) - self.model_mean(xt, t, eps)
+        var_q, var_p = _per_image(self.posterior_var, t, xt), _per_image(self.betas, t, xt)
+        kl = 0.5 * (torch.log(var_p / var_q) + var_q / var_p + diff ** 2 / var_p - 1)
+        return kl.flatten(1).sum(1)
+
+    def prior_kl(self, x0: Tensor) -> Tensor:
+        """L_T = KL(q(x_T | x_0) || N(0, I)) per image, nats: no parameters, exact."""
+        a = self.abar[-1].to(x0)
+        mean, var = a.sqrt() * x0, (1 - a) * torch.ones_like(x0)
+        return (0.5 * (var + mean ** 2 - 1 - torch.log(var))).flatten(1).sum(1)
+
+    def ddim_step(self, xt: Tensor, eps: Tensor, a: Tensor, b: Tensor, eta: float,
+                  noise: Tensor | None) -> Tensor:
+        """From abar ``a`` to abar ``b`` (Song et al. 2021, eq. 12): x_b = sqrt(b) x0 +
+        sqrt(1 - b - sigma^2) eps + sigma z, sigma = eta sqrt((1-b)/(1-a)) sqrt(1 - a/b)."""
+        x0 = ((xt - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
+        eps = (xt - a.sqrt() * x0) / (1 - a).sqrt()  # consistent with the clipped x0
+        sigma = eta * ((1 - b) / (1 - a) * (1 - a / b)).clamp(min=0).sqrt()
+        out = b.sqrt() * x0 + (1 - b - sigma ** 2).clamp(min=0).sqrt() * eps
+        return out if noise is None else out + sigma * noise
+
+    def ancestral_step(self, xt: Tensor, eps: Tensor, a: Tensor, b: Tensor,
+                       noise: Tensor | None) -> Tensor:
+        """From abar ``a`` to abar ``b`` on the respaced chain (Nichol & Dhariwal 2021, 4):
+        beta' = 1 - a / b, the posterior mean of the clipped x0, variance beta' (the whole
+        chain when every timestep is visited: Ho et al. 2020, Algorithm 2)."""
+        x0 = ((xt - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
+        beta = 1 - a / b
+        mean = (b.sqrt() * beta * x0 + (1 - beta).sqrt() * (1 - b) * xt) / (1 - a)
+        return mean if noise is None else mean + beta.sqrt() * noise
+
+
+def timestep_sequence(total: int, steps: int) -> list[int]:
+    """``steps`` timestep indices (0..total-1; all of them when steps >= total), evenly
+    spaced, descending from total - 1 (Song et al. 2021, 4.2: a sub-sequence tau of the
+    training timesteps)."""
+    if steps < 1:
+        raise ConfigError(f"sampling option steps must be positive, got {steps}")
+    return sorted({round(v) for v in torch.linspace(0, total - 1, min(steps, total)).tolist()},
+                  reverse=True)
+
+
+def discretised_gaussian_log_prob(x0: Tensor, mean: Tensor, log_scale: Tensor | float) -> Tensor:
+    """log p(x_0 | x_1) per image, nats: each 8-bit pixel's bin [x - 1/255, x + 1/255] (in
+    [-1, 1]) under N(mean, scale^2), the outermost bins open-ended (Ho et al. 2020, eq. 13)."""
+    scale = torch.exp(torch.as_tensor(log_scale, dtype=x0.dtype, device=x0.device))
+    normal = torch.distributions.Normal(mean, scale)
+    upper = torch.where(x0 > 0.999, torch.ones_like(x0), normal.cdf(x0 + 1 / 255))
+    lower = torch.where(x0 < -0.999, torch.zeros_like(x0), normal.cdf(x0 - 1 / 255))
+    return (upper - lower).clamp(min=1e-12).log().flatten(1).sum(1)
