@@ -1,4 +1,5 @@
-"""``genlab study CONFIG --out DIR`` and ``genlab report RUN... --out report.html``.
+"""``genlab study CONFIG --out DIR``, ``genlab report RUN... --out report.html`` and
+``genlab results DIR --out docs/results/NAME.md``.
 
 Both call ``genlab.study.runner``: the study trains (or reuses, by config hash) each model,
 evaluates it, runs the perturbations, interpolations and latent map and writes
@@ -37,6 +38,7 @@ def _log(message: str) -> None:
 
 def cmd_study(args: argparse.Namespace) -> int:
     from genlab.study.config import check_seeds, load_study
+    from genlab.study.provenance import session
     from genlab.study.runner import Executor, run_study
 
     study, root = load_study(args.config)
@@ -45,8 +47,9 @@ def cmd_study(args: argparse.Namespace) -> int:
     if args.address and args.executor != "ray":
         raise ConfigError("--address is the Ray cluster of --executor ray")
     executor = Executor(args.executor, args.address, args.cpus_per_run)
-    result = run_study(study, root, Path(args.out), device=args.device, data_dir=args.data_dir,
-                       log=_log, executor=executor)
+    with session(Path(args.out), ["genlab", *sys.argv[1:]]):
+        result = run_study(study, root, Path(args.out), device=args.device,
+                           data_dir=args.data_dir, log=_log, executor=executor)
     print(f"wrote {result.report}, {result.results_json} and {result.results_csv}")
     return 0
 
@@ -73,6 +76,27 @@ def cmd_report(args: argparse.Namespace) -> int:
                        which=args.which, device=args.device, data_dir=args.data_dir, log=_log)
     print(f"wrote {path}")
     return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from genlab.study.published import write_results_page
+
+    print(f"wrote {write_results_page(args.dir, args.out, args.title)}")
+    return 0
+
+
+def _results_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("results", help="a study folder's results as a Markdown page",
+                       description="Write the Markdown results page of a study folder (the "
+                       "table, the classifier-confidence figure, every model's samples, the "
+                       "commands, hardware and wall time), its PNGs in a folder beside it. "
+                       "A study still running gives the models finished so far.",
+                       epilog="example:\n  genlab results runs/study-cifar10 --out "
+                       "docs/results/cifar10.md", formatter_class=arg.HelpFormatter)
+    p.add_argument("dir", metavar="DIR", help="the study folder (genlab study --out DIR)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the Markdown page to write")
+    p.add_argument("--title", default=None, help="page title (default: the study's name)")
+    p.set_defaults(func=cmd_results)
 
 
 def _study_parser(sub: argparse._SubParsersAction) -> None:
@@ -120,6 +144,7 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``study`` and ``report`` to the genlab parser."""
+    """Add ``study``, ``report`` and ``results`` to the genlab parser."""
     _study_parser(sub)
     _report_parser(sub)
+    _results_parser(sub)

@@ -19,6 +19,7 @@ from typing import Any
 
 from genlab.evaluation.registry import REGISTRY
 from genlab.report.overview import GLANCE_STYLE, glance
+from genlab.report.perturbations import confidence_html
 from genlab.report.records import Figure
 from genlab.report.table import ModelPart, ModelRow, comparison_table, fmt, rows, seeded
 from genlab.version import __version__
@@ -120,6 +121,7 @@ def render_report(title: str, parts: Sequence[ModelPart], notes: Sequence[str] =
         f"<h1>{html.escape(title)}</h1>{glance(models, image_uri)}"
         f"<h2>comparison</h2><p class='note'>genlab {__version__}, {when}. "
         f"{SEEDED if seeded(models) else SINGLE}</p>{comparison_table(parts)}"
+        f"{confidence_html(models)}"
         f"<ul class='note'>{intro}</ul>{''.join(_section(m) for m in models)}</body></html>"
     )
 

@@ -1,0 +1,157 @@
+"""A study's results as a Markdown page for the repository (``docs/results/*.md``): what a
+reader of the project sees without running it. Made from the study folder by
+``genlab results DIR --out FILE`` (never by hand): the comparison table with directions,
+best values and the real-vs-real floor of the sample metrics, the classifier-confidence
+figure and table, every model's samples side by side, and how the numbers were made (the
+exact commands, genlab version, hardware, wall time). Its small PNGs go in a folder beside
+the page, named after it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from genlab.evaluation.registry import SUMMARY
+from genlab.io import write_text
+from genlab.report.perturbations import confidence_figure, confidence_table, png_bytes
+from genlab.report.table import (
+    HEADINGS,
+    ModelPart,
+    ModelRow,
+    arrow,
+    best_rows,
+    columns,
+    fmt,
+    rows,
+    seeded,
+)
+
+FLOOR_KEYS = {"fid": ("fid", "real_fid"), "kid": ("kid", "real_kid"),
+              "precision": ("pr", "real_precision"), "recall": ("pr", "real_recall"),
+              "density": ("pr", "real_density"), "coverage": ("pr", "real_coverage")}
+"""Headline -> (metric, key) of its value on real training images (``evaluation``)."""
+
+
+def _cell(model: ModelRow, key: str, best: bool) -> str:
+    s = model.spread(key)
+    if s is None:
+        return "–"
+    text = fmt(s.mean) + (f" ± {s.sd:.2g}" if s.sd is not None else "")
+    return f"**{text}**" if best else text
+
+
+def floor_row(models: Sequence[ModelRow], keys: Sequence[str]) -> list[str] | None:
+    """The sample metrics of real training images against the test images (the floor)."""
+    cells, found = [], False
+    for key in keys:
+        metric, name = FLOOR_KEYS.get(key, ("", ""))
+        values = [m.first.metrics.get(metric, {}).get(name) for m in models]
+        value = next((v for v in values if isinstance(v, float)), None)
+        found |= value is not None
+        cells.append(fmt(value) if value is not None else "")
+    return cells if found else None
+
+
+GROUPS = {"likelihood": ("nll",), "reconstruction": ("recon",),
+          "samples": ("fid", "kid", "pr", "is", "confidence"),
+          "classifier confidence of moved codes": ("believability",)}
+"""Tables of the page, by the metrics of ``evaluation.registry`` they show."""
+
+
+def tables(models: Sequence[ModelRow], parts: Sequence[ModelPart]) -> list[str]:
+    """The comparison as one Markdown table per group of metrics (a row per model that has
+    a number in it), with the likelihood-scale footnotes."""
+    keys = columns(parts)
+    grouped = {name: [k for m in metrics for k in SUMMARY.get(m, ()) if k in keys]
+               for name, metrics in GROUPS.items()}
+    grouped["other"] = [k for k in keys if not any(k in g for g in grouped.values())]
+    scales = list(dict.fromkeys(s for m in models if (s := m.first.likelihood_scale)))
+    lines = []
+    for name, group in grouped.items():
+        shown = [m for m in models if any(m.spread(k) for k in group)]
+        if group and shown:
+            lines += [f"### {name}", "", *_table(shown, group, scales), ""]
+    lines += [f"({'abcdefghij'[i]}) likelihood scale: {s}." for i, s in enumerate(scales)]
+    return lines
+
+
+def _table(models: Sequence[ModelRow], keys: Sequence[str], scales: list[str]) -> list[str]:
+    bold = {k: best_rows(models, k)[0] for k in keys}
+    head = ["model", "family", "epochs", "train s", *[f"{HEADINGS.get(k, k)} {arrow(k)}"
+                                                      for k in keys]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for i, m in enumerate(models):
+        facts, scale = m.first.training, m.first.likelihood_scale
+        mark = f" ({'abcdefghij'[scales.index(scale)]})" if scale in scales else ""
+        cells = [f"{m.label}{mark}", str(m.first.run.get("model", "")),
+                 fmt(facts.get("epochs_run")), fmt(facts.get("seconds")),
+                 *[_cell(m, k, i in bold[k]) for k in keys]]
+        lines.append("| " + " | ".join(cells) + " |")
+    floor = floor_row(models, keys)
+    if floor:
+        lines.append("| *real train images* | reference | | | " + " | ".join(floor) + " |")
+    return lines
+
+
+def provenance(sessions: Sequence[dict[str, Any]], models: Sequence[ModelRow]) -> list[str]:
+    """How the numbers were made: commands, versions, hardware, wall time."""
+    train = sum(p.section.training.get("seconds") or 0 for m in models for p in m.parts)
+    if not sessions:
+        return [f"- Training time of the runs (sum): {train / 3600:.2f} h; the study's "
+                "sessions were not recorded."]
+    last = sessions[-1]
+    wall = sum(s["seconds"] for s in sessions)
+    commands = list(dict.fromkeys(s["command"] for s in sessions))
+    return [*(f"- Command: `{c}`" for c in commands),
+            f"- genlab {last['genlab']}, torch {last['torch']}, Python {last['python']}",
+            f"- Hardware: {last['cpu']}, {last['cpus']} CPUs ({last['torch_threads']} torch "
+            f"threads){', GPU ' + last['gpu'] if last.get('gpu') else ', no GPU'}",
+            f"- Wall time: {wall / 3600:.2f} h over {len(sessions)} session(s), "
+            f"{sessions[0]['started']} to {last['ended']} (training alone: "
+            f"{train / 3600:.2f} h)"]
+
+
+def render_markdown(title: str, parts: Sequence[ModelPart], out: Path,
+                    sessions: Sequence[dict[str, Any]], source: str,
+                    complete: bool = True) -> Path:
+    """Write the page ``out`` and its PNGs into ``out.stem``/ beside it."""
+    models = rows(parts)
+    assets = out.parent / out.stem
+    if assets.exists():
+        shutil.rmtree(assets)
+    assets.mkdir(parents=True)
+    lines = [f"# {title}", ""]
+    if not complete:
+        lines += ["*The study has not finished: the models below are those done so far.*", ""]
+    lines += ["## Comparison", "", *tables(models, parts), "",
+              "Arrows say which way is better; the best of each column is in bold"
+              + (" (mean ± sd over seeds)." if seeded(models) else ".")
+              + " The last row scores real training images in place of samples: the floor of "
+              "each sample metric with as many images.", ""]
+    fig = confidence_figure(models)
+    if fig is not None:
+        (assets / "confidence.png").write_bytes(png_bytes(fig))
+        header, body = confidence_table(models)
+        lines += ["## Classifier confidence as codes move", "",
+                  f"![classifier confidence]({assets.name}/confidence.png)", "",
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                  *("| " + " | ".join(r) + " |" for r in body), ""]
+    lines += ["## Samples", "", "| " + " | ".join(m.label for m in models) + " |",
+              "|" + "---|" * len(models), "| " + " | ".join(_samples(m, assets) for m in models)
+              + " |", ""]
+    lines += ["## How these numbers were made", "", *provenance(sessions, models),
+              f"- This page: `genlab results {source} --out {out}`", ""]
+    return write_text(out, "\n".join(lines))
+
+
+def _samples(model: ModelRow, assets: Path) -> str:
+    part = model.parts[0]
+    figure = next((f for f in part.section.figures if f.key == "samples"), None)
+    if figure is None or not (part.folder / figure.file).is_file():
+        return "–"
+    name = f"{model.label}-samples.png"
+    shutil.copyfile(part.folder / figure.file, assets / name)
+    return f"![{model.label}]({assets.name}/{name})"

@@ -1,0 +1,135 @@
+"""The classifier-confidence study of the original experiments, one figure and one table for
+all models: how sure the classifier is of each model's images as its codes are moved.
+
+Three moves (``evaluation.believability``): Gaussian noise of scale sigma added to the codes
+(the classifier's mean top-class probability), a move of a fraction alpha toward another
+class's codes (the share called the target class) and toward the centroid of all codes (the
+mean top-class probability). Each model is a line, the mean over its seeds; the class-mean
+baseline (its images are the class means, it has no codes to move) is a dashed line at the
+confidence of its images, and the real test images' confidence a dotted one where known.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from genlab.report.table import ModelRow, fmt
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+MOVES = (  # (record key, x values, y values, title)
+    ("perturb", "sigmas", "mean_max_softmax", "noise on the codes: confidence"),
+    ("toward_class", "alphas", "target_accuracy", "toward {target}: share called {target}"),
+    ("centroid", "alphas", "mean_max_softmax", "toward the centroid: confidence"),
+)
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def _records(model: ModelRow) -> list[dict[str, Any]]:
+    return [p.section.metrics.get("believability", {}) for p in model.parts]
+
+
+def curve(model: ModelRow, move: str, xs: str, ys: str) -> tuple[list[float], list[float]]:
+    """A model's mean curve of one move over its seeds (empty where it has none)."""
+    found = [r[move] for r in _records(model) if isinstance(r.get(move), dict)]
+    if not found:
+        return [], []
+    values = [r[ys] for r in found]
+    return list(found[0][xs]), [sum(v) / len(v) for v in zip(*values, strict=True)]
+
+
+def baseline(models: Sequence[ModelRow]) -> float | None:
+    """The class-mean baseline's confidence on its own images, if the study has one."""
+    for m in models:
+        if m.first.run.get("model") == "mean":
+            values = [r.get("recon_confidence") for r in _records(m)]
+            values = [v for v in values if isinstance(v, float)]
+            return sum(values) / len(values) if values else None
+    return None
+
+
+def target_name(models: Sequence[ModelRow]) -> str:
+    for m in models:
+        for r in _records(m):
+            if isinstance(r.get("toward_class"), dict):
+                return str(r["toward_class"].get("target"))
+    return "the target class"
+
+
+def confidence_figure(models: Sequence[ModelRow]) -> Figure | None:
+    """One panel per move, a line per model that has it; None when no model moves codes."""
+    from matplotlib.figure import Figure
+
+    moved = [(i, m) for i, m in enumerate(models) if any(curve(m, k, x, y)[0]
+                                                         for k, x, y, _ in MOVES)]
+    if not moved:
+        return None
+    fig = Figure(figsize=(12, 3.4), dpi=100, layout="constrained")
+    base, target = baseline(models), target_name(models)
+    for ax, (key, xs, ys, title) in zip(fig.subplots(1, 3), MOVES, strict=True):
+        for i, m in moved:
+            x, y = curve(m, key, xs, ys)
+            if x:
+                ax.plot(x, y, "o-", color=COLOURS[i % len(COLOURS)], label=m.label)
+        if base is not None and key != "toward_class":
+            ax.axhline(base, color="k", ls="--", lw=1, label="class means")
+        ax.set_title(title.format(target=target), fontsize=9)
+        ax.set_xlabel("σ" if xs == "sigmas" else "α")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend(fontsize=7)
+    fig.suptitle("classifier confidence as codes move (mean over seeds)", fontsize=10)
+    return fig
+
+
+def png_bytes(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", pad_inches=0.05)
+    return buffer.getvalue()
+
+
+def confidence_table(models: Sequence[ModelRow]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the same numbers: each model's confidence on its reconstructions,
+    then one column per move and value."""
+    header, columns = ["model", "recon"], []
+    short = {"perturb": "noise", "toward_class": f"share {target_name(models)} at",
+             "centroid": "→centroid"}
+    for key, xs, ys, _ in MOVES:
+        for m in models:
+            x, _ = curve(m, key, xs, ys)
+            if x:
+                sym = "σ" if xs == "sigmas" else "α"
+                columns += [(key, xs, ys, j) for j in range(len(x))]
+                header += [f"{short[key]} {sym}={v:g}" for v in x]
+                break
+    lines = []
+    for m in models:
+        recon = [r.get("recon_confidence") for r in _records(m)]
+        recon = [v for v in recon if isinstance(v, float)]
+        line = [m.label, fmt(sum(recon) / len(recon)) if recon else "–"]
+        for key, xs, ys, j in columns:
+            _, y = curve(m, key, xs, ys)
+            line.append(fmt(y[j]) if len(y) > j else "–")
+        lines.append(line)
+    return header, lines
+
+
+def confidence_html(models: Sequence[ModelRow]) -> str:
+    """The figure and its table as a block of the study page (empty when nothing moved)."""
+    fig = confidence_figure(models)
+    if fig is None:
+        return ""
+    uri = "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode()
+    header, lines = confidence_table(models)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>"
+                   for line in lines)
+    return (f"<h2>classifier confidence as codes move</h2><img src='{uri}' "
+            f"alt='classifier confidence' style='max-width:100%'>"
+            f"<div class='wide'><table><tr>{head}</tr>{body}</table></div>")

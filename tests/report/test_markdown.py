@@ -1,0 +1,69 @@
+"""The Markdown results page and the classifier-confidence figure and table, on synthetic
+section records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reportdata import part
+
+from genlab.report.markdown import render_markdown
+from genlab.report.perturbations import confidence_figure, confidence_table
+from genlab.report.table import rows
+
+MOVED = {"believability": {
+    "recon_confidence": 0.9,
+    "perturb": {"sigmas": [0.5, 1.0], "mean_max_softmax": [0.8, 0.6]},
+    "toward_class": {"alphas": [0.5, 1.0], "target": "bird", "source": "horse",
+                     "target_accuracy": [0.3, 0.9], "mean_max_softmax": [0.7, 0.9]},
+    "centroid": {"alphas": [0.5, 1.0], "mean_max_softmax": [0.9, 0.7]}}}
+SESSION = {"command": "genlab study configs/study_demo.yaml --out runs/demo", "seconds": 5400.0,
+           "started": "2026-12-01 00:00:00 UTC", "ended": "2026-12-01 01:30:00 UTC",
+           "genlab": "0.2.0", "torch": "2.13.0", "python": "3.11.7", "cpu": "Xeon", "cpus": 2,
+           "torch_threads": 1, "gpu": None}
+
+
+def _parts(tmp_path: Path):
+    mean = part(tmp_path, "mean", {"fid": 300.0, "recon_confidence": 0.6},
+                metrics={"believability": {"recon_confidence": 0.6},
+                         "fid": {"fid": 300.0, "real_fid": 2.5}})
+    mean.section.run["model"] = "mean"
+    vae = [part(tmp_path, "vae", {"fid": f, "nll_nats": n}, "discrete, binarisation dynamic",
+                seed=s, metrics={**MOVED, "fid": {"fid": f, "real_fid": 2.5}})
+           for s, (f, n) in enumerate([(50.0, 90.0), (54.0, 91.0)])]
+    gan = part(tmp_path, "gan", {"fid": 40.0}, metrics={"fid": {"fid": 40.0, "real_fid": 2.5}})
+    return [mean, *vae, gan]
+
+
+def test_the_confidence_table_averages_seeds_and_names_the_target(tmp_path) -> None:
+    header, lines = confidence_table(rows(_parts(tmp_path)))
+    assert header == ["model", "recon", "noise σ=0.5", "noise σ=1", "share bird at α=0.5",
+                      "share bird at α=1", "→centroid α=0.5", "→centroid α=1"]
+    by_model = {line[0]: line[1:] for line in lines}
+    assert by_model["vae"] == ["0.9", "0.8", "0.6", "0.3", "0.9", "0.9", "0.7"]
+    assert by_model["mean"] == ["0.6"] + ["–"] * 6
+    fig = confidence_figure(rows(_parts(tmp_path)))
+    assert fig is not None and len(fig.axes) == 3
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert labels == ["vae", "class means"]  # the baseline: the class means' confidence
+
+
+def test_the_page_has_grouped_tables_the_floor_figures_and_provenance(tmp_path) -> None:
+    out = render_markdown("demo", _parts(tmp_path), tmp_path / "docs" / "demo.md", [SESSION],
+                          "runs/demo")
+    text = out.read_text()
+    assert "### likelihood" in text and "### samples" in text
+    assert "| vae (a) | vae | – | 1.5 | 52 ± 2.8 |" in text  # mean ± sd over the two seeds
+    assert "**40**" in text  # the best FID in bold
+    assert "| *real train images* | reference | | | 2.5 |" in text
+    assert "(a) likelihood scale: discrete, binarisation dynamic." in text
+    assert "- Command: `genlab study configs/study_demo.yaml --out runs/demo`" in text
+    assert "Wall time: 1.50 h over 1 session(s)" in text and "2 CPUs" in text
+    assets = tmp_path / "docs" / "demo"
+    assert {p.name for p in assets.iterdir()} == {"confidence.png", "mean-samples.png",
+                                                   "vae-samples.png", "gan-samples.png"}
+    assert "![vae](demo/vae-samples.png)" in text
+    again = render_markdown("demo", _parts(tmp_path)[:1], tmp_path / "docs" / "demo.md", [],
+                            "runs/demo", complete=False)
+    assert not (assets / "vae-samples.png").exists()  # the folder is the page's alone
+    assert "has not finished" in again.read_text()
