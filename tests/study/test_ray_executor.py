@@ -42,6 +42,19 @@ def test_a_two_seed_study_runs_as_ray_tasks(tmp_path: Path, classifier: Path,
     assert "id='glance'" in page and " ± " in page and "<section id='vae'>" in page
 
 
+def test_a_run_that_fails_on_a_worker_is_its_own_one_line_error(tmp_path: Path,
+                                                                classifier: Path) -> None:
+    vae = {"label": "vae", "config": {"model": {"name": "vae", "hidden": [32], "latent_dim": 2},
+                                      "train": {"lr": 1e12}}}  # diverges at once
+    study = tiny_study(classifier, models=[vae])
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study))
+    done = subprocess.run([sys.executable, "-m", "genlab", "study", str(tmp_path / "study.yaml"),
+                           "--out", str(tmp_path / "out"), "--executor", "ray"],
+                          capture_output=True, text=True, env=ENV, timeout=600)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("genlab: error: loss is ")
+
+
 def _lock_pid(run_dir: Path) -> int | None:
     try:
         return int(json.loads((run_dir / ".lock").read_text())["pid"])

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, GenlabError
 from genlab.report.records import ModelSection
 from genlab.study.config import StudySettings
 from genlab.study.runner import Job, run_job
@@ -71,11 +71,25 @@ def run_on_ray(jobs: Sequence[Job], settings: StudySettings, data_dir: str | Non
         done: dict[int, ModelSection] = {}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
-            section, lines = ray.get(ready[0])
+            index = pending.pop(ready[0])
+            section, lines = _result(ray, ready[0], pending)
             for line in lines:
                 log(line)
-            done[pending.pop(ready[0])] = section
+            done[index] = section
         return [done[i] for i in range(len(jobs))]
     finally:
         if started:
             ray.shutdown()
+
+
+def _result(ray: Any, ref: Any, pending: dict[Any, int]) -> tuple[ModelSection, list[str]]:
+    """A finished task's result. A run that failed cancels the others; a user error (a
+    diverged loss, a full disk) is raised as itself, one line at the command line."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:
+        for other in pending:
+            ray.cancel(other, force=True)
+        if isinstance(exc.cause, GenlabError | OSError):
+            raise exc.cause from None
+        raise
