@@ -204,7 +204,7 @@ class Run:
         """The model's reconstructions of model input ``x`` (labels for conditional models),
         without autograd, on the CPU."""
         require(self.model, Reconstructor, "reconstruction")
-        labels = y if self.model.conditional else None
+        labels = condition(self.model, y)
         return torch.cat([
             self.model.reconstruct(part, None if labels is None else labels[i:i + 1000]).cpu()
             for i, part in zip(range(0, len(x), 1000), x.split(1000), strict=True)
@@ -225,6 +225,19 @@ class Run:
             "checkpoint": str(self.checkpoint),
             "epoch": self.meta.get("epoch"),
         }
+
+
+def condition(model: GenerativeModel, y: Tensor | None) -> Tensor | None:
+    """The one rule for the labels of given images: ``y`` for a conditional family (which
+    needs them), None for the others. (Labels to generate with: ``model.labels_for``.)"""
+    if not model.conditional:
+        return None
+    if y is None or bool((y < 0).any()):
+        raise ConfigError(
+            f"the {model.config.name!r} model is conditional: its images need class labels "
+            "(select dataset images by index or class)"
+        )
+    return y.to(model.device).long()
 
 
 def interleaved(labels: Tensor, n: int) -> Tensor:

@@ -48,7 +48,7 @@ from genlab.evaluation.settings import NLL_IMAGES, EvaluationSettings
 from genlab.evaluation.unavailable import MetricUnavailable
 from genlab.models.base import HasELBO, HasLikelihood, Reconstructor, has
 from genlab.models.density import IW_SAMPLES, dequantise, eight_bit_nats
-from genlab.runs import Run
+from genlab.runs import Run, condition
 
 CHUNK = 1000
 
@@ -57,7 +57,7 @@ def _spread(run: Run, split: str, n: int, seed: int) -> tuple[Tensor, Tensor | N
     """n images spread over ``split`` (``Run.spread``) as model input; labels only for
     conditional models."""
     x, y = run.images(split, torch.tensor(run.spread(split, n, seed)))
-    return x, (y if run.model.conditional else None)
+    return x, condition(run.model, y)
 
 
 def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
@@ -153,7 +153,8 @@ def sample_metrics(run: Run, wanted: list[str], clf: Judge, n: int = 10_000,
     (drawn with the ``sampling`` options the family has) against the real images of
     ``split`` (not binarised), in the features of ``clf``."""
     ref = _reference(run, clf, split, cache)
-    intended = torch.arange(n) % run.model.num_classes if run.model.conditional else None
+    intended = run.model.labels_for(n, None)
+    intended = None if intended is None else intended.cpu()
     options = run.sample_options(sampling, strict=False)
     start = time.perf_counter()
     fake, probs = clf.features_and_probs(run.sample(n, labels=intended, seed=seed,

@@ -36,7 +36,7 @@ from genlab.latent.moves import (
 from genlab.latent.ops import decode, encode
 from genlab.latent.results import ExperimentResult, LatentMap
 from genlab.models.base import Completer, Decoder, Encoder, has, require
-from genlab.runs import Run, Selection
+from genlab.runs import Run, Selection, condition
 
 MAX_GRID_SIDE = 100
 """At most 100 x 100 decodes in one grid figure: more cannot be told apart on a page."""
@@ -186,8 +186,7 @@ def _complete_without_codes(run: Run, sel: Selection, mask: Tensor, mask_name: s
                             generator: torch.Generator | None) -> ExperimentResult:
     """The hidden pixels drawn by the model itself given the observed ones."""
     with torch.no_grad():
-        done = run.model.complete(sel.x, mask, sel.y if run.model.conditional else None,
-                                  generator)
+        done = run.model.complete(sel.x, mask, condition(run.model, sel.y), generator)
     hidden = (1 - mask).expand_as(sel.x)
     mse = ((done - sel.x) ** 2 * hidden).flatten(1).sum(1) / hidden.flatten(1).sum(1).clamp(min=1)
     return ExperimentResult(

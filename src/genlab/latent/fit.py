@@ -28,8 +28,9 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from genlab.errors import ConfigError
 from genlab.latent.masks import check_mask
-from genlab.latent.ops import condition, decode, require_decoder
+from genlab.latent.ops import decode, require_decoder
 from genlab.models.base import Encoder, GenerativeModel, constant_parameters, has
+from genlab.runs import condition
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from genlab.errors import ConfigError
 from genlab.models.base import Decoder, Encoder, GenerativeModel, render, require
+from genlab.runs import condition
 
 CHUNK = 1000
 """Images per encoder/decoder call: bounds memory on large selections without per-image loops."""
@@ -34,18 +35,6 @@ def require_encoder(model: GenerativeModel, op: str) -> None:
 def require_decoder(model: GenerativeModel, op: str) -> None:
     """Refuse models without a decoder p(x|z) (the class-mean baseline has no latent space)."""
     require(model, Decoder, op)
-
-
-def condition(model: GenerativeModel, y: Tensor | None) -> Tensor | None:
-    """The labels to pass to encode/decode: ``y`` for conditional models, else None."""
-    if not model.conditional:
-        return None
-    if y is None or bool((y < 0).any()):
-        raise ConfigError(
-            f"the {model.config.name!r} model is conditional: its images need class labels "
-            "(select dataset images by index or class)"
-        )
-    return y.to(model.device).long()
 
 
 def _chunks(n: int) -> list[slice]:

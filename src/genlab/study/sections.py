@@ -17,8 +17,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from genlab.errors import ConfigError
 from genlab.evaluation.believability import Experiments, run_experiments
 from genlab.evaluation.evaluate import evaluate_run, summary
@@ -132,7 +130,7 @@ def _samples(run: Run, path: Path, n: int, e: EvaluationSettings) -> None:
     """Seeded samples (with the evaluation's sampling options); a conditional model's in class
     order, one class per column."""
     conditional = run.model.conditional
-    labels = torch.arange(n) % run.model.num_classes if conditional else None
+    labels = run.model.labels_for(n, None)
     images = run.sample(n, labels=labels, seed=e.seed, options=e.sampling, strict=False)
     save_image_grid(images, path, nrow=run.model.num_classes if conditional else None,
                     scale=max(1, 64 // images.shape[-1]))
