@@ -99,7 +99,7 @@ class DDPM(EncoderDecoderModel):
     config_class = DDPMConfig
     conditional = True
     sample_options = DDPMSampleOptions
-    tiny: ClassVar[dict[str, Any]] = {"timesteps": 8, "channels": [4, 8], "res_blocks": 1,
+    tiny: ClassVar[dict[str, Any]] = {"timesteps": 4, "channels": [4, 8], "res_blocks": 1,
                                       "attention": False, "dropout": 0.0}
     fit_objective = ("the DDIM decoder as a point mass: Gaussian pixel likelihood (sigma 0.1) "
                      "around the DDIM decode of x_T, plus the KL of q(x_T) to the prior")
