@@ -16,6 +16,9 @@ Targets (issue 19): FID <= 8 with DDIM <= 100 steps, class entropy >= 2.28 nats.
 
     python benchmarks/ddpm_mnist_quality.py --data-dir ../shared/data [--minutes 35] \
         [--steps 20] [--out runs/bench_ddpm]
+    # reduced, for a busy machine: the embedded mnist-mini, 2,000 samples
+    python benchmarks/ddpm_mnist_quality.py --dataset mnist-mini --val-size 1000 \
+        --minutes 20 --samples 2000 --steps 10 --nll-images 50 --timesteps 20 --psnr-images 50
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ CONFIG = "configs/ddpm_mnist.yaml"
 def trained(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The shipped config on full MNIST, trained (or resumed) within the budget."""
     cfg = load_config(CONFIG).to_dict()
-    cfg["data"].update(dataset="mnist", data_dir=args.data_dir)
+    cfg["data"].update(dataset=args.dataset, data_dir=args.data_dir, val_size=args.val_size)
     cfg["train"].update(epochs=200, time_limit=args.minutes, progress=False, patience=0)
     cfg["out"] = None
     out = Path(args.out)
@@ -58,14 +61,16 @@ def measured(run: Any, args: argparse.Namespace) -> dict[str, Any]:
     sampling = {"steps": args.steps, "eta": 0.0}
     save_image_grid(run.sample(100, seed=0, options=sampling), Path(args.out) / "samples.png",
                     nrow=10)
-    quality = evaluate_run(run, metrics=["fid", "confidence"], n=10_000, sampling=sampling)
+    quality = evaluate_run(run, metrics=["fid", "confidence"], n=args.samples,
+                           sampling=sampling)
     fid = quality["metrics"]["fid"]
     bound = evaluate_run(run, metrics=["nll"], nll_images=args.nll_images,
                          iw_samples=args.timesteps)["metrics"]["nll"]
     dims = 28 * 28
     start = time.perf_counter()
     recon = reconstruction_metrics(run, "test", n=args.psnr_images)
-    return {**summary(quality), "sampling": sampling, "samples": 10_000,
+    return {**summary(quality), "sampling": sampling, "samples": args.samples,
+            "reference_images": fid["real"],
             "sampling_seconds": fid["sampling_seconds"],
             "bound_8bit_bpd": bound["nll_8bit_bpd"],
             "bound_8bit_bpd_sem": bound["nll_sem"] / (dims * 0.6931471805599453),
@@ -90,6 +95,9 @@ def main() -> None:
     p.add_argument("--timesteps", type=int, default=50, help="timesteps per image of the bound")
     p.add_argument("--nll-images", type=int, default=200)
     p.add_argument("--psnr-images", type=int, default=200)
+    p.add_argument("--dataset", default="mnist", help="mnist-mini for a quick, reduced run")
+    p.add_argument("--val-size", type=int, default=5000)
+    p.add_argument("--samples", type=int, default=10_000, help="samples of the FID")
     p.add_argument("--out", default="runs/bench_ddpm")
     args = p.parse_args()
     torch.manual_seed(0)
