@@ -5,7 +5,7 @@ two seeds), each trained a few epochs and evaluated (NLL, reconstructions, FID w
 shipped classifier). In-process trains them one after another with one torch thread; Ray runs
 them as tasks of one CPU each on the local instance it starts with every core of the machine
 (two at a time on two cores), its start-up and shutdown included. Each side starts from an
-empty folder. Target on 2 cores: in-process / Ray >= 1.3.
+empty folder and an empty cache of reference statistics. Target on 2 cores: in-process / Ray >= 1.3.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_study_ray.py [--epochs 4]
 """
@@ -47,6 +47,7 @@ def study(epochs: int) -> dict[str, Any]:
 
 def timed(executor: Executor, epochs: int) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-study-") as tmp:
+        os.environ["GENLAB_CACHE"] = str(Path(tmp) / "cache")  # no side reuses the other's
         t0 = time.perf_counter()
         run_study(study_from_dict(study(epochs)), Path(tmp), Path(tmp), log=lambda m: None,
                   executor=executor)
