@@ -33,7 +33,7 @@ def make(name: str, **kwargs: object) -> Likelihood:
 
 def raw(lik: Likelihood, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    c, h, w = SHAPE
+    _, h, w = SHAPE
     return 2 * torch.randn(N, lik.out_channels, h, w, generator=g, dtype=torch.float64)
 
 
