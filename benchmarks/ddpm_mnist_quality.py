@@ -45,6 +45,8 @@ def trained(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The shipped config on full MNIST, trained (or resumed) within the budget."""
     cfg = load_config(CONFIG).to_dict()
     cfg["data"].update(dataset=args.dataset, data_dir=args.data_dir, val_size=args.val_size)
+    if args.prediction:
+        cfg["model"]["prediction"] = args.prediction
     cfg["train"].update(epochs=200, time_limit=args.minutes, progress=False, patience=0)
     cfg["out"] = None
     out = Path(args.out)
@@ -98,6 +100,8 @@ def main() -> None:
     p.add_argument("--dataset", default="mnist", help="mnist-mini for a quick, reduced run")
     p.add_argument("--val-size", type=int, default=5000)
     p.add_argument("--samples", type=int, default=10_000, help="samples of the FID")
+    p.add_argument("--prediction", choices=["eps", "v"], default=None,
+                   help="model.prediction (default: the config's)")
     p.add_argument("--out", default="runs/bench_ddpm")
     args = p.parse_args()
     torch.manual_seed(0)

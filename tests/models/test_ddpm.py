@@ -220,8 +220,21 @@ def test_the_net_runs_channels_last_and_under_bf16_autocast() -> None:
     assert low.shape == plain.shape and torch.isfinite(low).all()
 
 
+def test_v_prediction_gives_the_noise_its_v_implies() -> None:
+    """A net that returns the exact v = sqrt(abar) eps - sqrt(1 - abar) x_0 gives back eps."""
+    model = _model(prediction="v")
+    gen = torch.Generator().manual_seed(2)
+    x0, noise = (torch.randn(3, *SHAPE, generator=gen, dtype=torch.float64) for _ in range(2))
+    t = torch.tensor([0, 3, 5])
+    a = model.schedule.abar[t].view(-1, 1, 1, 1)
+    model.net.forward = lambda xt, tt, yy: a.sqrt() * noise - (1 - a).sqrt() * x0
+    xt = model.schedule.q_sample(x0, t, noise)
+    torch.testing.assert_close(model.eps(xt, t, None), noise, **TOL)
+
+
 @pytest.mark.parametrize("options", [{"timesteps": 1}, {"channels": []}, {"beta_end": 1.0},
-                                     {"label_dropout": 1.0}, {"res_blocks": 0}])
+                                     {"label_dropout": 1.0}, {"res_blocks": 0},
+                                     {"prediction": "x0"}])
 def test_bad_options_are_refused(options: dict) -> None:
     with pytest.raises(ConfigError, match="model."):
         DDPMConfig(name="ddpm", **options).validate()

@@ -33,6 +33,7 @@ from genlab.models.sampling import SampleOptions
 from genlab.models.unet import UNet
 
 SAMPLERS = ("ddim", "ddpm")
+PREDICTIONS = ("eps", "v")
 LATENT_STEPS = 50
 """DDIM steps (eta = 0) of the encoder and decoder: the latent tools' x_0 <-> x_T map."""
 
@@ -42,7 +43,9 @@ class DDPMConfig(ModelConfig):
     """``timesteps`` T of the ``noise_schedule`` (linear from ``beta_start`` to ``beta_end``,
     or cosine); the U-Net's ``channels`` per resolution level (each halves the side),
     ``res_blocks`` per level, ``attention`` at the lowest level, ``dropout``; ``label_dropout``:
-    how often training drops the label (0: no classifier-free guidance)."""
+    how often training drops the label (0: no classifier-free guidance); ``prediction``: what
+    the net predicts, eps (Ho et al. 2020) or v = sqrt(abar) eps - sqrt(1 - abar) x_0
+    (Salimans & Ho 2022), whose errors at high noise do not grow 1 / sqrt(abar) in x_0."""
 
     timesteps: int = 1000
     noise_schedule: str = "linear"
@@ -53,6 +56,7 @@ class DDPMConfig(ModelConfig):
     attention: bool = True
     dropout: float = 0.1
     label_dropout: float = 0.1
+    prediction: str = "eps"
 
     def validate(self) -> None:
         if self.noise_schedule not in SCHEDULES:
@@ -65,6 +69,9 @@ class DDPMConfig(ModelConfig):
         if not 0 < self.beta_start <= self.beta_end < 1:
             raise ConfigError("model.beta_start and model.beta_end must satisfy 0 < beta_start "
                               f"<= beta_end < 1, got {self.beta_start}, {self.beta_end}")
+        if self.prediction not in PREDICTIONS:
+            raise ConfigError(f"model.prediction={self.prediction!r} is not valid; choose one "
+                              f"of {', '.join(PREDICTIONS)}")
         for key in ("dropout", "label_dropout"):
             if not 0 <= getattr(self, key) < 1:
                 raise ConfigError(f"model.{key} must be in [0, 1), got {getattr(self, key)}")
@@ -129,23 +136,32 @@ class DDPM(EncoderDecoderModel):
         n = len(xt)
         labels = self._labels(y, n)
         if guidance == 0:
-            return self.net(xt, t.expand(n), labels)
-        both = self.net(torch.cat([xt, xt]), t.expand(n).repeat(2),
-                        torch.cat([labels, self._labels(None, n)]))
-        cond, uncond = both.chunk(2)
-        return (1 + guidance) * cond - guidance * uncond
+            out = self.net(xt, t.expand(n), labels)
+        else:
+            both = self.net(torch.cat([xt, xt]), t.expand(n).repeat(2),
+                            torch.cat([labels, self._labels(None, n)]))
+            cond, uncond = both.chunk(2)
+            out = (1 + guidance) * cond - guidance * uncond
+        if self.config.prediction == "eps":
+            return out
+        a = self.schedule.abar.to(xt.device)[t.expand(n)].to(xt.dtype).view(-1, 1, 1, 1)
+        return a.sqrt() * out + (1 - a).sqrt() * xt  # eps from v
 
     def loss(self, batch: Batch) -> LossOutput:
-        """||eps - eps_theta(x_t, t, y)||^2 per pixel at a uniform t (Ho et al. 2020, eq. 14);
-        labels dropped with probability ``label_dropout`` for guidance."""
+        """||eps - eps_theta(x_t, t, y)||^2 per pixel at a uniform t (Ho et al. 2020, eq. 14),
+        or the same of v; labels dropped with probability ``label_dropout`` for guidance."""
         x0 = batch.x * 2 - 1
         n = len(x0)
         t = torch.randint(0, self.schedule.steps, (n,), device=x0.device)
         noise = torch.randn_like(x0)
         keep = torch.rand(n, device=x0.device) >= self.config.label_dropout
         y = torch.where(keep, batch.y, torch.full_like(batch.y, -1))
+        target = noise
+        if self.config.prediction == "v":
+            a = self.schedule.abar.to(x0.device)[t].to(x0.dtype).view(-1, 1, 1, 1)
+            target = a.sqrt() * noise - (1 - a).sqrt() * x0
         mse = (self.net(self.schedule.q_sample(x0, t, noise), t, self._labels(y, n))
-               - noise).pow(2).mean()
+               - target).pow(2).mean()
         return LossOutput(mse, {"mse": mse})
 
     # --- sampling -----------------------------------------------------------------------
