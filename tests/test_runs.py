@@ -63,3 +63,16 @@ def test_sample_is_seeded_and_leaves_the_callers_rng_alone(tmp_path) -> None:
     assert torch.equal(run.sample(6, seed=4, mean=False), drawn)
     assert not torch.equal(run.sample(6, seed=5, mean=False), drawn)
     assert set(drawn.unique().tolist()) <= {0.0, 1.0}  # Bernoulli pixel draws
+
+
+def test_training_codes_span_the_classes_of_a_class_sorted_training_split(tmp_path) -> None:
+    """Class centroids and target classes come from codes of every class, also when the
+    training split is sorted by class (an image folder)."""
+    from genlab.latent.moves import training_codes
+
+    run = a_run(tmp_path)
+    split = run.dataset.split("train")
+    order = split.labels.argsort(stable=True)
+    run.dataset.splits["train"] = type(split)(split.images[order], split.labels[order])
+    pool = training_codes(run, limit=500)
+    assert len(pool.codes) == 500 and set(pool.labels.tolist()) == set(range(10))

@@ -57,12 +57,13 @@ def reconstruction(trained, sel):
     return decode(trained.model, encode(trained.model, sel.x, sel.y), sel.y)
 
 
-def test_training_codes_are_the_first_training_images(vae):
+def test_training_codes_are_images_spread_over_the_training_split(vae):
     pool = ex.training_codes(vae.run, limit=300)
+    split = vae.run.config.data.train_split
     assert pool.codes.shape == (300, vae.model.latent_dim)
-    assert torch.equal(pool.indices, torch.arange(300))
-    train = vae.run.dataset.split(vae.run.config.data.train_split)
-    assert torch.equal(pool.labels.cpu(), train.labels[:300])
+    assert pool.indices.tolist() == vae.run.spread(split, 300)
+    train = vae.run.dataset.split(split)
+    assert torch.equal(pool.labels.cpu(), train.labels[pool.indices])
 
 
 def test_perturb_rows_identities_and_numbers(vae):

@@ -79,10 +79,11 @@ class TrainingCodes(NamedTuple):
 
 
 def training_codes(run: Run, limit: int = CENTROID_IMAGES) -> TrainingCodes:
-    """Point codes of the first ``limit`` images of the run's training split, binarised as in
+    """Point codes of ``limit`` images spread over the run's training split (``Run.spread``:
+    the first ones of a class-sorted folder would all be one class), binarised as in
     validation: the reference population for class centroids and target classes."""
     split = run.config.data.train_split
-    indices = torch.arange(min(limit, len(run.dataset.split(split))))
+    indices = torch.tensor(run.spread(split, limit))
     x, y = run.images(split, indices)
     return TrainingCodes(encode(run.model, x, y), y, indices)
 
