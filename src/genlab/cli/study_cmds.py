@@ -18,11 +18,8 @@ from genlab.cli.eval_cmds import DEVICE_HELP, add_evaluation_args
 from genlab.errors import ConfigError
 
 STUDY_EXAMPLES = """examples:
-  genlab study configs/study_demo.yaml --out runs/demo
   genlab study configs/study_demo.yaml --seeds 0,1,2 --out runs/demo-seeds
-  genlab study configs/study_demo.yaml --executor ray --out runs/demo       # local Ray
-  genlab study configs/study_demo.yaml --executor ray --address HEAD:6379 --out /shared/demo
-  genlab study configs/study_mnist.yaml --out runs/study-mnist --data-dir ../shared/data
+  genlab study configs/study_mnist.yaml --executor ray --address HEAD:6379 --out /shared/mnist
   genlab study configs/study_cifar10.yaml --out runs/study-cifar10 --device cuda
 (run the same command again to continue a stopped study: finished runs and figures are reused)
 """
@@ -91,8 +88,9 @@ def _results_parser(sub: argparse._SubParsersAction) -> None:
                        "table, the classifier-confidence figure, every model's samples, the "
                        "commands, hardware and wall time), its PNGs in a folder beside it. "
                        "A study still running gives the models finished so far.",
-                       epilog="example:\n  genlab results runs/study-cifar10 --out "
-                       "docs/results/cifar10.md", formatter_class=arg.HelpFormatter)
+                       epilog="examples:\n  genlab results runs/study-cifar10 --out "
+                       "docs/results/cifar10.md\n  genlab results runs/demo --out demo.md "
+                       "--title 'demo study'", formatter_class=arg.HelpFormatter)
     p.add_argument("dir", metavar="DIR", help="the study folder (genlab study --out DIR)")
     p.add_argument("--out", required=True, metavar="FILE", help="the Markdown page to write")
     p.add_argument("--title", default=None, help="page title (default: the study's name)")
