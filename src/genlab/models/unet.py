@@ -31,21 +31,25 @@ def timestep_embedding(t: Tensor, dim: int) -> Tensor:
 
 
 class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv twice, the embedding added between, a 1x1 skip on a width change;
-    the second conv starts at zero so that each block starts as the identity."""
+    """GroupNorm-SiLU-conv twice, a 1x1 skip on a width change; the embedding scales and
+    shifts the second group norm's output (AdaGN, Dhariwal & Nichol 2021): added before the
+    norm, as in Ho et al., a per-channel shift is removed by a group of one channel. The
+    second conv starts at zero so that each block starts as the identity."""
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, dropout: float) -> None:
         super().__init__()
         self.in_layers = nn.Sequential(norm(c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 3, padding=1))
-        self.emb = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, c_out))
-        self.out_layers = nn.Sequential(norm(c_out), nn.SiLU(), nn.Dropout(dropout),
+        self.emb = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, 2 * c_out))
+        self.out_norm = norm(c_out)
+        self.out_layers = nn.Sequential(nn.SiLU(), nn.Dropout(dropout),
                                         nn.Conv2d(c_out, c_out, 3, padding=1))
         nn.init.zeros_(self.out_layers[-1].weight)
         nn.init.zeros_(self.out_layers[-1].bias)
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
-        h = self.in_layers(x) + self.emb(emb)[:, :, None, None]
+        scale, shift = self.emb(emb)[:, :, None, None].chunk(2, dim=1)
+        h = self.out_norm(self.in_layers(x)) * (1 + scale) + shift
         return self.skip(x) + self.out_layers(h)
 
 
