@@ -58,7 +58,8 @@ def test_the_page_has_grouped_tables_the_floor_figures_and_provenance(tmp_path) 
     assert "| *real train images* | reference | | | 2.5 |" in text
     assert "(a) likelihood scale: discrete, binarisation dynamic." in text
     assert "- Command: `genlab study configs/study_demo.yaml --out runs/demo`" in text
-    assert "Wall time: 1.50 h over 1 session(s)" in text and "2 CPUs" in text
+    assert "Wall time of the recorded sessions: 1.50 h over 1 session(s)" in text
+    assert "2 CPUs" in text
     assets = tmp_path / "docs" / "demo"
     assert {p.name for p in assets.iterdir()} == {"confidence.png", "mean-samples.png",
                                                    "vae-samples.png", "gan-samples.png"}

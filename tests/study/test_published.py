@@ -65,3 +65,16 @@ def test_a_session_is_recorded_also_when_it_fails_but_not_before_the_folder_exis
     first, second = read_sessions(tmp_path / "s")
     assert not first["finished"] and second["finished"]
     assert second["cpus"] >= 1 and second["torch"] == torch.__version__ and second["seconds"] >= 0
+
+
+def test_a_terminated_session_is_recorded(tmp_path) -> None:
+    """SIGTERM ends the session like an interrupt: its record is written, then it exits."""
+    import os
+    import signal
+
+    (tmp_path / "s").mkdir()
+    with pytest.raises(SystemExit) as stop, session(tmp_path / "s", ["genlab", "study"]):
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert stop.value.code == 128 + signal.SIGTERM
+    assert [s["finished"] for s in read_sessions(tmp_path / "s")] == [False]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handed back

@@ -109,8 +109,9 @@ def provenance(sessions: Sequence[dict[str, Any]], models: Sequence[ModelRow]) -
             f"- genlab {last['genlab']}, torch {last['torch']}, Python {last['python']}",
             f"- Hardware: {last['cpu']}, {last['cpus']} CPUs ({last['torch_threads']} torch "
             f"threads){', GPU ' + last['gpu'] if last.get('gpu') else ', no GPU'}",
-            f"- Wall time: {wall / 3600:.2f} h over {len(sessions)} session(s), "
-            f"{sessions[0]['started']} to {last['ended']} (training alone: "
+            f"- Wall time of the recorded sessions: {wall / 3600:.2f} h over {len(sessions)} "
+            "session(s), "
+            f"{sessions[0]['started']} to {last['ended']} (training of the runs alone: "
             f"{train / 3600:.2f} h)"]
 
 

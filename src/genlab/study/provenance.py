@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -36,6 +38,12 @@ def machine() -> dict[str, Any]:
             "torch_threads": torch.get_num_threads(), "gpu": gpu}
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM (kill, a scheduler's time limit) ends a session like an interrupt, so its
+    record is still written; the runs resume from their last checkpoints."""
+    raise SystemExit(128 + signum)
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -46,10 +54,14 @@ def session(out: Path, command: Sequence[str]) -> Iterator[None]:
     or is interrupted: ``finished`` says which), unless it stopped before making ``out``
     (a config refused before any work leaves nothing behind)."""
     started, t0, finished = _now(), time.perf_counter(), False
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main else None
     try:
         yield
         finished = True
     finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
         record = {"command": " ".join(command), "started": started, "ended": _now(),
                   "seconds": round(time.perf_counter() - t0, 1), "finished": finished,
                   **machine()}
