@@ -51,8 +51,10 @@ def run_lock(run_dir: str | Path, wait: bool = False) -> Iterator[None]:
         finally:
             _held[run_dir] -= 1
         return
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    failed = True
     try:
         _acquire(fd, run_dir, wait)
         os.ftruncate(fd, 0)
@@ -61,10 +63,15 @@ def run_lock(run_dir: str | Path, wait: bool = False) -> Iterator[None]:
         _held[run_dir] = 1
         try:
             yield
+            failed = False
         finally:
             del _held[run_dir]
     finally:
         os.close(fd)  # releases the lock
+        if created and failed and [p.name for p in run_dir.iterdir()] == [LOCK_FILE]:
+            # refused before any work (a bad option): leave no directory behind
+            (run_dir / LOCK_FILE).unlink()
+            run_dir.rmdir()
 
 
 def _acquire(fd: int, run_dir: Path, wait: bool) -> None:
