@@ -59,6 +59,11 @@ def test_every_command_writes_a_figure_and_its_numbers(runs, tmp_path, name):
     assert latent(name, runs["vae"], *COMMANDS[name], "--out", str(tmp_path)) == 0
     data = report(tmp_path, name)
     assert data["command"] == name and data["model"] == "vae" and data["latent_dim"] == 2
+    if name == "blend":  # the shipped classifier calls each of the 3 blends 1, 7 or another
+        called = data["called"]
+        assert called["classifier"] == "mnistnet" and (called["source"], called["target"]) == (
+            "1", "7")
+        assert sum(called["counts"].values()) == called["images"] == 3
 
 
 @pytest.mark.slow

@@ -153,9 +153,9 @@ def test_the_shipped_classifier_labels_by_default(gan_run: Run,
 def test_no_labels_for_an_unconditional_model_is_refused(
         runs: dict[str, str], tmp_path: Path, arms: list[dict[str, Any]]) -> None:
     config = config_from_dict({"model": {"name": "gan"}, "data": {"dataset": "stl10"}})
-    model = build_model(config.model, (3, 64, 64), 10).eval()
+    model = build_model(config.model, (3, 48, 48), 10).eval()
     colour = Run(model, config, tmp_path / "untrained.safetensors", {})
-    with pytest.raises(MetricUnavailable, match=r"no classifier for \(3, 64, 64\) images"):
+    with pytest.raises(MetricUnavailable, match=r"no classifier for \(3, 48, 48\) images"):
         augmentation_study(colour)
     fashion = save_classifier(ClassifierNet(ClassifierConfig(widths=[4], convs=[1])),
                               tmp_path / "fashion.safetensors",

@@ -1,10 +1,11 @@
-"""Believability of reconstructions and of the three latent perturbations."""
+"""Believability of reconstructions, of the three latent perturbations and of the blend."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from genlab.errors import ConfigError
 from genlab.evaluation.believability import (
     Experiments,
     PerturbationSettings,
@@ -50,10 +51,39 @@ def test_scores_follow_the_definitions_exactly() -> None:
     assert out["skipped"] == {"centroid": "why not"} and "centroid_confidence" not in out
 
 
-def test_a_vae_runs_all_three_on_the_chosen_images(runs, tiny_classifier) -> None:
+def test_blends_are_called_source_target_or_other_by_the_classifier() -> None:
+    """Four blends of class-4 (A) and class-9 (B) images: the fake classifier calls bright ones
+    9 and dark ones 0, so two are called the target, none the source, two another class."""
+    dark, bright = torch.zeros(4, 1, 2, 2), torch.ones(4, 1, 2, 2)
+    results = Experiments()
+    results["blend"] = ExperimentResult(
+        [dark, dark, bright, bright, torch.cat([dark[:2], bright[:2]])], None, None, "b",
+        {"w": 0.6, "a_labels": torch.full((4,), 4), "b_labels": torch.full((4,), 9)})
+
+    class FakeRun:
+        def class_name(self, k: int) -> str:
+            return f"c{k}"
+
+    out = score_experiments(FakeRun(), brightness_probs, results)  # type: ignore[arg-type]
+    blend = out["blend"]
+    assert blend["counts"] == {"source": 0, "target": 2, "other": 2}
+    assert (blend["source"], blend["target"], blend["weight"]) == ("c4", "c9", 0.6)
+    assert blend["share_target"] == 0.5 and blend["share_other"] == 0.5
+    assert out["blend_parent_share"] == 0.5
+
+
+def test_a_blend_weight_outside_the_unit_interval_is_refused() -> None:
+    with pytest.raises(ConfigError, match="blend_weight must lie in"):
+        PerturbationSettings(blend_weight=1.5)
+
+
+def test_a_vae_runs_all_four_on_the_chosen_images(runs, tiny_classifier) -> None:
     run = open_run(runs["vae"])
     experiments = run_experiments(run, SMALL)
-    assert set(experiments) == {"perturb", "toward_class", "centroid"}
+    assert set(experiments) == {"perturb", "toward_class", "centroid", "blend"}
+    blend = experiments["blend"]
+    assert bool((blend.numbers["a_labels"] == 4).all())
+    assert bool((blend.numbers["b_labels"] == 9).all()) and len(blend.rows[-1]) == 10
     assert experiments.skipped == {}
     toward = experiments["toward_class"]
     assert bool((toward.numbers["labels"] == 4).all()) and len(toward.rows) == 2 + 2
@@ -61,10 +91,11 @@ def test_a_vae_runs_all_three_on_the_chosen_images(runs, tiny_classifier) -> Non
     clf = load_classifier(tiny_classifier)
     out = believability_metrics(run, clf.probs, SMALL, experiments=experiments)
     for key in ("recon_confidence", "perturb_confidence", "toward_accuracy",
-                "centroid_confidence", "recon_class_accuracy"):
+                "centroid_confidence", "recon_class_accuracy", "blend_parent_share"):
         assert 0 <= out[key] <= 1, key
     assert out["settings"]["sigmas"] == [0.5, 2.0] and out["images"] == 10
     assert len(out["centroid"]["own_class_accuracy"]) == 2
+    assert sum(out["blend"]["counts"].values()) == out["blend"]["images"] == 10
 
 
 def test_the_same_seed_gives_the_same_perturbations(runs) -> None:
@@ -77,7 +108,7 @@ def test_the_same_seed_gives_the_same_perturbations(runs) -> None:
 def test_the_class_mean_has_no_latent_space_to_move_in(runs, tiny_classifier) -> None:
     run = open_run(runs["mean"])
     out = believability_metrics(run, load_classifier(tiny_classifier).probs, SMALL)
-    assert set(out["skipped"]) == {"perturb", "toward_class", "centroid"}
+    assert set(out["skipped"]) == {"perturb", "toward_class", "centroid", "blend"}
     assert "no latent space" in out["skipped"]["perturb"]
     assert 0 <= out["recon_confidence"] <= 1  # it does reconstruct (the class mean)
 
@@ -88,4 +119,5 @@ def test_a_gan_is_perturbed_around_inverted_codes(gan_run, tiny_classifier) -> N
     out = believability_metrics(gan_run, load_classifier(tiny_classifier).probs, settings)
     assert out["perturb"]["codes_from"] != "encoder" and out["perturb"]["images"] == 3
     assert "encoder" in out["skipped"]["centroid"] and "encoder" in out["skipped"]["toward_class"]
+    assert "encoder" in out["skipped"]["blend"]
     assert "reconstruct" in out["skipped"]["reconstruction"]

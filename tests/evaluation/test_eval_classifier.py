@@ -50,8 +50,26 @@ def test_changed_weights_are_refused(tiny_classifier: Path, tmp_path: Path) -> N
 
 
 def test_images_of_another_shape_are_refused(tiny_classifier: Path) -> None:
-    with pytest.raises(ConfigError, match=r"\(1, 28, 28\)"):
-        load_classifier(tiny_classifier).features(torch.rand(2, 3, 32, 32))
+    clf = load_classifier(tiny_classifier)
+    for shape in ((3, 32, 32), (1, 42, 42), (1, 56, 28)):  # colour, 1.5x, not square
+        with pytest.raises(ConfigError, match=r"takes \(1, 28, 28\) images"):
+            clf.features(torch.rand(2, *shape))
+
+
+def test_square_multiples_are_scored_at_the_classifiers_size(tiny_classifier: Path) -> None:
+    """A 56 x 56 image is area-averaged (2 x 2 means) to 28 x 28: the same numbers as the
+    averaged image itself, uint8 or float."""
+    clf = load_classifier(tiny_classifier)
+    big = torch.rand(5, 1, 56, 56)
+    small = torch.nn.functional.avg_pool2d(big, 2)
+    assert clf.scale_of((1, 56, 56)) == 2 and clf.scale_of((1, 28, 28)) == 1
+    torch.testing.assert_close(clf.probs(big), clf.probs(small), rtol=0, atol=1e-6)
+    feats, probs = clf.features_and_probs(big)
+    torch.testing.assert_close(feats, clf.features(small), rtol=0, atol=1e-5)
+    torch.testing.assert_close(probs, clf.probs(small), rtol=0, atol=1e-6)
+    as_bytes = (big * 255).round().to(torch.uint8)
+    torch.testing.assert_close(clf.probs(as_bytes), clf.probs(as_bytes.float() / 255),
+                               rtol=0, atol=1e-6)
 
 
 def test_colour_architecture_builds_for_32_pixels() -> None:
@@ -91,7 +109,8 @@ def test_shipped_mnist_classifier_is_found_by_shape() -> None:
     colour = default_classifier((3, 32, 32))
     assert colour == shipped_weights() / "cifarnet.safetensors"
     assert colour.stat().st_size < 4_000_000
-    assert default_classifier((3, 64, 64)) is None
+    assert default_classifier((3, 64, 64)) == colour  # scored at 32 x 32 by 2 x 2 means
+    assert default_classifier((3, 48, 48)) is None and default_classifier((1, 32, 32)) is None
 
 
 @pytest.mark.slow

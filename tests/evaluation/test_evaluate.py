@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from genlab.errors import ConfigError
+from genlab.evaluation import classifier as classifier_module
 from genlab.evaluation import evaluate as ev
 from genlab.evaluation.classifier import ClassifierConfig, ClassifierNet, save_classifier
 from genlab.evaluation.registry import DEFAULT_METRICS
@@ -81,7 +82,7 @@ def test_sample_metrics_need_a_classifier_of_the_right_shape(runs, tmp_path, mon
     run = open_run(runs["vae"])
     result = ev.evaluate_run(run, metrics=["fid", "pr"], classifier=colour, **SMALL)
     assert result["metrics"] == {} and "takes (3, 32, 32) images" in result["skipped"]["fid"]
-    monkeypatch.setattr(ev, "default_classifier", lambda shape: None)
+    monkeypatch.setattr(classifier_module, "default_classifier", lambda shape: None)
     result = ev.evaluate_run(run, metrics=["kid"], **SMALL)
     assert "genlab classifier train" in result["skipped"]["kid"]
 

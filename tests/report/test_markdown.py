@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from reportdata import part
 
+from genlab.figures.images import save_image_grid
 from genlab.report.markdown import render_markdown
 from genlab.report.perturbations import confidence_figure, confidence_table
+from genlab.report.records import Figure
 from genlab.report.table import rows
 
 MOVED = {"believability": {
@@ -23,14 +26,27 @@ SESSION = {"command": "genlab study configs/study_demo.yaml --out runs/demo", "s
            "torch_threads": 1, "gpu": None}
 
 
+def _blend(source: float, target: float) -> dict:
+    counts = {"source": round(10 * source), "target": round(10 * target)}
+    counts["other"] = 10 - counts["source"] - counts["target"]
+    return {"weight": 0.6, "source": "horse", "target": "bird", "images": 10, "counts": counts,
+            "share_source": source, "share_target": target,
+            "share_other": round(1 - source - target, 6)}
+
+
 def _parts(tmp_path: Path):
     mean = part(tmp_path, "mean", {"fid": 300.0, "recon_confidence": 0.6},
                 metrics={"believability": {"recon_confidence": 0.6},
                          "fid": {"fid": 300.0, "real_fid": 2.5}})
     mean.section.run["model"] = "mean"
     vae = [part(tmp_path, "vae", {"fid": f, "nll_nats": n}, "discrete, binarisation dynamic",
-                seed=s, metrics={**MOVED, "fid": {"fid": f, "real_fid": 2.5}})
-           for s, (f, n) in enumerate([(50.0, 90.0), (54.0, 91.0)])]
+                seed=s, metrics={"believability": {**MOVED["believability"], "blend": b},
+                                 "fid": {"fid": f, "real_fid": 2.5}})
+           for s, (f, n, b) in enumerate([(50.0, 90.0, _blend(0.5, 0.2)),
+                                          (54.0, 91.0, _blend(0.3, 0.4))])]
+    for p in vae:  # the first seed's blend figure goes on the page
+        save_image_grid(torch.rand(4, 3, 8, 8), p.folder / "blend.png")
+        p.section.figures.append(Figure("blend", "blends", "blend.png"))
     gan = part(tmp_path, "gan", {"fid": 40.0}, metrics={"fid": {"fid": 40.0, "real_fid": 2.5}})
     return [mean, *vae, gan]
 
@@ -38,12 +54,18 @@ def _parts(tmp_path: Path):
 def test_the_confidence_table_averages_seeds_and_names_the_target(tmp_path) -> None:
     header, lines = confidence_table(rows(_parts(tmp_path)))
     assert header == ["model", "recon", "noise σ=0.5", "noise σ=1", "share bird at α=0.5",
-                      "share bird at α=1", "→centroid α=0.5", "→centroid α=1"]
+                      "share bird at α=1", "→centroid α=0.5", "→centroid α=1",
+                      "blend called horse", "blend called bird", "blend called other"]
     by_model = {line[0]: line[1:] for line in lines}
-    assert by_model["vae"] == ["0.9", "0.8", "0.6", "0.3", "0.9", "0.9", "0.7"]
-    assert by_model["mean"] == ["0.6"] + ["–"] * 6
+    # the blend shares are the means over the two seeds: (0.5 + 0.3) / 2, (0.2 + 0.4) / 2
+    assert by_model["vae"] == ["0.9", "0.8", "0.6", "0.3", "0.9", "0.9", "0.7", "0.4", "0.3",
+                               "0.3"]
+    assert by_model["mean"] == ["0.6"] + ["–"] * 9
     fig = confidence_figure(rows(_parts(tmp_path)))
-    assert fig is not None and len(fig.axes) == 3
+    assert fig is not None and len(fig.axes) == 4
+    bars = [round(p.get_height(), 6) for p in fig.axes[3].patches]
+    assert bars == [0.4, 0.3, 0.3]  # one model with blends: source, target, other
+    assert "0.6·horse" in fig.axes[3].get_title()
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert labels == ["vae", "class means"]  # the baseline: the class means' confidence
 
@@ -62,8 +84,13 @@ def test_the_page_has_grouped_tables_the_floor_figures_and_provenance(tmp_path) 
     assert "2 CPUs" in text
     assets = tmp_path / "docs" / "demo"
     assert {p.name for p in assets.iterdir()} == {"confidence.png", "mean-samples.png",
-                                                   "vae-samples.png", "gan-samples.png"}
-    assert "![vae](demo/vae-samples.png)" in text
+                                                   "vae-samples.png", "gan-samples.png",
+                                                   "vae-blend.png"}
+    assert "![vae samples](demo/vae-samples.png)" in text
+    assert "## Blends of the two classes' codes" in text
+    assert "![vae blend](demo/vae-blend.png)" in text
+    assert ("of 10 blends w = 0.6 of horse and bird, the classifier calls 5 horse, 2 bird and 3 "
+            "another class") in text
     again = render_markdown("demo", _parts(tmp_path)[:1], tmp_path / "docs" / "demo.md", [],
                             "runs/demo", complete=False)
     assert not (assets / "vae-samples.png").exists()  # the folder is the page's alone

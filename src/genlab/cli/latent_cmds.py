@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from genlab.runs import Run, Selection
 
 ex = arg.LazyModule("genlab.latent.experiments")  # loads torch and every model: on first use
+ev = arg.LazyModule("genlab.evaluation.believability")
 Handler = Callable[["Run", argparse.Namespace, "torch.Generator"],
                    "ExperimentResult | LatentMap"]
 SELECTION_KEYS = ("index", "cls", "image")
@@ -112,6 +113,8 @@ def _blend_args(p: argparse.ArgumentParser) -> None:
                    help="positions within B whose codes change sign (e.g. dark-winged birds)")
     p.add_argument("--flip-dims", metavar="D,...", type=arg.int_list,
                    help="latent dimensions of B that change sign")
+    p.add_argument("--classifier", metavar="PATH", help="classifier that calls each blend A, B "
+                   "or another class (default: the shipped one for the run's images)")
 
 
 def _grid_args(p: argparse.ArgumentParser) -> None:
@@ -153,14 +156,9 @@ COMMANDS: list[LatentCommand] = []
 """Every ``genlab latent`` command, in the order ``--help`` lists them (the order below)."""
 
 
-def _command(
-    name: str,
-    text: str,
-    example: str,
-    add_options: Callable[[argparse.ArgumentParser], None],
-    default_n: int,
-    needs_encoder: bool = True,
-) -> Callable[[Handler], Handler]:
+def _command(name: str, text: str, example: str,
+             add_options: Callable[[argparse.ArgumentParser], None], default_n: int,
+             needs_encoder: bool = True) -> Callable[[Handler], Handler]:
     """Register the decorated handler as ``genlab latent <name>``, beside its code."""
 
     def register(handler: Handler) -> Handler:
@@ -245,7 +243,9 @@ def _blend(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Experime
     a, b = _select(run, args, "a"), _select(run, args, "b")
     if _chosen(args, "c"):
         return ex.arithmetic(run, a, b, _select(run, args, "c"))
-    return ex.blend(run, a, b, args.w, args.flip, args.flip_dims)
+    result = ex.blend(run, a, b, args.w, args.flip, args.flip_dims)
+    result.numbers["called"] = ev.classify_blend(run, result, args.classifier)
+    return result
 
 
 @_command("grid", "decode a prior-quantile grid (2-D latents) or prior samples",

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from genlab.errors import ConfigError
-from genlab.evaluation.classifier import Classifier
+from genlab.evaluation.classifier import Classifier, open_classifier
 from genlab.evaluation.classifier_training import TrainingOptions, fit_classifier
 from genlab.evaluation.inception import NAME as INCEPTION
 from genlab.evaluation.unavailable import MetricUnavailable
@@ -144,8 +144,6 @@ def nested_subsets(count: int, fractions: Sequence[float], seed: int = 0) -> lis
 def _labeller(run: Run, classifier: str | Path | None) -> Classifier:
     """The classifier that labels an unconditional model's samples; it must know the
     dataset's classes, or its labels would mean nothing here."""
-    from genlab.evaluation.evaluate import open_classifier  # evaluate may import this module
-
     if str(classifier) == INCEPTION:
         raise MetricUnavailable("labelling generated images needs a classifier of the "
                                 "dataset's classes, not Inception-v3 features")

@@ -7,7 +7,10 @@ codes three ways and ask the classifier how sure it is about the decodes.
 1. Gaussian noise on the codes, z + sigma * eps (smoothness of the decoder around the data);
 2. toward a random training code of another class, z + alpha (z_t - z) (does the image turn
    into the target class: the fraction classified as the target is the number);
-3. toward the centroid of the image's own class (does the class mean decode to a prototype).
+3. toward the centroid of the image's own class (does the class mean decode to a prototype);
+4. a blend w z_a + (1 - w) z_b of source-class and target-class codes (the pegasus of a study
+   that blends horses with birds: the classifier's call on each blend, source, target or
+   another class, is the number).
 
 The experiments are the latent toolkit's own (``genlab.latent.moves``), so the study's
 figures and these numbers come from the same code; scoring is :func:`score_experiments`.
@@ -16,14 +19,17 @@ figures and these numbers come from the same code; scoring is :func:`score_exper
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from genlab.errors import ConfigError
+from genlab.evaluation.classifier import open_classifier
 from genlab.evaluation.confidence import mean_max_softmax, target_accuracy
-from genlab.latent.moves import centroid, perturb, toward_class
+from genlab.evaluation.unavailable import MetricUnavailable
+from genlab.latent.moves import blend, centroid, perturb, toward_class
 from genlab.latent.results import ExperimentResult
 from genlab.models.base import Decoder, Reconstructor, has
 from genlab.runs import Run
@@ -31,9 +37,9 @@ from genlab.runs import Run
 
 @dataclass
 class PerturbationSettings:
-    """The three perturbations: how many test images, the noise scales, the step sizes toward
-    the targets, the source and target classes of the move toward another class (names or
-    numbers) and the jitter of that target."""
+    """The perturbations: how many test images, the noise scales, the step sizes toward the
+    targets, the source and target classes of the move toward another class and of the blend
+    (names or numbers), the jitter of that target and the blend's weight of the source."""
 
     images: int = 256
     sigmas: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
@@ -41,7 +47,13 @@ class PerturbationSettings:
     source_class: str = "0"
     target_class: str = "1"
     noise: float = 0.1
+    blend_weight: float = 0.6
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.blend_weight <= 1:
+            raise ConfigError("perturbations.blend_weight must lie in [0, 1] (the weight of the "
+                              f"source class's codes), got {self.blend_weight}")
 
 
 class Experiments(dict[str, ExperimentResult]):
@@ -53,9 +65,10 @@ class Experiments(dict[str, ExperimentResult]):
 
 
 def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> Experiments:
-    """The three perturbations of ``s.images`` images spread over ``split`` (for the move
-    toward another class, the first of ``s.source_class``). Each needs what it needs (codes,
-    an encoder, labels); one that cannot run is skipped with the reason."""
+    """The perturbations of ``s.images`` images spread over ``split`` (for the move toward
+    another class and the blend, the first of ``s.source_class``, blended with as many of
+    ``s.target_class``). Each needs what it needs (codes, an encoder, labels); one that cannot
+    run is skipped with the reason."""
     out = Experiments()
     gen = torch.Generator().manual_seed(s.seed)
     first = run.select(split, index=run.spread(split, s.images, s.seed))
@@ -65,6 +78,9 @@ def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> E
             run, run.select(split, n=s.images, cls=s.source_class), s.target_class,
             s.alphas, s.noise, generator=gen),
         "centroid": lambda: centroid(run, first, s.alphas),
+        "blend": lambda: blend(run, run.select(split, n=s.images, cls=s.source_class),
+                               run.select(split, n=s.images, cls=s.target_class),
+                               s.blend_weight),
     }
     if not has(run.model, Decoder):
         out.skipped.update(dict.fromkeys(
@@ -112,7 +128,37 @@ def score_experiments(run: Run, probs_of: Any, results: Experiments) -> dict[str
                            "own_class_accuracy": [target_accuracy(p, own) for p in probs],
                            "images": len(own)}
         out["centroid_confidence"] = out["centroid"]["mean_max_softmax"][-1]
+    if "blend" in results:
+        out["blend"] = blend_calls(run, probs_of(results["blend"].rows[-1]),
+                                   results["blend"].numbers)
+        out["blend_parent_share"] = out["blend"]["share_source"] + out["blend"]["share_target"]
     return out
+
+
+def blend_calls(run: Run, probs: Tensor, numbers: dict[str, Any]) -> dict[str, Any]:
+    """How the classifier calls each blend of ``latent.moves.blend``: the class of its A image
+    (source), of its B image (target) or another class, as shares and counts."""
+    called = probs.argmax(1).cpu()
+    source, target = numbers["a_labels"].cpu(), numbers["b_labels"].cpu()
+    is_source, is_target = called == source, (called == target) & (called != source)
+    n = len(called)
+    counts = {"source": int(is_source.sum()), "target": int(is_target.sum())}
+    counts["other"] = n - counts["source"] - counts["target"]
+    return {"weight": numbers["w"], "source": run.class_name(int(source[0])),
+            "target": run.class_name(int(target[0])), "images": n, "counts": counts,
+            **{f"share_{k}": v / n for k, v in counts.items()},
+            "mean_max_softmax": mean_max_softmax(probs)}
+
+
+def classify_blend(run: Run, result: ExperimentResult,
+                   classifier: str | Path | None = None) -> dict[str, Any]:
+    """:func:`blend_calls` of a ``latent.moves.blend`` result by ``classifier`` (default: the
+    one genlab ships for the run's images), or ``{"skipped": why}`` where there is none."""
+    try:
+        clf = open_classifier(run, classifier)
+    except MetricUnavailable as why:
+        return {"skipped": str(why)}
+    return {"classifier": clf.name, **blend_calls(run, clf.probs(result.rows[-1]), result.numbers)}
 
 
 def reconstruction_confidence(run: Run, probs_of: Any, split: str, n: int,

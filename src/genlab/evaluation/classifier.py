@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -24,7 +24,13 @@ from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError
+from genlab.evaluation.inception import NAME as INCEPTION
+from genlab.evaluation.inception import InceptionFeatures, load_inception
+from genlab.evaluation.unavailable import MetricUnavailable
 from genlab.io import atomic_write, write_json
+
+if TYPE_CHECKING:
+    from genlab.runs import Run
 
 FORMAT = "genlab-classifier/1"
 BATCH = 1000
@@ -110,34 +116,41 @@ class Classifier:
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
-    def _check(self, images: Tensor) -> None:
-        if tuple(images.shape[1:]) != self.net.config.shape:
-            raise ConfigError(
-                f"classifier {self.name} takes {self.net.config.shape} images, "
-                f"got {tuple(images.shape[1:])}"
-            )
+    def scale_of(self, shape: tuple[int, ...]) -> int:
+        """The factor images of ``shape`` (C, H, W) are area-averaged by to the classifier's
+        size: 1 for its own shape, k for square multiples of it (a 64 x 64 CIFAR-10 model is
+        scored at 32 x 32, by 2 x 2 means); any other shape is refused."""
+        c, h, w = self.net.config.shape
+        got = tuple(shape)
+        if got == (c, h, w):
+            return 1
+        if len(got) == 3 and got[0] == c and got[1] % h == 0 and got[1] // h == got[2] / w:
+            return got[1] // h
+        raise ConfigError(f"classifier {self.name} takes {(c, h, w)} images (or square "
+                          f"multiples of them), got {got}")
+
+    def _inputs(self, images: Tensor, batch: int) -> list[Tensor]:
+        """Batches of float [0, 1] images on the classifier's device at its size."""
+        k = self.scale_of(tuple(images.shape[1:]))
+        scaled = (lambda x: torch.nn.functional.avg_pool2d(x, k)) if k > 1 else (lambda x: x)
+        return [scaled(_as_input(b, self.device)) for b in images.split(batch)]
 
     @torch.no_grad()
     def features(self, images: Tensor, batch: int = BATCH) -> Tensor:
         """Features (N, feature_dim) on the CPU of float images in [0, 1] (or uint8)."""
-        self._check(images)
-        return torch.cat([self.net.features(_as_input(b, self.device)).cpu()
-                          for b in images.split(batch)])
+        return torch.cat([self.net.features(b).cpu() for b in self._inputs(images, batch)])
 
     @torch.no_grad()
     def probs(self, images: Tensor, batch: int = BATCH) -> Tensor:
         """Softmax class probabilities (N, num_classes) on the CPU."""
-        self._check(images)
-        return torch.cat([self.net(_as_input(b, self.device)).softmax(1).cpu()
-                          for b in images.split(batch)])
+        return torch.cat([self.net(b).softmax(1).cpu() for b in self._inputs(images, batch)])
 
     @torch.no_grad()
     def features_and_probs(self, images: Tensor, batch: int = BATCH) -> tuple[Tensor, Tensor]:
         """Both at once (one pass through the body)."""
-        self._check(images)
         feats, probs = [], []
-        for b in images.split(batch):
-            f = self.net.features(_as_input(b, self.device))
+        for b in self._inputs(images, batch):
+            f = self.net.features(b)
             feats.append(f.cpu())
             probs.append(self.net.head(f).softmax(1).cpu())
         return torch.cat(feats), torch.cat(probs)
@@ -205,11 +218,40 @@ def shipped_weights() -> Path:
 
 
 def default_classifier(shape: tuple[int, ...]) -> Path | None:
-    """A shipped classifier for images of ``shape`` (C, H, W), if genlab has one."""
+    """A shipped classifier for images of ``shape`` (C, H, W), if genlab has one: one of that
+    shape, else one whose shape it is a square multiple of (scored by area-averaging,
+    :meth:`Classifier.scale_of`)."""
     folder = shipped_weights()
+    fits = []
     for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        config = ClassifierConfig(**json.loads(record.read_text())["config"])
+        c, h, w = ClassifierConfig(**json.loads(record.read_text())["config"]).shape
         weights = record.with_suffix(".safetensors")
-        if config.shape == tuple(shape) and weights.is_file():
-            return weights
-    return None
+        if weights.is_file() and len(shape) == 3 and shape[0] == c and shape[1] % h == 0 \
+                and shape[1] // h == shape[2] / w:
+            fits.append((shape[1] // h, weights))
+    return min(fits)[1] if fits else None
+
+
+Judge = Classifier | InceptionFeatures
+"""A network whose features and class probabilities the sample metrics use."""
+
+
+def open_classifier(run: Run, classifier: str | Path | None = None,
+                    inception_weights: str | Path | None = None) -> Judge:
+    """The given classifier (a weights file, or ``inception`` for Inception-v3 features),
+    else the one genlab ships for the run's image shape."""
+    if str(classifier) == INCEPTION:
+        return load_inception(inception_weights, run.model.device)
+    shape = tuple(run.model.shape)
+    path = classifier or default_classifier(shape)
+    if path is None:
+        raise MetricUnavailable(
+            f"no classifier for {shape} images ships with genlab: train one with `genlab "
+            "classifier train --dataset D --out PATH` and pass --classifier PATH"
+        )
+    clf = load_classifier(path, run.model.device)
+    try:
+        clf.scale_of(shape)
+    except ConfigError as why:
+        raise MetricUnavailable(f"{why} (the run makes them)") from None
+    return clf

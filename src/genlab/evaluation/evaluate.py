@@ -24,10 +24,8 @@ from genlab.devices import seeded
 from genlab.errors import ConfigError
 from genlab.evaluation.augmentation import AugmentationSettings, augmentation_study
 from genlab.evaluation.believability import Experiments, PerturbationSettings, believability_metrics
-from genlab.evaluation.classifier import Classifier, default_classifier, load_classifier
+from genlab.evaluation.classifier import Judge, open_classifier
 from genlab.evaluation.confidence import confidence_scores
-from genlab.evaluation.inception import NAME as INCEPTION
-from genlab.evaluation.inception import InceptionFeatures, load_inception
 from genlab.evaluation.likelihood import bits_per_dim, negative_elbo
 from genlab.evaluation.metrics import (
     FID_BOOTSTRAPS,
@@ -114,30 +112,6 @@ def reconstruction_metrics(run: Run, split: str = "test", n: int = 10_000,
     return {"images": len(x), "split": split, "binarize": run.config.data.binarize,
             "mse": float(per_image.mean()), "psnr_db": float(psnr.mean()),
             "bce_nats": float(torch.cat(bce).mean())}
-
-
-Judge = Classifier | InceptionFeatures
-"""A network whose features and class probabilities the sample metrics use."""
-
-
-def open_classifier(run: Run, classifier: str | Path | None = None,
-                    inception_weights: str | Path | None = None) -> Judge:
-    """The given classifier (a weights file, or ``inception`` for Inception-v3 features),
-    else the one genlab ships for the run's image shape."""
-    if str(classifier) == INCEPTION:
-        return load_inception(inception_weights, run.model.device)
-    shape = tuple(run.model.shape)
-    path = classifier or default_classifier(shape)
-    if path is None:
-        raise MetricUnavailable(
-            f"no classifier for {shape} images ships with genlab: train one with `genlab "
-            "classifier train --dataset D --out PATH` and pass --classifier PATH"
-        )
-    clf = load_classifier(path, run.model.device)
-    if clf.net.config.shape != shape:
-        raise MetricUnavailable(f"classifier {clf.name} takes {clf.net.config.shape} images, "
-                                f"the run makes {shape}")
-    return clf
 
 
 def _reference(run: Run, clf: Judge, split: str, cache: bool) -> ReferenceSet:

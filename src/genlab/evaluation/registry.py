@@ -89,11 +89,14 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     Metric("believability", "confidence on reconstructions and perturbed codes",
            "codes and a classifier",
            "The classifier's confidence on reconstructions, on decodes of noise-perturbed "
-           "codes, and on codes moved toward another class or the class centroid.",
+           "codes, and on codes moved toward another class or the class centroid; and its "
+           "call on blends w·z_source + (1 − w)·z_target of the two classes' codes (source, "
+           "target or another class).",
            (Headline("recon_confidence", "recon confidence"),
             Headline("perturb_confidence", "noise-perturbed confidence"),
             Headline("toward_accuracy", "toward-class accuracy"),
-            Headline("centroid_confidence", "centroid confidence"))),
+            Headline("centroid_confidence", "centroid confidence"),
+            Headline("blend_parent_share", "blend called a parent class"))),
     Metric("augment", "classifiers trained with generated images; not in the default set",
            "samples and training classifiers",
            "Classifiers trained on fractions of the real training images, with and without "

@@ -277,7 +277,8 @@ def blend(
         None,
         f"blend w·A + (1 − w)·B, w = {w:g}",
         {"mode": "blend", "w": w, "a": a.source, "b": b.source, "flip": flip or [],
-         "flip_dims": flip_dims or [], "result_code_norm": result.norm(dim=-1)},
+         "flip_dims": flip_dims or [], "result_code_norm": result.norm(dim=-1),
+         "a_labels": ya, "b_labels": b.y.expand(n)},
     )
 
 

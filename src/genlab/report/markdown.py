@@ -2,7 +2,8 @@
 reader of the project sees without running it. Made from the study folder by
 ``genlab results DIR --out FILE`` (never by hand): the comparison table with directions,
 best values and the real-vs-real floor of the sample metrics, the classifier-confidence
-figure and table, every model's samples side by side, and how the numbers were made (the
+figure and table, every model's samples side by side, the blends of the two classes' codes
+(the pegasus experiment) of every model that has them, and how the numbers were made (the
 exact commands, genlab version, hardware, wall time). Its small PNGs go in a folder beside
 the page, named after it.
 """
@@ -141,18 +142,37 @@ def render_markdown(title: str, parts: Sequence[ModelPart], out: Path,
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
                   *("| " + " | ".join(r) + " |" for r in body), ""]
     lines += ["## Samples", "", "| " + " | ".join(m.label for m in models) + " |",
-              "|" + "---|" * len(models), "| " + " | ".join(_samples(m, assets) for m in models)
-              + " |", ""]
+              "|" + "---|" * len(models),
+              "| " + " | ".join(_figure(m, assets, "samples") for m in models) + " |", ""]
+    lines += blends(models, assets)
     lines += ["## How these numbers were made", "", *provenance(sessions, models),
               f"- This page: `genlab results {source} --out {out}`", ""]
     return write_text(out, "\n".join(lines))
 
 
-def _samples(model: ModelRow, assets: Path) -> str:
+def blends(models: Sequence[ModelRow], assets: Path) -> list[str]:
+    """Each model's blend figure (its first seed's) under the classifier's calls on all of its
+    blends; nothing when no model has one."""
+    lines = []
+    for m in models:
+        found = m.first.metrics.get("believability", {}).get("blend")
+        image = _figure(m, assets, "blend")
+        if not isinstance(found, dict) or image == "–":
+            continue
+        counts = found["counts"]
+        lines += [f"**{m.label}**: of {found['images']} blends w = {found['weight']:g} of "
+                  f"{found['source']} and {found['target']}, the classifier calls "
+                  f"{counts['source']} {found['source']}, {counts['target']} {found['target']} "
+                  f"and {counts['other']} another class.", "", image, ""]
+    return ["## Blends of the two classes' codes", "", *lines] if lines else []
+
+
+def _figure(model: ModelRow, assets: Path, key: str) -> str:
+    """The model's (first seed's) figure ``key`` copied beside the page, as Markdown."""
     part = model.parts[0]
-    figure = next((f for f in part.section.figures if f.key == "samples"), None)
+    figure = next((f for f in part.section.figures if f.key == key), None)
     if figure is None or not (part.folder / figure.file).is_file():
         return "–"
-    name = f"{model.label}-samples.png"
+    name = f"{model.label}-{key}.png"
     shutil.copyfile(part.folder / figure.file, assets / name)
-    return f"![{model.label}]({assets.name}/{name})"
+    return f"![{model.label} {key}]({assets.name}/{name})"

@@ -7,6 +7,9 @@ class's codes (the share called the target class) and toward the centroid of all
 mean top-class probability). Each model is a line, the mean over its seeds; the class-mean
 baseline (its images are the class means, it has no codes to move) is a dashed line at the
 confidence of its images, and the real test images' confidence a dotted one where known.
+A fourth panel gives the classifier's calls on the blends of the two classes' codes (the
+pegasus experiment): the share of each model's blends called the source class, the target
+class or another class.
 """
 
 from __future__ import annotations
@@ -62,17 +65,53 @@ def target_name(models: Sequence[ModelRow]) -> str:
     return "the target class"
 
 
+BLEND_CALLS = ("source", "target", "other")
+
+
+def blend_shares(model: ModelRow) -> dict[str, Any] | None:
+    """A model's blend calls, the shares averaged over its seeds (None where it has none)."""
+    found = [r["blend"] for r in _records(model) if isinstance(r.get("blend"), dict)]
+    if not found:
+        return None
+    return {**found[0], **{f"share_{k}": sum(b[f"share_{k}"] for b in found) / len(found)
+                           for k in BLEND_CALLS}}
+
+
+def _blend_panel(ax: Any, models: Sequence[ModelRow]) -> None:
+    """Stacked bars: each model's blends called source, target or another class."""
+    rows = [(m.label, b) for m in models if (b := blend_shares(m)) is not None]
+    if not rows:
+        ax.set_axis_off()
+        return
+    bottom = [0.0] * len(rows)
+    first = rows[0][1]
+    names = {"source": first["source"], "target": first["target"], "other": "other"}
+    for call, colour in zip(BLEND_CALLS, ("#8c564b", "#17becf", "#c7c7c7"), strict=True):
+        heights = [b[f"share_{call}"] for _, b in rows]
+        ax.bar([label for label, _ in rows], heights, bottom=bottom, color=colour,
+               label=names[call])
+        bottom = [x + h for x, h in zip(bottom, heights, strict=True)]
+    ax.set_title(f"blends w={first['weight']:g}·{first['source']} + "
+                 f"{1 - first['weight']:g}·{first['target']}: called", fontsize=9)
+    ax.set_ylim(0, 1.02)
+    ax.tick_params(axis="x", labelsize=7, rotation=30)
+    ax.legend(fontsize=7)
+
+
 def confidence_figure(models: Sequence[ModelRow]) -> Figure | None:
-    """One panel per move, a line per model that has it; None when no model moves codes."""
+    """One panel per move, a line per model that has it, and the blend panel; None when no
+    model moves codes."""
     from matplotlib.figure import Figure
 
     moved = [(i, m) for i, m in enumerate(models) if any(curve(m, k, x, y)[0]
                                                          for k, x, y, _ in MOVES)]
     if not moved:
         return None
-    fig = Figure(figsize=(12, 3.4), dpi=100, layout="constrained")
+    fig = Figure(figsize=(15, 3.4), dpi=100, layout="constrained")
     base, target = baseline(models), target_name(models)
-    for ax, (key, xs, ys, title) in zip(fig.subplots(1, 3), MOVES, strict=True):
+    axes = fig.subplots(1, 4)
+    _blend_panel(axes[3], models)
+    for ax, (key, xs, ys, title) in zip(axes[:3], MOVES, strict=True):
         for i, m in moved:
             x, y = curve(m, key, xs, ys)
             if x:
@@ -96,7 +135,7 @@ def png_bytes(fig: Figure) -> bytes:
 
 def confidence_table(models: Sequence[ModelRow]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the same numbers: each model's confidence on its reconstructions,
-    then one column per move and value."""
+    then one column per move and value, then the shares of its blends per call."""
     header, columns = ["model", "recon"], []
     short = {"perturb": "noise", "toward_class": f"share {target_name(models)} at",
              "centroid": "→centroid"}
@@ -108,6 +147,9 @@ def confidence_table(models: Sequence[ModelRow]) -> tuple[list[str], list[list[s
                 columns += [(key, xs, ys, j) for j in range(len(x))]
                 header += [f"{short[key]} {sym}={v:g}" for v in x]
                 break
+    named = next((b for m in models if (b := blend_shares(m)) is not None), None)
+    if named is not None:
+        header += [f"blend called {named.get(k, 'other')}" for k in BLEND_CALLS]
     lines = []
     for m in models:
         recon = [r.get("recon_confidence") for r in _records(m)]
@@ -116,6 +158,9 @@ def confidence_table(models: Sequence[ModelRow]) -> tuple[list[str], list[list[s
         for key, xs, ys, j in columns:
             _, y = curve(m, key, xs, ys)
             line.append(fmt(y[j]) if len(y) > j else "–")
+        if named is not None:
+            shares = blend_shares(m)
+            line += [fmt(shares[f"share_{k}"]) if shares else "–" for k in BLEND_CALLS]
         lines.append(line)
     return header, lines
 

@@ -2,10 +2,10 @@
 
 :func:`write_model_section` opens nothing itself: it takes an opened :class:`~genlab.runs.Run`,
 evaluates it (``genlab.evaluation.evaluate_run``, the numbers ``genlab evaluate`` prints), runs
-the three perturbations once (their decodes are both scored and drawn), the interpolations and
-the latent map (``genlab.latent``), and writes each figure as a PNG plus ``section.json``: the
-record the HTML page and the results table are made from. A figure a model cannot have (a map
-without an encoder) is skipped with the reason, never an error.
+the perturbations and the blend once (their decodes are both scored and drawn), the
+interpolations and the latent map (``genlab.latent``), and writes each figure as a PNG plus
+``section.json``: the record the HTML page and the results table are made from. A figure
+a model cannot have (a map without an encoder) is skipped with the reason, never an error.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ FIGURES = {
     "perturb": "Gaussian noise on the codes",
     "toward_class": "toward another class",
     "centroid": "toward the class centroid",
+    "blend": "blends of the two classes' codes",
     "interpolation": "interpolations",
     "map": "latent map",
     "curves": "learning curves",
@@ -112,7 +113,7 @@ def draw_figures(run: Run, folder: Path, s: FigureSettings, experiments: Experim
         "map": lambda p: _map(run, p, s, evaluation, source),
         "curves": lambda p: _curves(run, p, source),
     }
-    for name in ("perturb", "toward_class", "centroid"):
+    for name in ("perturb", "toward_class", "centroid", "blend"):
         makers[name] = _experiment_figure(experiments, name, s.images, source)
     drawn, skipped = [], {}
     for key in FIGURES:
