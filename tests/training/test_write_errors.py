@@ -59,3 +59,22 @@ def test_genlab_train_on_a_full_disk_says_which_file_in_one_line(
     last = tmp_path / "run" / "checkpoints" / "last.safetensors"
     assert code == 2
     assert err == [f"genlab: error: cannot write {last}: No space left on device"]
+
+
+def test_a_tensorboard_write_on_a_full_disk_names_the_event_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """TensorBoard's writer thread raises a failed write at the next call: it comes out naming
+    the run's event folder, in one line, exit 2."""
+    tensorboard = pytest.importorskip("torch.utils.tensorboard")
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(tensorboard.SummaryWriter, "add_scalar", full)
+    code = main(["train", "vae", "--dataset", "mnist-mini", "--net", "mlp", "--hidden", "16",
+                 "--latent-dim", "2", "--epochs", "1", "--epoch-samples", "0",
+                 "--set", "train.tensorboard=true", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    events = tmp_path / "run" / "tensorboard"
+    assert code == 2
+    assert err == [f"genlab: error: cannot write {events}: No space left on device"]
