@@ -10,6 +10,7 @@ up the others.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -122,13 +123,28 @@ def decode_code(rid: RunId, body: s.Decode, state: State) -> dict[str, Any]:
 
 @router.post("/runs/{rid}/prior")
 def prior_draw(rid: RunId, body: s.Prior, state: State) -> dict[str, Any]:
-    """A code drawn from the prior (seeded) and its decode."""
+    """A code drawn from the prior (seeded) and its decode; with ``sampling``, the image the
+    family's sampler draws from that code (``Run.sample`` with the same seed)."""
     served = state.get(rid)
     m = served.run.model
     z = m.sample_prior(1, torch.Generator().manual_seed(body.seed))
-    image = decode(m, z, _label(served, body.label, 1))[0]
+    labels = _label(served, body.label, 1)
+    numbers: dict[str, Any] = {"source": "prior", "seed": body.seed}
+    if body.sampling is None:
+        image = decode(m, z, labels)[0]
+    else:
+        options = served.run.sample_options(_typed(body.sampling))
+        image = served.run.sample(1, labels=labels, seed=body.seed, options=options)[0]
+        numbers["sampling"] = dataclasses.asdict(options)
     return {"z": z[0].tolist(), "image": data_url(image), "label": body.label,
-            "numbers": {"source": "prior", "seed": body.seed}}
+            "numbers": numbers}
+
+
+def _typed(values: dict[str, float | str]) -> dict[str, float | int | str]:
+    """JSON numbers arrive as floats: a whole one becomes an int (``steps``), which the
+    family's options take as a float where they expect one."""
+    return {k: int(v) if isinstance(v, float) and v.is_integer() else v
+            for k, v in values.items()}
 
 
 @router.post("/runs/{rid}/encode")

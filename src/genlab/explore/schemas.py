@@ -51,11 +51,17 @@ class Decode(Body):
     label: Label | None = None
 
 
+SamplingValue = Annotated[float, Field(ge=-1e6, le=1e6)] | Annotated[str, Field(max_length=32)]
+
+
 class Prior(Body):
-    """A draw from the prior, reproducible by its seed."""
+    """A draw from the prior, reproducible by its seed; ``sampling``: the family's sampling
+    options (a diffusion model's sampler, steps, eta, guidance; a flow's temperature), the
+    image then drawn by the family's sampler from the same code."""
 
     seed: Seed = 0
     label: Label | None = None
+    sampling: Annotated[dict[str, SamplingValue], Field(max_length=16)] | None = None
 
 
 class Perturb(Body):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +137,9 @@ class Served:
             # default images of each split, of different classes (Run.spanning)
             "examples": {k: run.spanning(k, 2) for k in run.dataset.splits},
             "evaluation": self.evaluation,
+            # the family's sampling options with their defaults and accepted values
+            "sampling": asdict(run.sample_options()),
+            "sampling_choices": {k: list(v) for k, v in type(m).sample_options.choices.items()},
         }
 
     def pick(self, split: str, index: int | None, cls: str | None, nth: int = 0) -> Selection:

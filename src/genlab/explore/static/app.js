@@ -72,6 +72,7 @@ async function selectRun(id) {
   options($("split"), r.splits);
   $("split").value = r.splits.includes("test") ? "test" : r.splits[0];
   $("label-row").hidden = !r.conditional;
+  buildSampling(r.sampling, r.sampling_choices);
   S.label = r.conditional ? 0 : null;
   buildSliders();
   S.mask = new Uint8Array(r.shape[1] * r.shape[2]).fill(1);
@@ -81,6 +82,31 @@ async function selectRun(id) {
   $("interp-b").value = String(second ?? first);
   await pickImage({ split: $("split").value, index: first });
   if (r.has_encoder) await blend();
+}
+
+// The family's sampling options (a diffusion model's sampler, steps, eta, guidance; a flow's
+// temperature): one field each, sent with every prior draw; none for other families.
+function buildSampling(defaults, choices) {
+  const row = $("sampling-row"); row.replaceChildren();
+  row.hidden = Object.keys(defaults).length === 0;
+  for (const [name, value] of Object.entries(defaults)) {
+    const label = document.createElement("label"); label.append(name + " ");
+    let input;
+    if (choices[name]) {
+      input = document.createElement("select"); options(input, choices[name]);
+    } else {
+      input = document.createElement("input"); input.type = "number"; input.step = "any";
+    }
+    input.id = "sampling-" + name; input.value = String(value); input.dataset.option = name;
+    label.append(input); row.append(label);
+  }
+}
+
+function sampling() {
+  const inputs = [...$("sampling-row").querySelectorAll("[data-option]")];
+  if (!inputs.length) return undefined;
+  return Object.fromEntries(inputs.map((el) => [el.dataset.option,
+    el.tagName === "SELECT" ? el.value : Number(el.value)]));
 }
 
 // --- the current code, its sliders and its image ---------------------------------------------
@@ -303,8 +329,11 @@ function wire() {
   $("pick-by-class").addEventListener("click", guard(() => pickImage({ split: $("split").value,
     cls: $("pick-class").value, nth: S.nth++ })));
   $("prior").addEventListener("click", guard(async () => {
-    const out = await api(`runs/${S.run.id}/prior`, { seed: S.seed++, label: S.label });
-    S.pick = null; setCode(out, `prior draw, seed ${out.numbers.seed}`);
+    const out = await api(`runs/${S.run.id}/prior`,
+      { seed: S.seed++, label: S.label, sampling: sampling() });
+    const how = out.numbers.sampling ? ", " + Object.entries(out.numbers.sampling)
+      .map(([k, v]) => `${k} ${v}`).join(", ") : "";
+    S.pick = null; setCode(out, `prior draw, seed ${out.numbers.seed}${how}`);
   }));
   $("centre").addEventListener("click", () => { S.z = S.run.axes.center.slice(); syncSliders();
     S.numbers = { source: "centre" }; decodeNow(); });
