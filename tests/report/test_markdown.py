@@ -9,7 +9,7 @@ import torch
 from reportdata import part
 
 from genlab.figures.images import save_image_grid
-from genlab.report.markdown import render_markdown
+from genlab.report.markdown import render_markdown, wall_time
 from genlab.report.perturbations import confidence_figure, confidence_table
 from genlab.report.records import Figure
 from genlab.report.table import rows
@@ -95,3 +95,13 @@ def test_the_page_has_grouped_tables_the_floor_figures_and_provenance(tmp_path) 
                             "runs/demo", complete=False)
     assert not (assets / "vae-samples.png").exists()  # the folder is the page's alone
     assert "has not finished" in again.read_text()
+
+
+def test_overlapping_sessions_count_once_in_the_wall_time() -> None:
+    """Two processes on one study folder from 00:00-01:00 and 00:30-02:00, then one more from
+    03:00-03:30: 2.5 hours of wall time, two at once at most."""
+    day = "2026-12-01"
+    spans = [("00:00:00", "01:00:00"), ("00:30:00", "02:00:00"), ("03:00:00", "03:30:00")]
+    sessions = [{"started": f"{day} {a} UTC", "ended": f"{day} {b} UTC"} for a, b in spans]
+    assert wall_time(sessions) == (2.5 * 3600, 2)
+    assert wall_time(sessions[:1]) == (3600, 1)

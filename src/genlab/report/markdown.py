@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,16 +105,34 @@ def provenance(sessions: Sequence[dict[str, Any]], models: Sequence[ModelRow]) -
         return [f"- Training time of the runs (sum): {train / 3600:.2f} h; the study's "
                 "sessions were not recorded."]
     last = sessions[-1]
-    wall = sum(s["seconds"] for s in sessions)
+    wall, together = wall_time(sessions)
     commands = list(dict.fromkeys(s["command"] for s in sessions))
+    parallel = f", up to {together} at once on one study folder" if together > 1 else ""
     return [*(f"- Command: `{c}`" for c in commands),
             f"- genlab {last['genlab']}, torch {last['torch']}, Python {last['python']}",
             f"- Hardware: {last['cpu']}, {last['cpus']} CPUs ({last['torch_threads']} torch "
             f"threads){', GPU ' + last['gpu'] if last.get('gpu') else ', no GPU'}",
             f"- Wall time of the recorded sessions: {wall / 3600:.2f} h over {len(sessions)} "
-            "session(s), "
-            f"{sessions[0]['started']} to {last['ended']} (training of the runs alone: "
-            f"{train / 3600:.2f} h)"]
+            f"session(s){parallel}, {min(s['started'] for s in sessions)} to "
+            f"{max(s['ended'] for s in sessions)} (training of the runs, summed over "
+            f"them: {train / 3600:.2f} h)"]
+
+
+def wall_time(sessions: Sequence[dict[str, Any]]) -> tuple[float, int]:
+    """Seconds during which at least one session ran (sessions that overlap, two processes
+    on one study folder, count once), and the most that ran at the same time."""
+    spans = sorted((_time(s["started"]), _time(s["ended"])) for s in sessions)
+    total, end, most = 0.0, float("-inf"), 0
+    for start, stop in spans:
+        total += max(0.0, stop - max(start, end))
+        end = max(end, stop)
+        most = max(most, sum(1 for a, b in spans if a <= start < b))
+    return total, most
+
+
+def _time(stamp: str) -> float:
+    """A session's ``YYYY-MM-DD HH:MM:SS UTC`` as seconds."""
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC).timestamp()
 
 
 def render_markdown(title: str, parts: Sequence[ModelPart], out: Path,
