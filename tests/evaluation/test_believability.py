@@ -10,6 +10,7 @@ from genlab.evaluation.believability import (
     Experiments,
     PerturbationSettings,
     believability_metrics,
+    class_blend,
     run_experiments,
     score_experiments,
 )
@@ -121,3 +122,12 @@ def test_a_gan_is_perturbed_around_inverted_codes(gan_run, tiny_classifier) -> N
     assert "encoder" in out["skipped"]["centroid"] and "encoder" in out["skipped"]["toward_class"]
     assert "encoder" in out["skipped"]["blend"]
     assert "reconstruct" in out["skipped"]["reconstruction"]
+
+
+def test_a_class_blend_pairs_as_many_images_as_the_smaller_class_has(runs) -> None:
+    run = open_run(runs["vae"])
+    fours = len(run.select("test", n=10_000, cls="4"))
+    nines = len(run.select("test", n=10_000, cls="9"))
+    result = class_blend(run, PerturbationSettings(images=10_000, source_class="4",
+                                                   target_class="9"), "test")
+    assert len(result.rows[-1]) == min(fours, nines) and fours != nines

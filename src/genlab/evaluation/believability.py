@@ -78,9 +78,7 @@ def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> E
             run, run.select(split, n=s.images, cls=s.source_class), s.target_class,
             s.alphas, s.noise, generator=gen),
         "centroid": lambda: centroid(run, first, s.alphas),
-        "blend": lambda: blend(run, run.select(split, n=s.images, cls=s.source_class),
-                               run.select(split, n=s.images, cls=s.target_class),
-                               s.blend_weight),
+        "blend": lambda: class_blend(run, s, split),
     }
     if not has(run.model, Decoder):
         out.skipped.update(dict.fromkeys(
@@ -92,6 +90,16 @@ def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> E
         except ConfigError as why:
             out.skipped[name] = str(why)
     return out
+
+
+def class_blend(run: Run, s: PerturbationSettings, split: str) -> ExperimentResult:
+    """Blends of the first ``s.images`` source-class images of ``split`` with as many
+    target-class ones, pairwise (fewer where a class has fewer)."""
+    a = run.select(split, n=s.images, cls=s.source_class)
+    b = run.select(split, n=len(a), cls=s.target_class)
+    if len(b) < len(a):
+        a = run.select(split, n=len(b), cls=s.source_class)
+    return blend(run, a, b, s.blend_weight)
 
 
 def _confidences(probs: list[Tensor]) -> list[float]:
