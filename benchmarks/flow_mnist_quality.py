@@ -13,49 +13,33 @@ features (fid-mnistnet), beside the other families' (``--temperature`` for the s
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from pathlib import Path
+from budget import parser, report, train_within
 
 from genlab import load
 from genlab.evaluation import evaluate_run, summary
-from genlab.training import train
 from genlab.training.config import load_config
 
 TARGET_BPD = 1.25
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--data-dir", default="../shared/data")
-    p.add_argument("--minutes", type=float, default=60.0)
-    p.add_argument("--out", default="runs/bench_flow_mnist")
-    p.add_argument("--resume", action="store_true")
+    p = parser(__doc__, 60.0, "runs/bench_flow_mnist")
     p.add_argument("--temperature", type=float, default=1.0)
     args = p.parse_args()
     config = load_config("configs/flow_mnist.yaml").to_dict()
     config["data"].update(dataset="mnist", data_dir=args.data_dir)
-    config["train"].update(epochs=200, time_limit=args.minutes, progress=False)
-    t0 = time.perf_counter()
-    result = train(config, out=args.out, resume=args.resume)
-    minutes = (time.perf_counter() - t0) / 60
+    result, minutes = train_within(config, args)
     run = load(args.out, which="best", data_dir=args.data_dir)
     found = evaluate_run(run, metrics=["nll", "fid"], nll_images=10_000, n=10_000, cache=False,
                          sampling={"temperature": args.temperature})
     bpd = found["metrics"]["nll"]["nll_8bit_bpd"]
-    report = {
+    report(args.out, {
         "epochs_run": len(result.history), "best_epoch": result.best_epoch,
         "train_minutes": round(minutes, 1), "temperature": args.temperature,
         **summary(found),
         "target": f"test NLL <= {TARGET_BPD} bits/dim (8-bit): "
                   + ("met" if bpd <= TARGET_BPD else "NOT met"),
-    }
-    print(json.dumps(report, indent=2))
-    Path(args.out, "quality.json").write_text(json.dumps(report, indent=2))
-
+    })
 
 if __name__ == "__main__":
     main()

@@ -14,40 +14,28 @@ to sample 1,000 images.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from pathlib import Path
+
+from budget import parser, report, train_within
 
 from genlab import load
 from genlab.evaluation import evaluate_run
-from genlab.training import train
 from genlab.training.config import load_config
 
 TARGET_NATS = 84.0
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--data-dir", default="../shared/data")
-    p.add_argument("--minutes", type=float, default=60.0)
-    p.add_argument("--out", default="runs/bench_pixelcnn_mnist")
-    p.add_argument("--resume", action="store_true")
-    args = p.parse_args()
+    args = parser(__doc__, 60.0, "runs/bench_pixelcnn_mnist").parse_args()
     config = load_config("configs/pixelcnn_mnist.yaml").to_dict()
     config["data"].update(dataset="mnist", data_dir=args.data_dir)
-    config["train"].update(epochs=200, time_limit=args.minutes, progress=False)
-    t0 = time.perf_counter()
-    result = train(config, out=args.out, resume=args.resume)
-    minutes = (time.perf_counter() - t0) / 60
+    result, minutes = train_within(config, args)
     run = load(args.out, which="best", data_dir=args.data_dir)
     t0 = time.perf_counter()
     run.sample(1000, seed=0, mean=False)
     sampling = time.perf_counter() - t0
     nll = evaluate_run(run, metrics=["nll"], nll_images=10_000, cache=False)["metrics"]["nll"]
-    report = {
+    report(args.out, {
         "epochs_run": len(result.history), "best_epoch": result.best_epoch,
         "train_minutes": round(minutes, 1), "test_images": nll["images"],
         "test_nll_nats": round(nll["nll_nats"], 2), "test_nll_sem": round(nll["nll_sem"], 2),
@@ -55,10 +43,7 @@ def main() -> None:
         "sample_1000_seconds": round(sampling, 1),
         "target": f"test NLL <= {TARGET_NATS} nats: "
                   + ("met" if nll["nll_nats"] <= TARGET_NATS else "NOT met"),
-    }
-    print(json.dumps(report, indent=2))
-    Path(args.out, "quality.json").write_text(json.dumps(report, indent=2))
-
+    })
 
 if __name__ == "__main__":
     main()
