@@ -117,17 +117,13 @@ class Classifier:
         return next(self.net.parameters()).device
 
     def scale_of(self, shape: tuple[int, ...]) -> int:
-        """The factor images of ``shape`` (C, H, W) are area-averaged by to the classifier's
-        size: 1 for its own shape, k for square multiples of it (a 64 x 64 CIFAR-10 model is
-        scored at 32 x 32, by 2 x 2 means); any other shape is refused."""
-        c, h, w = self.net.config.shape
-        got = tuple(shape)
-        if got == (c, h, w):
-            return 1
-        if len(got) == 3 and got[0] == c and got[1] % h == 0 and got[1] // h == got[2] / w:
-            return got[1] // h
-        raise ConfigError(f"classifier {self.name} takes {(c, h, w)} images (or square "
-                          f"multiples of them), got {got}")
+        """The factor images of ``shape`` are area-averaged by to the classifier's size
+        (:func:`scale_factor`); any other shape is refused."""
+        k = scale_factor(self.net.config.shape, tuple(shape))
+        if k is None:
+            raise ConfigError(f"classifier {self.name} takes {self.net.config.shape} images "
+                              f"(or square multiples of them), got {tuple(shape)}")
+        return k
 
     def _inputs(self, images: Tensor, batch: int) -> list[Tensor]:
         """Batches of float [0, 1] images on the classifier's device at its size."""
@@ -217,18 +213,28 @@ def shipped_weights() -> Path:
     return Path(str(resources.files("genlab.evaluation") / "weights"))
 
 
+def scale_factor(classifier: tuple[int, ...], images: tuple[int, ...]) -> int | None:
+    """k where (C, H, W) ``images`` are (C, kH, kW) of a classifier's (C, H, W): 1 for its own
+    shape, 2 for a 64 x 64 CIFAR-10 model scored at 32 x 32 by 2 x 2 means; None otherwise."""
+    if len(images) != 3 or images[0] != classifier[0]:
+        return None
+    (h, w), (height, width) = classifier[1:], images[1:]
+    if height % h or width % w or height // h != width // w:
+        return None
+    return height // h
+
+
 def default_classifier(shape: tuple[int, ...]) -> Path | None:
     """A shipped classifier for images of ``shape`` (C, H, W), if genlab has one: one of that
-    shape, else one whose shape it is a square multiple of (scored by area-averaging,
-    :meth:`Classifier.scale_of`)."""
+    shape, else the one it is the smallest square multiple of (:func:`scale_factor`)."""
     folder = shipped_weights()
     fits = []
     for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        c, h, w = ClassifierConfig(**json.loads(record.read_text())["config"]).shape
+        config = ClassifierConfig(**json.loads(record.read_text())["config"])
         weights = record.with_suffix(".safetensors")
-        if weights.is_file() and len(shape) == 3 and shape[0] == c and shape[1] % h == 0 \
-                and shape[1] // h == shape[2] / w:
-            fits.append((shape[1] // h, weights))
+        k = scale_factor(config.shape, tuple(shape))
+        if weights.is_file() and k is not None:
+            fits.append((k, weights))
     return min(fits)[1] if fits else None
 
 
