@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -125,11 +126,12 @@ class Classifier:
                               f"(or square multiples of them), got {tuple(shape)}")
         return k
 
-    def _inputs(self, images: Tensor, batch: int) -> list[Tensor]:
-        """Batches of float [0, 1] images on the classifier's device at its size."""
+    def _inputs(self, images: Tensor, batch: int) -> Iterator[Tensor]:
+        """Batches of float [0, 1] images on the classifier's device at its size, one at a
+        time (the shape is checked at once, before any batch is made)."""
         k = self.scale_of(tuple(images.shape[1:]))
         scaled = (lambda x: torch.nn.functional.avg_pool2d(x, k)) if k > 1 else (lambda x: x)
-        return [scaled(_as_input(b, self.device)) for b in images.split(batch)]
+        return (scaled(_as_input(b, self.device)) for b in images.split(batch))
 
     @torch.no_grad()
     def features(self, images: Tensor, batch: int = BATCH) -> Tensor:
