@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from genlab.study.runner import Executor
+
+HERE = Executor(workers=1)
+"""Runs one after another in the test's process (where its monkeypatches apply)."""
+
 
 def tiny_study(classifier: Path, **over: Any) -> dict[str, Any]:
     """A study mapping: class mean, PCA, a 2-D VAE and a GAN, one epoch each."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from studydata import tiny_study
+from studydata import HERE, tiny_study
 
 from genlab.errors import ConfigError
 from genlab.study import runner, sections
@@ -71,7 +71,8 @@ def decode_png(uri: str) -> Image.Image:
 @pytest.fixture(scope="module")
 def study_dir(tmp_path_factory: pytest.TempPathFactory, classifier: Path) -> Path:
     out = tmp_path_factory.mktemp("study")
-    run_study(study_from_dict(tiny_study(classifier)), out, out, log=lambda m: None)
+    run_study(study_from_dict(tiny_study(classifier)), out, out, log=lambda m: None,
+              executor=HERE)
     return out
 
 
@@ -119,7 +120,8 @@ def test_a_second_start_reuses_runs_and_sections(study_dir: Path, classifier: Pa
 
     monkeypatch.setattr(runner, "train", no_training)
     messages: list[str] = []
-    run_study(study_from_dict(tiny_study(classifier)), study_dir, study_dir, log=messages.append)
+    run_study(study_from_dict(tiny_study(classifier)), study_dir, study_dir,
+              log=messages.append, executor=HERE)
     assert sum("reused" in m for m in messages) == 8  # four runs, four sections
 
 
@@ -136,12 +138,12 @@ def test_a_stopped_study_continues_where_it_stopped(tmp_path: Path, classifier: 
 
     monkeypatch.setattr(runner, "write_model_section", stop_at_vae)
     with pytest.raises(KeyboardInterrupt):
-        run_study(study, tmp_path, tmp_path, log=lambda m: None)
+        run_study(study, tmp_path, tmp_path, log=lambda m: None, executor=HERE)
     assert not (tmp_path / "report.html").exists()
     finished = sorted(p.name for p in (tmp_path / "runs").iterdir())
     monkeypatch.setattr(runner, "write_model_section", real)
     messages: list[str] = []
-    run_study(study, tmp_path, tmp_path, log=messages.append)
+    run_study(study, tmp_path, tmp_path, log=messages.append, executor=HERE)
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == finished
     assert any("[1/3] mean: reused" in m for m in messages)
     assert any("[3/3] vae: reused" in m for m in messages)  # trained before the stop
@@ -155,5 +157,5 @@ def test_a_bad_model_config_stops_the_study_before_any_training(tmp_path: Path,
     models = [*tiny_study(classifier)["models"][:1], bad]
     with pytest.raises(ConfigError, match="model 'vae'.*hiden"):
         run_study(study_from_dict(tiny_study(classifier, models=models)), tmp_path, tmp_path,
-                  log=lambda m: None)
+                  log=lambda m: None, executor=HERE)
     assert not (tmp_path / "runs").exists()

@@ -22,7 +22,7 @@ def test_two_study_processes_never_train_one_run_twice(tmp_path: Path, classifie
                        evaluation={"metrics": ["fid"], "n": 32, "classifier": str(classifier)})
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(study))
     command = [sys.executable, "-m", "genlab", "study", str(tmp_path / "study.yaml"),
-               "--out", str(tmp_path / "out")]
+               "--out", str(tmp_path / "out"), "--workers", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     procs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
              for _ in range(2)]

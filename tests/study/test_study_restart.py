@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from studydata import tiny_study
+from studydata import HERE, tiny_study
 
 from genlab.study.config import study_from_dict
 from genlab.study.runner import run_study
@@ -25,7 +25,7 @@ def test_a_study_killed_mid_training_ends_as_an_uninterrupted_one(
         tmp_path: Path, classifier: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     models = tiny_study(classifier)["models"][1:3]  # pca, vae (two epochs)
     study = study_from_dict(tiny_study(classifier, models=models, seeds=[0, 1]))
-    run_study(study, tmp_path, tmp_path / "whole", log=lambda m: None)
+    run_study(study, tmp_path, tmp_path / "whole", log=lambda m: None, executor=HERE)
     real_save = Trainer._save
 
     def die_after_the_first_epoch(self: Trainer, *args: Any, **kwargs: Any) -> None:
@@ -35,10 +35,10 @@ def test_a_study_killed_mid_training_ends_as_an_uninterrupted_one(
 
     monkeypatch.setattr(Trainer, "_save", die_after_the_first_epoch)
     with pytest.raises(KeyboardInterrupt):
-        run_study(study, tmp_path, tmp_path / "killed", log=lambda m: None)
+        run_study(study, tmp_path, tmp_path / "killed", log=lambda m: None, executor=HERE)
     monkeypatch.setattr(Trainer, "_save", real_save)
     messages: list[str] = []
-    run_study(study, tmp_path, tmp_path / "killed", log=messages.append)
+    run_study(study, tmp_path, tmp_path / "killed", log=messages.append, executor=HERE)
     assert any("vae seed 1: resuming vae" in m for m in messages)
     whole, killed = _numbers(tmp_path / "whole"), _numbers(tmp_path / "killed")
     assert whole.keys() == killed.keys()

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from studydata import tiny_study
+from studydata import HERE, tiny_study
 
 from genlab.study.config import study_from_dict
 from genlab.study.runner import plan
@@ -38,7 +38,7 @@ def test_a_two_seed_study_shows_intervals_and_aggregate_rows(tmp_path: Path,
     study = tiny_study(classifier, models=models, seeds=[0, 1],
                        evaluation={"metrics": ["nll", "fid"], "n": 64, "nll_images": 8,
                                    "iw_samples": 10, "classifier": str(classifier)})
-    run_study(study_from_dict(study), tmp_path, tmp_path, log=lambda m: None)
+    run_study(study_from_dict(study), tmp_path, tmp_path, log=lambda m: None, executor=HERE)
     table = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert [(r["model"], r["seed"]) for r in table] == [
         ("pca", "0"), ("pca", "1"), ("vae", "0"), ("vae", "1"), ("pca", "all"), ("vae", "all")]

@@ -43,7 +43,9 @@ def cmd_study(args: argparse.Namespace) -> int:
         study.seeds = check_seeds(args.seeds, "--seeds")
     if args.address and args.executor != "ray":
         raise ConfigError("--address is the Ray cluster of --executor ray")
-    executor = Executor(args.executor, args.address, args.cpus_per_run)
+    if args.workers and args.executor != "process":
+        raise ConfigError("--workers is for --executor process (Ray places its tasks itself)")
+    executor = Executor(args.executor, args.address, args.cpus_per_run, args.workers)
     with session(Path(args.out), ["genlab", *sys.argv[1:]]):
         result = run_study(study, root, Path(args.out), device=args.device,
                            data_dir=args.data_dir, log=_log, executor=executor)
@@ -112,13 +114,19 @@ def _study_parser(sub: argparse._SubParsersAction) -> None:
                    help="train every model once per seed (train.seed), e.g. 0,1,2; the table "
                    "then gives mean ± sd and 95%% intervals (default: the study's seeds)")
     p.add_argument("--executor", choices=["process", "ray"], default="process",
-                   help="process: every run here, one after another; ray: every (model, seed) "
-                   "run as a Ray task (pip install 'genlab[ray]')")
+                   help="process: worker processes on this machine, as many runs at a time "
+                   "as it has CPUs for; ray: every (model, seed) run as a Ray task (pip "
+                   "install 'genlab[ray]')")
     p.add_argument("--address", default=None, metavar="ADDR",
                    help="the Ray cluster to use (ray start --head prints it); default: a "
                    "local Ray instance on this machine")
-    p.add_argument("--cpus-per-run", type=arg.int_range(1), default=1,
-                   help="CPUs (and torch threads) each Ray task asks for")
+    p.add_argument("--workers", type=arg.int_range(1), default=None,
+                   help="runs at a time of --executor process, e.g. 1 for one after another "
+                   "in this process (default: one per CPU, up to the number of runs)")
+    p.add_argument("--cpus-per-run", type=arg.int_range(1), default=None,
+                   help="CPUs (torch threads) of each run, e.g. 2 to train one run at a time "
+                   "on two cores (default: process, the CPUs shared out among the runs; "
+                   "ray, 1)")
     p.set_defaults(func=cmd_study)
 
 

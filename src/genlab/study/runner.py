@@ -137,12 +137,16 @@ def run_in_process(jobs: Sequence[Job], settings: StudySettings, data_dir: str |
 
 @dataclass
 class Executor:
-    """Where the runs go: ``process`` (one after another, here) or ``ray`` (tasks on the Ray
-    cluster at ``address``, a local one without it, ``cpus_per_run`` CPUs each)."""
+    """Where the runs go: ``process`` (``workers`` processes on this machine, by default as
+    many runs at a time as it has CPUs, :mod:`genlab.study.pool`; one worker: this process)
+    or ``ray`` (tasks on the Ray cluster at ``address``, a local one without it).
+    ``cpus_per_run``: the CPUs (torch threads) of each run; by default the machine's CPUs
+    shared out among the workers (one each on Ray)."""
 
     kind: str = "process"
     address: str | None = None
-    cpus_per_run: int = 1
+    cpus_per_run: int | None = None
+    workers: int | None = None
 
 
 def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = None,
@@ -160,11 +164,32 @@ def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = No
     write_text(out / "study.yaml", yaml.safe_dump(asdict(study), sort_keys=False))
     if executor.kind == "ray":
         sections = run_on_ray(jobs, study, data_dir, log, executor.address,
-                              executor.cpus_per_run)
+                              executor.cpus_per_run or 1)
     else:
-        sections = run_in_process(jobs, study, data_dir, log)
+        sections = _run_here(jobs, study, data_dir, log, executor)
     parts = [ModelPart(s, job.folder) for s, job in zip(sections, jobs, strict=True)]
     return write_outputs(study.name, parts, out, {"study": asdict(study)})
+
+
+def _run_here(jobs: Sequence[Job], settings: StudySettings, data_dir: str | None, log: Log,
+              executor: Executor) -> list[ModelSection]:
+    """The process executor: worker processes when more than one run goes at a time, else
+    this process."""
+    from genlab.study.pool import layout, run_in_pool
+
+    workers, threads = layout(jobs, executor.workers, executor.cpus_per_run)
+    if workers > 1:
+        return run_in_pool(jobs, settings, data_dir, log, workers, threads)
+    if executor.cpus_per_run is None:
+        return run_in_process(jobs, settings, data_dir, log)
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(executor.cpus_per_run)
+    try:
+        return run_in_process(jobs, settings, data_dir, log)
+    finally:
+        torch.set_num_threads(before)
 
 
 def write_outputs(title: str, parts: Sequence[ModelPart], out: Path,

@@ -1,0 +1,123 @@
+"""The default executor of ``genlab study``: the runs of a study spread over worker processes
+on this machine, every core busy.
+
+Small models do not scale over threads (an MLP VAE's step on two threads is barely faster than
+on one), so on a CPU the study runs as many runs at a time as it has cores for, each with its
+share of the threads (:func:`layout`). Each worker trains and evaluates one run at a time
+through :func:`genlab.study.runner.run_job`, holding the run directory's lock; a run another
+study process holds is left for a second round that waits for it, as in-process. Workers are
+spawned (not forked: torch's thread pools do not survive a fork) and print their lines and
+each epoch's line as they go, without progress bars (several bars on one terminal overwrite
+each other). A study with one worker, or one on a GPU, runs in this process instead.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import TextIO
+
+import torch
+
+from genlab.report.records import ModelSection
+from genlab.study.config import StudySettings
+from genlab.study.runner import Job, run_job
+from genlab.training.lock import RunDirLocked, holder
+
+Log = Callable[[str], None]
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def layout(jobs: Sequence[Job], workers: int | None = None, cpus_per_run: int | None = None,
+           cpus: int | None = None) -> tuple[int, int]:
+    """(worker processes, torch threads each) for ``jobs`` on ``cpus`` CPUs. By default one
+    worker per run up to the CPUs, the CPUs shared out among them; ``workers`` or
+    ``cpus_per_run`` fix one and the other follows. Runs on a GPU share it from one process."""
+    cpus = cpus or cpu_count()
+    if any(_on_accelerator(str(job.config.train.device)) for job in jobs):
+        return 1, cpus_per_run or cpus
+    if workers is None:
+        workers = cpus // cpus_per_run if cpus_per_run else cpus
+        workers = max(1, min(len(jobs), workers))
+    return workers, cpus_per_run or max(1, cpus // workers)
+
+
+def _on_accelerator(device: str) -> bool:
+    """Whether a run's ``train.device`` is a GPU (``auto``: one is available)."""
+    if device == "auto":
+        return torch.cuda.is_available()
+    return torch.device(device).type != "cpu"
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class _SharedStream:
+    """A worker's stderr: the terminal it shares with the other workers, shown to tqdm as not
+    a terminal, so the training's bars hide themselves and its epoch lines remain."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _start(threads: int) -> None:
+    """A worker's set-up: its share of the CPUs, its stderr shared."""
+    torch.set_num_threads(threads)
+    sys.stderr = _SharedStream(sys.stderr)  # type: ignore[assignment]
+
+
+def _work(job: Job, settings: StudySettings, data_dir: str | None,
+          wait_for_lock: bool) -> ModelSection:
+    """One run in a worker: train (or reuse) and evaluate it, its lines printed as they come."""
+    _say(f"{job.tag}: in worker pid {os.getpid()}")
+    return run_job(job, settings, data_dir, _say, wait_for_lock)
+
+
+def run_in_pool(jobs: Sequence[Job], settings: StudySettings, data_dir: str | None,
+                log: Log, workers: int, threads: int) -> list[ModelSection]:
+    """Every job on ``workers`` spawned processes of ``threads`` torch threads; the sections
+    in the jobs' order. A run that fails stops the study (the runs in flight finish, the
+    others are not started) and its error is raised here."""
+    log(f"{len(jobs)} runs on {workers} worker processes, {threads} torch thread(s) each")
+    done: dict[int, ModelSection] = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
+                             initargs=(threads,)) as pool:
+        for wait_for_lock in (False, True):
+            left = [i for i in range(len(jobs)) if i not in done]
+            pending: dict[Future[ModelSection], int] = {
+                pool.submit(_work, jobs[i], settings, data_dir, wait_for_lock): i for i in left}
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    i = pending.pop(future)
+                    try:
+                        done[i] = future.result()
+                    except RunDirLocked:
+                        log(f"{jobs[i].tag}: {jobs[i].run_dir} is in use by "
+                            f"{holder(jobs[i].run_dir)}: coming back to it")
+                    except BaseException:
+                        for other in pending:
+                            other.cancel()
+                        raise
+    return [done[i] for i in range(len(jobs))]

@@ -1,0 +1,100 @@
+"""The process executor's worker pool: how it shares the CPUs, and a real tiny study on two
+spawned workers that ends as the same study run in this process."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+from studydata import tiny_study
+
+from genlab.study.config import study_from_dict
+from genlab.study.pool import layout
+from genlab.study.runner import Executor, plan, run_study
+from genlab.training.lock import run_lock
+
+
+def _jobs(n: int, device: str = "cpu") -> list[Any]:
+    return [SimpleNamespace(config=SimpleNamespace(train=SimpleNamespace(device=device)))] * n
+
+
+@pytest.mark.parametrize(("jobs", "workers", "cpus_per_run", "cpus", "expected"), [
+    (10, None, None, 2, (2, 1)),     # two cores: two runs at a time, a thread each
+    (1, None, None, 2, (1, 2)),      # one run: both threads to it, in this process
+    (4, None, None, 16, (4, 4)),     # the CPUs shared out among the runs
+    (10, None, 2, 8, (4, 2)),        # --cpus-per-run fixes the threads, workers follow
+    (10, 3, None, 8, (3, 2)),        # --workers fixes the workers, threads follow
+    (10, 1, None, 2, (1, 2)),        # --workers 1: one after another, here
+])
+def test_the_cpus_are_shared_out_among_the_runs(jobs: int, workers: int | None,
+                                                cpus_per_run: int | None, cpus: int,
+                                                expected: tuple[int, int]) -> None:
+    assert layout(_jobs(jobs), workers, cpus_per_run, cpus) == expected
+
+
+def test_runs_on_a_gpu_share_it_from_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert layout(_jobs(6, "cuda"), None, None, 16) == (1, 16)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert layout(_jobs(6, "auto"), None, None, 16) == (6, 2)  # auto: the CPU here
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert layout(_jobs(6, "auto"), None, None, 16) == (1, 16)
+
+
+def _numbers(out: Path) -> dict[str, Any]:
+    results = json.loads((out / "results.json").read_text())
+    return {m["label"]: m["summary"] for m in results["models"]}
+
+
+@pytest.mark.slow
+def test_two_workers_train_the_study_as_this_process_would(
+        tmp_path: Path, classifier: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    study = study_from_dict(tiny_study(classifier, models=tiny_study(classifier)["models"][1:]))
+    messages: list[str] = []
+    run_study(study, tmp_path, tmp_path / "pool", log=messages.append,
+              executor=Executor(workers=2, cpus_per_run=1))
+    assert messages[0] == "3 runs on 2 worker processes, 1 torch thread(s) each"
+    pids = set(re.findall(r"in worker pid (\d+)", capfd.readouterr().err))
+    assert len(pids) == 2  # both workers trained
+    threads = torch.get_num_threads()
+    run_study(study, tmp_path, tmp_path / "here", log=lambda m: None,
+              executor=Executor(workers=1, cpus_per_run=1))
+    assert torch.get_num_threads() == threads  # this process's threads are given back
+    pool, here = _numbers(tmp_path / "pool"), _numbers(tmp_path / "here")
+    assert list(pool) == ["pca", "vae", "gan"] and pool.keys() == here.keys()
+    for label, numbers in here.items():  # one thread each side: the same computation
+        torch.testing.assert_close(pool[label], numbers, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_run_another_process_holds_is_waited_for_in_a_second_round(
+        tmp_path: Path, classifier: Path) -> None:
+    study = study_from_dict(tiny_study(classifier, models=tiny_study(classifier)["models"][:2]))
+    held = plan(study, tmp_path, tmp_path / "out")[1].run_dir
+    asked, released = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with run_lock(held):
+            released.set()
+            asked.wait(timeout=300)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    released.wait()
+    messages: list[str] = []
+
+    def log(message: str) -> None:
+        messages.append(message)
+        if "coming back to it" in message:
+            asked.set()
+
+    run_study(study, tmp_path, tmp_path / "out", log=log, executor=Executor(workers=2))
+    holder.join()
+    assert any(f"{held} is in use by pid" in m for m in messages)
+    assert [m["label"] for m in json.loads((tmp_path / "out" / "results.json").read_text())
+            ["models"]] == ["mean", "pca"]
