@@ -16,6 +16,8 @@ Targets (issue 19): FID <= 8 with DDIM <= 100 steps, class entropy >= 2.28 nats.
 
     python benchmarks/ddpm_mnist_quality.py --data-dir ../shared/data [--minutes 35] \
         [--steps 20] [--out runs/bench_ddpm]
+    # the measurements alone, of a run trained elsewhere (e.g. the DDPM of study_mnist)
+    python benchmarks/ddpm_mnist_quality.py --run runs/study-mnist/runs/ddpm-* --steps 50
     # reduced, for a busy machine: the embedded mnist-mini, 2,000 samples
     python benchmarks/ddpm_mnist_quality.py --dataset mnist-mini --val-size 1000 \
         --minutes 20 --samples 2000 --steps 10 --nll-images 50 --timesteps 20 --psnr-images 50
@@ -56,6 +58,17 @@ def trained(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     return load(out, which="last", data_dir=args.data_dir), {
         "epochs_run": len(result.history), "train_wall_minutes": round(minutes, 1),
         "final_val_mse": result.history[-1].get("val/mse") if result.history else None}
+
+
+def existing(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """A run trained elsewhere, as it is (its best checkpoint), with what its training took."""
+    history = [json.loads(line) for line in Path(args.run, "metrics.jsonl").read_text()
+               .splitlines() if line.strip()]
+    epochs = [h for h in history if "val/mse" in h]
+    return load(args.run, data_dir=args.data_dir), {
+        "run": args.run, "epochs_run": len(epochs),
+        "train_wall_minutes": round(sum(h["seconds"] for h in epochs) / 60, 1),
+        "final_val_mse": epochs[-1]["val/mse"] if epochs else None}
 
 
 def measured(run: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -103,9 +116,12 @@ def main() -> None:
     p.add_argument("--prediction", choices=["eps", "v"], default=None,
                    help="model.prediction (default: the config's)")
     p.add_argument("--out", default="runs/bench_ddpm")
+    p.add_argument("--run", default=None, metavar="DIR",
+                   help="measure this trained run instead of training one")
     args = p.parse_args()
     torch.manual_seed(0)
-    run, training = trained(args)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    run, training = existing(args) if args.run else trained(args)
     report = {**training, **measured(run, args)}
     report["verdict"] = verdict(report)
     print(json.dumps(report, indent=2))
