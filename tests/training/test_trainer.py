@@ -172,6 +172,15 @@ def test_early_stopping_with_patience(tmp_path, tiny):
     assert result.stopped_early and len(result.history) == 3 and result.best_epoch == 1
 
 
+def test_the_time_limit_counts_the_training_of_every_session(tmp_path, tiny):
+    # A budget of a microsecond: the first epoch starts (nothing spent yet), no second one;
+    # resumed with more epochs, the run has already spent its budget and trains none.
+    budget = {"epochs": 4, "time_limit": 1e-8}
+    assert len(train(tiny(train=budget), out=tmp_path / "run").history) == 1
+    resumed = train(tiny(train={**budget, "epochs": 6}), out=tmp_path / "run", resume=True)
+    assert len(resumed.history) == 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("family", ["pca", "mean"])
 def test_closed_form_models_use_the_same_entry_point(tmp_path, tiny, family):

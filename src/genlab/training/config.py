@@ -61,7 +61,8 @@ class TrainConfig:
     family's defaults, else 1e-3, (0.9, 0.999), 0); ``optim.<player>`` overrides them for one
     player (a GAN's ``generator`` or ``discriminator``). ``schedule``: constant | linear (anneal
     to ``lr_final``) | cosine. ``patience``: early-stopping patience in epochs on the family's
-    selection metric (0 = off); ``time_limit``: minutes after which no new epoch starts (0 =
+    selection metric (0 = off); ``time_limit``: minutes of training (the epochs' training
+    seconds, summed over every session of a resumed run) after which no new epoch starts (0 =
     off); ``epoch_samples``: images decoded from fixed noise to ``samples/epoch_NNN.png`` after
     every epoch (0 = off). ``precision``: fp32 | bf16 (the networks under autocast; losses,
     metrics, weights and optimiser states stay fp32); ``channels_last``: convolutional

@@ -4,9 +4,8 @@ The loop owns the data, the devices, the optimisers and the run directory; the m
 training step. Each batch, the trainer calls ``model.train_step(batch, update, step)``, where
 ``update(player, loss)`` is one optimiser step of that player (gradients all-reduced under
 torchrun, clipped, NaN-checked, logged, and the player's weights averaged when ``train.ema`` is
-on); then every scheduler steps once. A checkpoint is written atomically after every epoch and
-resuming restores weights, optimisers, schedulers and every RNG, so on CPU a killed-and-resumed
-run ends with the same weights as an uninterrupted one.
+on); then every scheduler steps once. An atomic checkpoint after every epoch restores weights,
+optimisers, schedulers and RNGs, so on CPU a killed-and-resumed run ends as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -175,9 +174,8 @@ class Trainer:
             self._restore(opts, scheds)
         else:
             self._start_fresh()
-        started = time.perf_counter()
         while self.state.epoch < cfg.epochs and not self.state.stopped_early:
-            if cfg.time_limit > 0 and time.perf_counter() - started > 60 * cfg.time_limit:
+            if cfg.time_limit > 0 and self._training_seconds() > 60 * cfg.time_limit:
                 break
             row = self._train_epoch(batches, opts, scheds)
             row.update(prefixed("val", self.evaluate(self.val_images, self.val_labels)))
@@ -188,6 +186,10 @@ class Trainer:
             self._save(best=improved, opts=opts, scheds=scheds)
             if cfg.progress and self.dist.is_main:
                 tqdm.write(epoch_line(row))
+
+    def _training_seconds(self) -> float:
+        """Training time so far, over every session: a resumed run's budget continues."""
+        return sum(row.get("seconds", 0.0) for row in self.state.history)
 
     def _start_fresh(self) -> None:
         """config.yaml, and metric files holding no rows (whatever the directory held)."""
