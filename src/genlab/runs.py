@@ -63,6 +63,7 @@ class Run:
             val_size=d.val_size,
             split_seed=d.split_seed,
             size=d.size,
+            classes=d.classes,
         )
 
     @property

@@ -119,3 +119,21 @@ def test_dataset_status(tmp_path: Path) -> None:
     assert rows["fashion-mnist"]["found"] and "magic number" in rows["fashion-mnist"]["error"]
     empty = {row["name"]: row for row in dataset_status(tmp_path / "nothing")}
     assert not empty["mnist"]["found"] and empty["mnist"]["path"] is None
+
+
+def test_classes_keep_their_images_of_the_same_split() -> None:
+    whole = load_dataset("mnist-mini")
+    kept = load_dataset("mnist-mini", classes=["4", "9"])
+    assert kept.class_names == whole.class_names  # labels and names unchanged
+    for name, split in whole.splits.items():
+        mask = (split.labels == 4) | (split.labels == 9)
+        assert torch.equal(kept.splits[name].images, split.images[mask])  # same carve
+        assert torch.equal(kept.splits[name].labels, split.labels[mask])
+        assert set(kept.splits[name].labels.tolist()) == {4, 9}
+
+
+def test_unknown_or_no_classes_are_named() -> None:
+    with pytest.raises(DataError, match=r"no class 'seven' in this dataset; its classes are 0, "):
+        load_dataset("mnist-mini", classes=["4", "seven"])
+    with pytest.raises(DataError, match="lists no class"):
+        load_dataset("mnist-mini", classes=[])

@@ -56,3 +56,12 @@ def test_another_key_or_a_damaged_file_is_recomputed(tiny_classifier: Path, imag
 def test_no_cache_writes_nothing(tiny_classifier: Path, images, stats_cache: Path) -> None:
     assert reference_set(load_classifier(tiny_classifier), images, KEY, cache=False).path is None
     assert not stats_cache.exists()
+
+
+def test_the_key_names_the_classes_a_run_keeps() -> None:
+    from genlab.evaluation.reference import dataset_key
+    from genlab.training.config import DataConfig
+
+    whole = dataset_key("cifar10", "test", DataConfig(dataset="cifar10"))
+    kept = dataset_key("cifar10", "test", DataConfig(dataset="cifar10", classes=["horse", "bird"]))
+    assert "classes" not in whole and kept == {**whole, "classes": ["horse", "bird"]}

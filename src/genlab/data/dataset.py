@@ -164,6 +164,20 @@ def _ordered(splits: dict[str, Any]) -> dict[str, Any]:
     return {k: splits[k] for k in [*first, *(s for s in splits if s not in first)]}
 
 
+def _keep_classes(splits: dict[str, Split], classes: list[str],
+                  class_names: list[str]) -> dict[str, Split]:
+    """Every split restricted to the images of ``classes``."""
+    if not classes:
+        raise DataError("data.classes lists no class; leave it out to keep them all")
+    unknown = [c for c in classes if c not in class_names]
+    if unknown:
+        raise DataError(f"data.classes: no class {unknown[0]!r} in this dataset; its classes "
+                        f"are {', '.join(class_names)}")
+    wanted = torch.tensor([class_names.index(c) for c in classes])
+    kept = {k: torch.isin(s.labels, wanted) for k, s in splits.items()}
+    return {k: Split(s.images[kept[k]], s.labels[kept[k]]) for k, s in splits.items()}
+
+
 def _carve_val(splits: dict[str, Split], val_size: int, seed: int) -> dict[str, Split]:
     """Hold out ``val_size`` train images chosen by a seeded permutation (sorted, so both parts
     keep the source order). Sources that already have a ``val`` split keep theirs."""
@@ -205,6 +219,7 @@ def load_dataset(
     size: int | None = None,
     download: bool = False,
     mode: str | None = None,
+    classes: list[str] | None = None,
 ) -> ImageDataset:
     """Load a dataset fully into memory as uint8 (N,C,H,W) tensors.
 
@@ -212,6 +227,9 @@ def load_dataset(
     of train as ``val`` (default per dataset, 0 for none) by a permutation seeded with
     ``split_seed``. ``size`` resizes to size x size. ``mode`` ("L"/"RGB") applies to folders.
     A source with an ``unlabeled`` split (STL-10) also gets ``train+unlabeled`` (val excluded).
+    ``classes`` (names) keeps only their images in every split, after the validation split is
+    carved (the same split, restricted), their labels and the class list unchanged, so a
+    classifier of the whole dataset still names them; unlabeled images are dropped.
     """
     if size is not None and size < 1:
         raise DataError(f"size must be positive, got {size}")
@@ -233,6 +251,8 @@ def load_dataset(
         )
     splits = {k: Split(x, y) for k, (x, y) in raw.items()}
     splits = _carve_val(splits, default_val if val_size is None else val_size, split_seed)
+    if classes is not None:
+        splits = _keep_classes(splits, classes, class_names)
     if size is not None:
         splits = {k: Split(resize_images(s.images, size), s.labels) for k, s in splits.items()}
     return ImageDataset(name, _ordered(_join_unlabeled(splits)), class_names)

@@ -96,6 +96,10 @@ def reference_set(
 
 
 def dataset_key(dataset: str, split: str, data: Any) -> dict[str, Any]:
-    """What identifies a run's real images: its data config's dataset, split and sizing."""
-    return {"dataset": dataset, "split": split, "val_size": data.val_size,
-            "split_seed": data.split_seed, "size": data.size}
+    """What identifies a run's real images: its data config's dataset, split, sizing and the
+    classes it keeps (named only when it keeps some, so whole-dataset keys stay as they were)."""
+    key = {"dataset": dataset, "split": split, "val_size": data.val_size,
+           "split_seed": data.split_seed, "size": data.size}
+    if data.classes is not None:
+        key["classes"] = list(data.classes)
+    return key

@@ -31,9 +31,9 @@ PRECISIONS = ("fp32", "bf16")
 @dataclass
 class DataConfig:
     """Which images the model sees. ``binarize``: none | static (one fixed Bernoulli draw) |
-    dynamic (a fresh draw per batch) | threshold (pixel > 0.5). ``train_split`` names the split
-    trained on (STL-10: ``train+unlabeled``); validation uses ``val`` when present, else
-    ``test``."""
+    dynamic (a fresh draw per batch) | threshold (pixel > 0.5). ``train_split``: the split
+    trained on (STL-10: ``train+unlabeled``), validated on ``val``, else ``test``. ``classes``:
+    the classes kept in every split (``[horse, bird]``; labels and class names unchanged)."""
 
     dataset: str = "mnist-mini"
     train_split: str = "train"
@@ -43,6 +43,7 @@ class DataConfig:
     binarize: str = "none"
     size: int | None = None
     download: bool = False
+    classes: list[str] | None = None
 
 
 @dataclass
@@ -61,15 +62,14 @@ class TrainConfig:
     family's defaults, else 1e-3, (0.9, 0.999), 0); ``optim.<player>`` overrides them for one
     player (a GAN's ``generator`` or ``discriminator``). ``schedule``: constant | linear (anneal
     to ``lr_final``) | cosine. ``patience``: early-stopping patience in epochs on the family's
-    selection metric (0 = off); ``time_limit``: minutes of training (the epochs' training
-    seconds, summed over every session of a resumed run) after which no new epoch starts (0 =
-    off); ``epoch_samples``: images decoded from fixed noise to ``samples/epoch_NNN.png`` after
-    every epoch (0 = off). ``precision``: fp32 | bf16 (the networks under autocast; losses,
-    metrics, weights and optimiser states stay fp32); ``channels_last``: convolutional
-    networks and image batches in that memory format; ``compile``: ``torch.compile`` the
-    networks (eager where it fails); ``tensorboard``: event files in ``RUN/tensorboard/``;
-    ``ema``: decay of a moving average of the weights that validation, sampling and evaluation
-    use (0 = off; ``training.average``)."""
+    selection metric (0 = off); ``time_limit``: minutes of training (summed over the sessions
+    of a resumed run) after which no new epoch starts (0 = off); ``epoch_samples``: images
+    decoded from fixed noise to ``samples/epoch_NNN.png`` after every epoch (0 = off).
+    ``precision``: fp32 | bf16 (networks under autocast; losses, metrics, weights and optimiser
+    states fp32); ``channels_last``: convolutional networks and batches in that memory format;
+    ``compile``: ``torch.compile`` the networks (eager where it fails); ``tensorboard``: event
+    files in ``RUN/tensorboard/``; ``ema``: decay of a moving average of the weights that
+    validation, sampling and evaluation use (0 = off; ``training.average``)."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -312,8 +312,7 @@ def read_yaml(path: str | Path, what: str = "config file") -> Any:
 def load_config(path: str | Path, stored: bool = False) -> RunConfig:
     """Read a YAML run config (``stored``: one a run wrote, see :func:`config_from_dict`); a
     missing or malformed file is a ConfigError naming it."""
-    path = Path(path)
-    raw = read_yaml(path)
+    raw = read_yaml(path := Path(path))
     try:
         return config_from_dict(raw or {}, stored=stored)
     except ConfigError as exc:

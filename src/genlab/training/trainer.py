@@ -102,8 +102,8 @@ class Trainer:
     # --- setup --------------------------------------------------------------------------
     def _load_data(self) -> None:
         cfg = self.config.data
-        ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir, val_size=cfg.val_size,
-                          split_seed=cfg.split_seed, size=cfg.size, download=cfg.download)
+        ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir, val_size=cfg.val_size, size=cfg.size,
+                          split_seed=cfg.split_seed, download=cfg.download, classes=cfg.classes)
         self.shape, self.num_classes = ds.shape, ds.num_classes
         self.eval_split = "val" if "val" in ds.splits else "test"
         train, val = ds.split(cfg.train_split), ds.split(self.eval_split)
@@ -261,10 +261,9 @@ class Trainer:
         if metric is None:
             return float(row["epoch"])
         if metric not in row:
-            raise ConfigError(
-                f"the {self.config.model.name!r} model selects checkpoints by {metric!r}, "
-                f"which its evaluation does not log (logged: {', '.join(row)})"
-            )
+            raise ConfigError(f"the {self.config.model.name!r} model selects checkpoints by "
+                              f"{metric!r}, which its evaluation does not log (logged: "
+                              f"{', '.join(row)})")
         return float(row[metric])
 
     def _prior_subset(self) -> tuple[Tensor, Tensor]:
@@ -314,9 +313,8 @@ class Trainer:
         saved = config_from_dict(ckpt.meta["config"], stored=True).to_dict()["model"]
         if saved != self.config.to_dict()["model"]:
             diff = sorted(k for k in saved if saved[k] != getattr(self.config.model, k, None))
-            raise CheckpointError(
-                f"{source} was trained with another model config (differs in model.{diff[0]})"
-            )
+            raise CheckpointError(f"{source} was trained with another model config (differs "
+                                  f"in model.{diff[0]})")
         self.state, rngs = restore_training(ckpt, source, self.model, self.averaged, opts,
                                             scheds)
         torch.set_rng_state(rngs["torch"])
