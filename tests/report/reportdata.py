@@ -16,7 +16,9 @@ def part(tmp_path: Path, label: str, summary: dict, scale: str | None = None,
     """A run's section with a sample grid, on the likelihood ``scale`` given."""
     folder = tmp_path / label / str(seed)
     save_image_grid(torch.rand(4, 1, 8, 8), folder / "samples.png")
-    metrics = {**({"nll": {"scale": scale}} if scale else {}), **(metrics or {})}
+    nll = {"scale": scale, "images": 8, "split": "test", "nll_method": "k = 5",
+           "note": "a synthetic record"}
+    metrics = {**({"nll": nll} if scale else {}), **(metrics or {})}
     section = ModelSection(label, "key", {"model": label, "dataset": "mnist-mini", "epoch": 3},
                            summary, {"metrics": metrics, "skipped": {"kid": "no"}},
                            [Figure("samples", "samples", "samples.png")],

@@ -52,6 +52,20 @@ def test_method_notes_say_how_the_numbers_were_made(parts) -> None:
     assert any(n.startswith("a: likelihood on 8 test images, k = 5") for n in notes)
 
 
+def test_a_model_scored_on_other_counts_is_named_in_the_note(parts) -> None:
+    fid = {"samples": 100, "real": 200, "split": "test", "feature_space": "fid-x",
+           "classifier_sha256": "abc", "sampling": {}}
+    parts[0].section.evaluation["metrics"] = {"fid": fid}
+    parts[1].section.evaluation["metrics"] = {"fid": {**fid, "samples": 20, "real": 20,
+                                                      "sampling": {"steps": 50, "eta": 0.0}}}
+    note = next(n for n in method_notes(parts[:2]) if n.startswith("FID"))
+    assert note.startswith("FID, KID, precision/recall, IS and confidence: 100 samples against "
+                           "200 real test images, feature space fid-x")
+    label = parts[1].section.label
+    assert note.endswith(f"; {label}: 20 samples against 20 real test images (eta 0.0, "
+                         "steps 50).")
+
+
 def test_the_numbers_behind_perturbations_and_augmentation_are_tabulated() -> None:
     metrics = {
         "believability": {

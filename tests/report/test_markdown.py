@@ -14,8 +14,10 @@ from genlab.report.perturbations import confidence_figure, confidence_table
 from genlab.report.records import Figure
 from genlab.report.table import rows
 
+MOVED_SETTINGS = {"images": 10, "sigmas": [0.5, 1.0], "alphas": [0.5, 1.0],
+                  "source_class": "horse", "target_class": "bird"}
 MOVED = {"believability": {
-    "recon_confidence": 0.9,
+    "recon_confidence": 0.9, "settings": MOVED_SETTINGS,
     "perturb": {"sigmas": [0.5, 1.0], "mean_max_softmax": [0.8, 0.6]},
     "toward_class": {"alphas": [0.5, 1.0], "target": "bird", "source": "horse",
                      "target_accuracy": [0.3, 0.9], "mean_max_softmax": [0.7, 0.9]},
@@ -34,20 +36,26 @@ def _blend(source: float, target: float) -> dict:
             "share_other": round(1 - source - target, 6)}
 
 
+SCORED = {"samples": 100, "real": 100, "split": "test", "feature_space": "fid-x",
+          "classifier_sha256": "abc", "sampling": {}}
+"""What every FID record says of how it was made."""
+
+
 def _parts(tmp_path: Path):
     mean = part(tmp_path, "mean", {"fid": 300.0, "recon_confidence": 0.6},
-                metrics={"believability": {"recon_confidence": 0.6},
-                         "fid": {"fid": 300.0, "real_fid": 2.5}})
+                metrics={"believability": {"recon_confidence": 0.6, "settings": MOVED_SETTINGS},
+                         "fid": {"fid": 300.0, "real_fid": 2.5, **SCORED}})
     mean.section.run["model"] = "mean"
     vae = [part(tmp_path, "vae", {"fid": f, "nll_nats": n}, "discrete, binarisation dynamic",
                 seed=s, metrics={"believability": {**MOVED["believability"], "blend": b},
-                                 "fid": {"fid": f, "real_fid": 2.5}})
+                                 "fid": {"fid": f, "real_fid": 2.5, **SCORED}})
            for s, (f, n, b) in enumerate([(50.0, 90.0, _blend(0.5, 0.2)),
                                           (54.0, 91.0, _blend(0.3, 0.4))])]
     for p in vae:  # the first seed's blend figure goes on the page
         save_image_grid(torch.rand(4, 3, 8, 8), p.folder / "blend.png")
         p.section.figures.append(Figure("blend", "blends", "blend.png"))
-    gan = part(tmp_path, "gan", {"fid": 40.0}, metrics={"fid": {"fid": 40.0, "real_fid": 2.5}})
+    gan = part(tmp_path, "gan", {"fid": 40.0},
+               metrics={"fid": {"fid": 40.0, "real_fid": 2.5, **SCORED}})
     return [mean, *vae, gan]
 
 
@@ -82,6 +90,8 @@ def test_the_page_has_grouped_tables_the_floor_figures_and_provenance(tmp_path) 
     assert "- Command: `genlab study configs/study_demo.yaml --out runs/demo`" in text
     assert "Wall time of the recorded sessions: 1.50 h over 1 session(s)" in text
     assert "2 CPUs" in text
+    assert ("- FID, KID, precision/recall, IS and confidence: 100 samples against 100 real "
+            "test images, feature space fid-x (classifier abc).") in text  # the page's notes
     assets = tmp_path / "docs" / "demo"
     assert {p.name for p in assets.iterdir()} == {"confidence.png", "mean-samples.png",
                                                    "vae-samples.png", "gan-samples.png",

@@ -24,7 +24,10 @@ def _study(root: Path, finished: bool) -> None:
         folder = root / "models" / label
         save_image_grid(torch.rand(4, 1, 8, 8), folder / "samples.png")
         section = ModelSection(label, "k", {"model": label}, {"fid": 10.0 + i},
-                               {"metrics": {"fid": {"fid": 10.0 + i, "real_fid": 1.0}}},
+                               {"metrics": {"fid": {"fid": 10.0 + i, "real_fid": 1.0,
+                                                    "samples": 64, "real": 64, "split": "test",
+                                                    "feature_space": "fid-mnistnet",
+                                                    "classifier_sha256": "abc"}}},
                                [Figure("samples", "samples", "samples.png")], {},
                                {"seconds": 2.0, "epochs_run": 3}, seed=0)
         (folder / "section.json").write_text(json.dumps(section.to_json()))

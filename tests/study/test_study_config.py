@@ -25,6 +25,15 @@ def test_shared_settings_sit_under_each_model_and_overrides_on_top(tmp_path: Pat
     assert config.data.binarize == "dynamic"
 
 
+def test_options_added_later_keep_the_hash_of_runs_that_leave_them_unset(
+        tmp_path: Path) -> None:
+    study = study_from_dict(BASE)
+    config = resolve_model(study, study.models[0], tmp_path)
+    assert config_hash(config) == "087216bbe2"  # as before data.classes existed
+    config.data.classes = ["4", "9"]
+    assert config_hash(config) != "087216bbe2"
+
+
 def test_a_model_config_may_be_a_file_beside_the_study(tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text("model: {name: pca, n_components: 3}\nout: runs/x\n")
     (tmp_path / "s.yaml").write_text("models: [{label: pca, config: m.yaml}]\n")
@@ -104,3 +113,31 @@ def test_every_shipped_study_config_loads_and_resolves() -> None:
 def test_bad_seeds_are_named(seeds: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         study_from_dict({**BASE, "seeds": seeds})
+
+
+def test_a_model_may_have_its_own_settings_over_the_study_s(tmp_path: Path) -> None:
+    from genlab.study.config import settings_of
+    from genlab.study.runner import plan
+
+    study = study_from_dict({
+        "evaluation": {"n": 500, "nll_images": 40, "metrics": ["fid", "nll"]},
+        "figures": {"samples": 25},
+        "models": [BASE["models"][0],
+                   {"label": "slow", "config": {"model": {"name": "vae"}},
+                    "settings": {"evaluation": {"n": 100, "metrics": ["fid"]}}}]})
+    shared, own = (settings_of(study, m) for m in study.models)
+    assert (shared.evaluation.n, shared.evaluation.metrics) == (500, ["fid", "nll"])
+    assert (own.evaluation.n, own.evaluation.metrics) == (100, ["fid"])
+    assert own.evaluation.nll_images == 40 and own.figures.samples == 25  # the study's
+    assert [job.settings.evaluation.n for job in plan(study, tmp_path, tmp_path)] == [500, 100]
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"evaluations": {}}, r"models\[0\].settings must map some of evaluation, perturbations"),
+    ({"evaluation": {"m": 3}}, r"unknown key models\[0\].settings.evaluation.m; valid keys"),
+    ({"evaluation": {"metrics": ["fidd"]}}, "unknown metric 'fidd'"),
+    ({"figures": 3}, r"settings.figures must be a mapping"),
+])
+def test_bad_model_settings_are_named(settings: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        study_from_dict({"models": [{**BASE["models"][0], "settings": settings}]})

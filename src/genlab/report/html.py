@@ -134,21 +134,37 @@ SEEDED = ("Arrows say which way is better. Each number is the mean ± sd over th
           "overlap the runner-up's; otherwise ≈ marks the models tied with it.")
 
 
+def _fid_note(scored: Sequence[Any]) -> str:
+    """How the samples were scored: the first model's counts, and each model's that differ
+    (its own ``settings``)."""
+    def counts(p: Any) -> str:
+        m = p.section.metrics["fid"]
+        sampling = ", ".join(f"{k} {v}" for k, v in sorted((m.get("sampling") or {}).items()))
+        return (f"{m['samples']} samples against {m['real']} real {m['split']} images"
+                + (f" ({sampling})" if sampling else ""))
+
+    m = scored[0].section.metrics["fid"]
+    own = [f"{p.label}: {counts(p)}" for p in scored[1:] if counts(p) != counts(scored[0])]
+    return (f"FID, KID, precision/recall, IS and confidence: {counts(scored[0])}, feature space "
+            f"{m['feature_space']} (classifier {m['classifier_sha256']})"
+            + (f"; {'; '.join(own)}" if own else "") + ".")
+
+
 def method_notes(parts: Sequence[ModelPart]) -> list[str]:
     """How the numbers were made, from the evaluation records: samples, feature space, the
     likelihood's binarisation and estimator, the perturbations."""
     notes: list[str] = []
-    for p in [m.parts[0] for m in rows(parts)]:
+    firsts = [m.parts[0] for m in rows(parts)]
+    scored = [p for p in firsts if "fid" in p.section.metrics]
+    if scored:
+        notes.append(_fid_note(scored))
+    for p in firsts:
         metrics = p.section.metrics
-        if "fid" in metrics and not any("feature space" in n for n in notes):
-            m = metrics["fid"]
-            notes.append(f"FID, KID, precision/recall, IS and confidence: {m['samples']} samples "
-                         f"against {m['real']} real {m['split']} images, feature space "
-                         f"{m['feature_space']} (classifier {m['classifier_sha256']}).")
         if "nll" in metrics:
             m = metrics["nll"]
+            scale = m.get("scale") or m["binarize"]
             notes.append(f"{p.label}: likelihood on {m['images']} {m['split']} images, "
-                         f"{m['nll_method']}, scale {m.get('scale', m['binarize'])}: {m['note']}.")
+                         f"{m['nll_method']}, scale {scale}: {m['note']}.")
         if "believability" in metrics and not any(n.startswith("Perturbations") for n in notes):
             s = metrics["believability"]["settings"]
             notes.append(f"Perturbations on {s['images']} test images: noise σ in {s['sigmas']} "

@@ -4,8 +4,8 @@ reader of the project sees without running it. Made from the study folder by
 best values and the real-vs-real floor of the sample metrics, the classifier-confidence
 figure and table, every model's samples side by side, the blends of the two classes' codes
 (the pegasus experiment) of every model that has them, and how the numbers were made (the
-exact commands, genlab version, hardware, wall time). Its small PNGs go in a folder beside
-the page, named after it.
+exact commands, genlab version, hardware, wall time, the method notes of the HTML page). Its
+small PNGs go in a folder beside the page, named after it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from genlab.evaluation.registry import SUMMARY
 from genlab.io import write_text
+from genlab.report.html import method_notes
 from genlab.report.perturbations import confidence_figure, confidence_table, png_bytes
 from genlab.report.table import (
     HEADINGS,
@@ -165,7 +166,8 @@ def render_markdown(title: str, parts: Sequence[ModelPart], out: Path,
               "| " + " | ".join(_figure(m, assets, "samples") for m in models) + " |", ""]
     lines += blends(models, assets)
     lines += ["## How these numbers were made", "", *provenance(sessions, models),
-              f"- This page: `genlab results {source} --out {out}`", ""]
+              f"- This page: `genlab results {source} --out {out}`",
+              *(f"- {note}" for note in method_notes(parts)), ""]
     return write_text(out, "\n".join(lines))
 
 

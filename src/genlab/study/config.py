@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +47,22 @@ LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 RUNTIME_KEYS = {"train": ("progress", "device", "tensorboard"), "data": ("data_dir",)}
 """Options that change how a run is shown, where it runs or where its data is read from, not
 what it learns: left out of the hash, so a study trained on a GPU is reused on a CPU."""
+UNSET_KEYS = {"data": {"classes": None}}
+"""Options added after studies were run, left out of the hash while unset, so that a run
+which does not use them keeps its hash (and a study folder its runs) across the upgrade."""
 
 
 @dataclass
 class StudyModel:
     """One model of the study: a label (its row and folder name), a run config (a mapping or
-    a YAML path, relative to the study file) and ``section.key=value`` overrides."""
+    a YAML path, relative to the study file), ``section.key=value`` overrides and its own
+    ``settings`` where the study's do not suit it (``settings: {evaluation: {n: 2000}}`` for a
+    model whose samples are dear), merged over the study's (None: the study's)."""
 
     label: str = ""
     config: dict[str, Any] | str = field(default_factory=dict)
     set: list[str] = field(default_factory=list)
+    settings: StudySettings | None = None
 
 
 @dataclass
@@ -114,12 +120,18 @@ def study_from_dict(raw: Any, where: str = "study") -> StudyConfig:
     config = StudyConfig(
         name=str(raw.get("name", "study")),
         data=_mapping(raw, "data", where), train=_mapping(raw, "train", where),
-        models=[_model(m, f"{where}: models[{i}]") for i, m in enumerate(models)],
         seeds=check_seeds(raw.get("seeds") or [], f"{where}: seeds"),
         **{k: config_dataclass(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()},
     )
+    config.models = [_model(m, config, where, i) for i, m in enumerate(models)]
     _check(config, where)
     return config
+
+
+def settings_of(study: StudyConfig, model: StudyModel) -> StudySettings:
+    """The settings ``model`` is evaluated and drawn with: its own, else the study's."""
+    return model.settings or StudySettings(
+        **{k: getattr(study, k) for k in SECTIONS})
 
 
 def check_seeds(seeds: Any, where: str) -> list[int]:
@@ -133,20 +145,44 @@ def check_seeds(seeds: Any, where: str) -> list[int]:
     return list(seeds)
 
 
-def _model(raw: Any, where: str) -> StudyModel:
+def _model(raw: Any, study: StudySettings, source: str, i: int) -> StudyModel:
     """One entry of ``models``; its run config is checked later, by :func:`resolve_model`."""
+    where = f"{source}: models[{i}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a mapping with label, config and set")
-    unknown = sorted(set(raw) - {"label", "config", "set"})
+    unknown = sorted(set(raw) - {"label", "config", "set", "settings"})
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]}; valid keys: label, config, set")
+        raise ConfigError(f"{where}: unknown key {unknown[0]}; valid keys: label, config, set, "
+                          "settings")
     config = raw.get("config") or {}
     if not isinstance(config, dict | str):
         raise ConfigError(f"{where}.config must be a run config mapping or a YAML path")
     overrides = raw.get("set") or []
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
         raise ConfigError(f"{where}.set must be a list of section.key=value strings")
-    return StudyModel(str(raw.get("label", "")), config, overrides)
+    return StudyModel(str(raw.get("label", "")), config, overrides,
+                      _own_settings(raw.get("settings"), study, f"models[{i}].settings",
+                                    source))
+
+
+def _own_settings(raw: Any, study: StudySettings, name: str,
+                  source: str) -> StudySettings | None:
+    """A model's ``settings``: each section's keys over the study's, checked as the study's."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - set(SECTIONS):
+        raise ConfigError(f"{source}: {name} must map some of {', '.join(SECTIONS)} to their "
+                          "keys")
+    merged = {}
+    for key, cls in SECTIONS.items():
+        override = raw.get(key) or {}
+        if not isinstance(override, dict):
+            raise ConfigError(f"{source}: {name}.{key} must be a mapping, got {override!r}")
+        merged[key] = config_dataclass(cls, {**asdict(getattr(study, key)), **override},
+                                       f"{name}.{key}")
+    settings = StudySettings(**merged)
+    _check_settings(settings, f"{source}: {name}")
+    return settings
 
 
 def _mapping(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -165,10 +201,14 @@ def _check(config: StudyConfig, where: str) -> None:
     repeated = sorted({v for v in labels if labels.count(v) > 1})
     if repeated:
         raise ConfigError(f"{where}: the label {repeated[0]!r} is used twice")
-    bad = [m for m in config.evaluation.metrics if m not in METRICS]
+    _check_settings(config, where)
+
+
+def _check_settings(settings: StudySettings, where: str) -> None:
+    bad = [m for m in settings.evaluation.metrics if m not in METRICS]
     if bad:
         raise ConfigError(f"{where}: unknown metric {bad[0]!r}; choose from {', '.join(METRICS)}")
-    if config.evaluation.n < 2:
+    if settings.evaluation.n < 2:
         raise ConfigError(f"{where}: evaluation.n must be at least 2")
 
 
@@ -210,4 +250,8 @@ def config_hash(config: RunConfig) -> str:
     for section, keys in RUNTIME_KEYS.items():
         for key in keys:
             raw[section].pop(key, None)
+    for section, defaults in UNSET_KEYS.items():
+        for key, default in defaults.items():
+            if raw[section].get(key) == default:
+                raw[section].pop(key, None)
     return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:10]

@@ -23,7 +23,6 @@ from typing import TextIO
 import torch
 
 from genlab.report.records import ModelSection
-from genlab.study.config import StudySettings
 from genlab.study.runner import Job, run_job
 from genlab.training.lock import RunDirLocked, holder
 
@@ -86,15 +85,14 @@ def _start(threads: int) -> None:
     sys.stderr = _SharedStream(sys.stderr)  # type: ignore[assignment]
 
 
-def _work(job: Job, settings: StudySettings, data_dir: str | None,
-          wait_for_lock: bool) -> ModelSection:
+def _work(job: Job, data_dir: str | None, wait_for_lock: bool) -> ModelSection:
     """One run in a worker: train (or reuse) and evaluate it, its lines printed as they come."""
     _say(f"{job.tag}: in worker pid {os.getpid()}")
-    return run_job(job, settings, data_dir, _say, wait_for_lock)
+    return run_job(job, data_dir, _say, wait_for_lock)
 
 
-def run_in_pool(jobs: Sequence[Job], settings: StudySettings, data_dir: str | None,
-                log: Log, workers: int, threads: int) -> list[ModelSection]:
+def run_in_pool(jobs: Sequence[Job], data_dir: str | None, log: Log, workers: int,
+                threads: int) -> list[ModelSection]:
     """Every job on ``workers`` spawned processes of ``threads`` torch threads; the sections
     in the jobs' order. A run that fails stops the study (the runs in flight finish, the
     others are not started) and its error is raised here."""
@@ -106,7 +104,7 @@ def run_in_pool(jobs: Sequence[Job], settings: StudySettings, data_dir: str | No
         for wait_for_lock in (False, True):
             left = [i for i in range(len(jobs)) if i not in done]
             pending: dict[Future[ModelSection], int] = {
-                pool.submit(_work, jobs[i], settings, data_dir, wait_for_lock): i for i in left}
+                pool.submit(_work, jobs[i], data_dir, wait_for_lock): i for i in left}
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:

@@ -20,7 +20,6 @@ from typing import Any
 
 from genlab.errors import ConfigError, GenlabError
 from genlab.report.records import ModelSection
-from genlab.study.config import StudySettings
 from genlab.study.runner import Job, run_job
 
 Log = Callable[[str], None]
@@ -37,19 +36,18 @@ def import_ray() -> Any:
     return ray
 
 
-def _task(job: Job, settings: StudySettings, data_dir: str | None,
-          threads: int) -> tuple[ModelSection, list[str]]:
+def _task(job: Job, data_dir: str | None, threads: int) -> tuple[ModelSection, list[str]]:
     """One run on a Ray worker, its torch threads the CPUs it was given; returns its section
     and the lines it logged (the driver prints them)."""
     import torch
 
     torch.set_num_threads(threads)
     lines: list[str] = [f"{job.tag}: on {os.uname().nodename} (pid {os.getpid()})"]
-    section = run_job(job, settings, data_dir, lines.append, wait=True)
+    section = run_job(job, data_dir, lines.append, wait=True)
     return section, lines
 
 
-def run_on_ray(jobs: Sequence[Job], settings: StudySettings, data_dir: str | None = None,
+def run_on_ray(jobs: Sequence[Job], data_dir: str | None = None,
                log: Log = print, address: str | None = None,
                cpus_per_run: int = 1) -> list[ModelSection]:
     """Every job as a Ray task on the cluster at ``address`` (None: a local instance);
@@ -64,7 +62,7 @@ def run_on_ray(jobs: Sequence[Job], settings: StudySettings, data_dir: str | Non
         pending = {
             task.options(num_cpus=cpus_per_run,
                          num_gpus=1 if str(job.config.train.device).startswith("cuda") else 0)
-            .remote(job, settings, data_dir, cpus_per_run): i
+            .remote(job, data_dir, cpus_per_run): i
             for i, job in enumerate(jobs)}
         log(f"{len(jobs)} runs submitted to Ray ({cpus_per_run} CPU each, "
             f"{ray.cluster_resources().get('CPU', 0):g} CPUs in the cluster)")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,13 @@ from genlab.report.html import method_notes, render_report
 from genlab.report.records import ModelSection
 from genlab.report.table import ModelPart, aggregates, results_csv
 from genlab.runs import open_run
-from genlab.study.config import StudyConfig, StudySettings, config_hash, resolve_model
+from genlab.study.config import (
+    StudyConfig,
+    StudySettings,
+    config_hash,
+    resolve_model,
+    settings_of,
+)
 from genlab.study.sections import write_model_section
 from genlab.training.config import RunConfig
 from genlab.training.lock import RunDirLocked, holder, run_lock
@@ -54,8 +60,8 @@ class StudyResult:
 @dataclass
 class Job:
     """One run of a study, what a worker trains and evaluates: the model's label, the seed
-    it is trained with, its resolved run config, its run directory, the folder of its section
-    and a log tag."""
+    it is trained with, its resolved run config, its run directory, the folder of its section,
+    a log tag and the settings it is evaluated and drawn with."""
 
     label: str
     seed: int
@@ -63,6 +69,7 @@ class Job:
     run_dir: Path
     folder: Path
     tag: str
+    settings: StudySettings = field(default_factory=StudySettings)
 
 
 def train_or_reuse(config: RunConfig, run_dir: Path, log: Log) -> str:
@@ -80,9 +87,10 @@ def plan(study: StudyConfig, root: Path, out: Path, device: str | None = None,
     """Every (model, seed) run of ``study`` (config paths relative to ``root``), resolved and
     checked before any training starts. Without ``study.seeds``, one run per model under its
     own seed, in the folders a study has always used."""
-    resolved = [(m.label, resolve_model(study, m, root)) for m in study.models]
+    resolved = [(m.label, resolve_model(study, m, root), settings_of(study, m))
+                for m in study.models]
     jobs = []
-    for label, config in resolved:
+    for label, config, settings in resolved:
         for seed in study.seeds or [None]:
             run = copy.deepcopy(config)
             if seed is not None:
@@ -94,14 +102,15 @@ def plan(study: StudyConfig, root: Path, out: Path, device: str | None = None,
             folder = out / "models" / label
             jobs.append(Job(label, run.train.seed, run,
                             out / "runs" / f"{label}-{config_hash(run)}",
-                            folder if seed is None else folder / f"seed-{seed}", label))
+                            folder if seed is None else folder / f"seed-{seed}", label,
+                            settings))
     for i, job in enumerate(jobs, 1):
         seeded = f" seed {job.seed}" if study.seeds else ""
         job.tag = f"[{i}/{len(jobs)}] {job.label}{seeded}"
     return jobs
 
 
-def run_job(job: Job, settings: StudySettings, data_dir: str | None = None, log: Log = print,
+def run_job(job: Job, data_dir: str | None = None, log: Log = print,
             wait: bool = False) -> ModelSection:
     """Train (or reuse) and evaluate one run while holding its directory: a run another
     process holds is :class:`RunDirLocked` at once, or with ``wait`` once it is free (and
@@ -112,13 +121,13 @@ def run_job(job: Job, settings: StudySettings, data_dir: str | None = None, log:
     with run_lock(job.run_dir, wait=wait):
         say(f"{train_or_reuse(job.config, job.run_dir, say)} ({job.run_dir})")
         run = open_run(job.run_dir, device=job.config.train.device, data_dir=data_dir)
-        section = write_model_section(job.label, run, job.folder, settings, say)
+        section = write_model_section(job.label, run, job.folder, job.settings, say)
         section.run_dir, section.seed = str(job.run_dir), job.seed
         write_json(job.run_dir / "evaluation.json", section.evaluation)
     return section
 
 
-def run_in_process(jobs: Sequence[Job], settings: StudySettings, data_dir: str | None = None,
+def run_in_process(jobs: Sequence[Job], data_dir: str | None = None,
                    log: Log = print) -> list[ModelSection]:
     """Each job in turn; one that another study process holds is left for a second pass,
     which waits for it, so two processes on one study split the runs and train none twice."""
@@ -128,7 +137,7 @@ def run_in_process(jobs: Sequence[Job], settings: StudySettings, data_dir: str |
             if i in done:
                 continue
             try:
-                done[i] = run_job(job, settings, data_dir, log, wait)
+                done[i] = run_job(job, data_dir, log, wait)
             except RunDirLocked:
                 log(f"{job.tag}: {job.run_dir} is in use by {holder(job.run_dir)}: "
                     "coming back to it")
@@ -163,15 +172,15 @@ def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = No
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "study.yaml", yaml.safe_dump(asdict(study), sort_keys=False))
     if executor.kind == "ray":
-        sections = run_on_ray(jobs, study, data_dir, log, executor.address,
+        sections = run_on_ray(jobs, data_dir, log, executor.address,
                               executor.cpus_per_run or 1)
     else:
-        sections = _run_here(jobs, study, data_dir, log, executor)
+        sections = _run_here(jobs, data_dir, log, executor)
     parts = [ModelPart(s, job.folder) for s, job in zip(sections, jobs, strict=True)]
     return write_outputs(study.name, parts, out, {"study": asdict(study)})
 
 
-def _run_here(jobs: Sequence[Job], settings: StudySettings, data_dir: str | None, log: Log,
+def _run_here(jobs: Sequence[Job], data_dir: str | None, log: Log,
               executor: Executor) -> list[ModelSection]:
     """The process executor: worker processes when more than one run goes at a time, else
     this process."""
@@ -179,15 +188,15 @@ def _run_here(jobs: Sequence[Job], settings: StudySettings, data_dir: str | None
 
     workers, threads = layout(jobs, executor.workers, executor.cpus_per_run)
     if workers > 1:
-        return run_in_pool(jobs, settings, data_dir, log, workers, threads)
+        return run_in_pool(jobs, data_dir, log, workers, threads)
     if executor.cpus_per_run is None:
-        return run_in_process(jobs, settings, data_dir, log)
+        return run_in_process(jobs, data_dir, log)
     import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(executor.cpus_per_run)
     try:
-        return run_in_process(jobs, settings, data_dir, log)
+        return run_in_process(jobs, data_dir, log)
     finally:
         torch.set_num_threads(before)
 
