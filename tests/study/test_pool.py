@@ -4,7 +4,10 @@ spawned workers that ends as the same study run in this process."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +15,7 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 from studydata import tiny_study
 
 from genlab.study.config import study_from_dict
@@ -98,3 +102,19 @@ def test_a_run_another_process_holds_is_waited_for_in_a_second_round(
     assert any(f"{held} is in use by pid" in m for m in messages)
     assert [m["label"] for m in json.loads((tmp_path / "out" / "results.json").read_text())
             ["models"]] == ["mean", "pca"]
+
+
+@pytest.mark.slow
+def test_a_run_that_fails_in_a_worker_is_its_own_one_line_error(tmp_path: Path,
+                                                                 classifier: Path) -> None:
+    vae = {"label": "vae", "config": {"model": {"name": "vae", "hidden": [32], "latent_dim": 2},
+                                      "train": {"lr": 1e12}}}  # diverges at once
+    study = tiny_study(classifier, models=[tiny_study(classifier)["models"][0], vae])
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study))
+    done = subprocess.run([sys.executable, "-m", "genlab", "study", str(tmp_path / "study.yaml"),
+                           "--out", str(tmp_path / "out"), "--workers", "2"],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("genlab: error: loss is ")
+    assert not (tmp_path / "out" / "report.html").exists()
