@@ -118,3 +118,39 @@ def test_a_run_that_fails_in_a_worker_is_its_own_one_line_error(tmp_path: Path,
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("genlab: error: loss is ")
     assert not (tmp_path / "out" / "report.html").exists()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie left for a container's init to reap counts as ended)."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads worker states from /proc (Linux)")
+def test_sigterm_stops_the_study_and_its_workers_at_once(tmp_path: Path,
+                                                         classifier: Path) -> None:
+    long = {"model": {"name": "vae", "hidden": [32], "latent_dim": 2}, "train": {"epochs": 500}}
+    study = tiny_study(classifier, models=[{"label": "a", "config": long},
+                                           {"label": "b", "config": long, "set": ["train.seed=1"]}])
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study))
+    started = subprocess.Popen([sys.executable, "-m", "genlab", "study",
+                                str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out"),
+                                "--workers", "2"], stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert started.stderr is not None
+    pids, training = [], 0
+    for line in started.stderr:  # both workers training
+        pids += [int(p) for p in re.findall(r"in worker pid (\d+)", line)]
+        training += ": training vae into " in line
+        if training == 2:
+            break
+    started.terminate()
+    try:
+        assert started.wait(timeout=60) != 0
+    finally:
+        started.kill()
+    assert not any(_alive(pid) for pid in pids)
+    assert not json.loads((tmp_path / "out" / "sessions.jsonl").read_text())["finished"]

@@ -91,31 +91,52 @@ def _work(job: Job, data_dir: str | None, wait_for_lock: bool) -> ModelSection:
     return run_job(job, data_dir, _say, wait_for_lock)
 
 
+def _run_round(pool: ProcessPoolExecutor, jobs: Sequence[Job], left: list[int],
+               done: dict[int, ModelSection], data_dir: str | None, log: Log,
+               wait_for_lock: bool) -> None:
+    """Submit the jobs ``left`` and collect their sections into ``done``; a run another
+    process holds is left out (for the next round), a failing run cancels those not started."""
+    pending: dict[Future[ModelSection], int] = {
+        pool.submit(_work, jobs[i], data_dir, wait_for_lock): i for i in left}
+    while pending:
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            i = pending.pop(future)
+            try:
+                done[i] = future.result()
+            except RunDirLocked:
+                log(f"{jobs[i].tag}: {jobs[i].run_dir} is in use by "
+                    f"{holder(jobs[i].run_dir)}: coming back to it")
+            except BaseException:
+                for other in pending:
+                    other.cancel()
+                raise
+
+
+def _stop_workers() -> None:
+    """Terminate this process's worker processes: an interrupted study (Ctrl-C, SIGTERM) stops
+    now, its runs resuming from their last checkpoints when it is started again."""
+    for child in multiprocessing.active_children():
+        child.terminate()
+    for child in multiprocessing.active_children():
+        child.join(timeout=30)
+
+
 def run_in_pool(jobs: Sequence[Job], data_dir: str | None, log: Log, workers: int,
                 threads: int) -> list[ModelSection]:
     """Every job on ``workers`` spawned processes of ``threads`` torch threads; the sections
     in the jobs' order. A run that fails stops the study (the runs in flight finish, the
-    others are not started) and its error is raised here."""
+    others are not started) and its error is raised here; an interrupt stops the workers too."""
     log(f"{len(jobs)} runs on {workers} worker processes, {threads} torch thread(s) each")
     done: dict[int, ModelSection] = {}
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
                              initargs=(threads,)) as pool:
-        for wait_for_lock in (False, True):
-            left = [i for i in range(len(jobs)) if i not in done]
-            pending: dict[Future[ModelSection], int] = {
-                pool.submit(_work, jobs[i], data_dir, wait_for_lock): i for i in left}
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    i = pending.pop(future)
-                    try:
-                        done[i] = future.result()
-                    except RunDirLocked:
-                        log(f"{jobs[i].tag}: {jobs[i].run_dir} is in use by "
-                            f"{holder(jobs[i].run_dir)}: coming back to it")
-                    except BaseException:
-                        for other in pending:
-                            other.cancel()
-                        raise
+        try:
+            for wait_for_lock in (False, True):
+                left = [i for i in range(len(jobs)) if i not in done]
+                _run_round(pool, jobs, left, done, data_dir, log, wait_for_lock)
+        except (KeyboardInterrupt, SystemExit):
+            _stop_workers()  # else leaving the pool would wait for the runs in flight
+            raise
     return [done[i] for i in range(len(jobs))]
