@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -150,7 +151,9 @@ def test_sigterm_stops_the_study_and_its_workers_at_once(tmp_path: Path,
     started.terminate()
     try:
         assert started.wait(timeout=60) != 0
-    finally:
+        assert not any(_alive(pid) for pid in pids)
+    finally:  # a failing check leaves no process behind
         started.kill()
-    assert not any(_alive(pid) for pid in pids)
+        for pid in filter(_alive, pids):
+            os.kill(pid, signal.SIGKILL)
     assert not json.loads((tmp_path / "out" / "sessions.jsonl").read_text())["finished"]
