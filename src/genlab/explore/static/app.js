@@ -161,6 +161,7 @@ async function decodeNow() {
 }
 
 function show(src, caption) {
+  S.shown = (S.shown ?? 0) + 1;  // how many images were shown: a slow answer checks it
   S.image = src; $("current").src = src; $("download-png").href = src;
   if (caption !== undefined) $("caption").textContent = caption;
 }
@@ -234,6 +235,7 @@ async function blend() {
     .map(Number);
   const w = Number($("blend-w").value);
   $("blend-w-value").textContent = w.toFixed(2);
+  const asked = S.shown;  // an image shown while the blend computes (a prior draw) stays
   const out = await api(`runs/${S.run.id}/blend`, { a_class: $("blend-a").value,
     b_class: $("blend-b").value, n: 6, w, flip: $("blend-flip").checked ? [0] : [],
     flip_dims: dims });
@@ -243,6 +245,7 @@ async function blend() {
       ? out.row_labels[i] : ["A", "A decoded", "B", "B decoded", "blend"][i];
     line.append(name, ...row.map((u) => img(u))); return line;
   }));
+  if (S.shown !== asked) return;
   show(out.rows[out.rows.length - 1][0], out.title); S.numbers = out.numbers;
 }
 
