@@ -113,12 +113,13 @@ def _run_round(pool: ProcessPoolExecutor, jobs: Sequence[Job], left: list[int],
                 raise
 
 
-def _stop_workers() -> None:
-    """Terminate this process's worker processes: an interrupted study (Ctrl-C, SIGTERM) stops
-    now, its runs resuming from their last checkpoints when it is started again."""
-    for child in multiprocessing.active_children():
+def _stop_workers(others: set[multiprocessing.process.BaseProcess]) -> None:
+    """Terminate the pool's workers (this process's children but ``others``): an interrupted
+    study (Ctrl-C, SIGTERM) stops now, its runs resuming from their last checkpoints."""
+    workers = [c for c in multiprocessing.active_children() if c not in others]
+    for child in workers:
         child.terminate()
-    for child in multiprocessing.active_children():
+    for child in workers:
         child.join(timeout=30)
 
 
@@ -130,6 +131,7 @@ def run_in_pool(jobs: Sequence[Job], data_dir: str | None, log: Log, workers: in
     log(f"{len(jobs)} runs on {workers} worker processes, {threads} torch thread(s) each")
     done: dict[int, ModelSection] = {}
     context = multiprocessing.get_context("spawn")
+    others = set(multiprocessing.active_children())
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
                              initargs=(threads,)) as pool:
         try:
@@ -137,6 +139,6 @@ def run_in_pool(jobs: Sequence[Job], data_dir: str | None, log: Log, workers: in
                 left = [i for i in range(len(jobs)) if i not in done]
                 _run_round(pool, jobs, left, done, data_dir, log, wait_for_lock)
         except (KeyboardInterrupt, SystemExit):
-            _stop_workers()  # else leaving the pool would wait for the runs in flight
+            _stop_workers(others)  # else leaving the pool would wait for the runs in flight
             raise
     return [done[i] for i in range(len(jobs))]
