@@ -99,6 +99,29 @@ def test_a_vae_runs_all_four_on_the_chosen_images(runs, tiny_classifier) -> None
     assert sum(out["blend"]["counts"].values()) == out["blend"]["images"] == 10
 
 
+def test_both_class_moves_share_one_pool_of_centroid_images_training_codes(runs, monkeypatch):
+    import genlab.evaluation.believability as believability
+
+    run, calls = open_run(runs["vae"]), []
+
+    def counted(run, limit):
+        calls.append(limit)
+        return real(run, limit)
+
+    real = believability.training_codes
+    monkeypatch.setattr(believability, "training_codes", counted)
+    settings = PerturbationSettings(images=10, sigmas=[1.0], alphas=[1.0], source_class="4",
+                                    target_class="9", centroid_images=120)
+    experiments = run_experiments(run, settings)
+    assert calls == [120]  # encoded once, for the centroid and the move toward a class
+    assert int(experiments["centroid"].numbers["centroid_images_per_class"].sum()) == 120
+
+
+def test_a_centroid_pool_of_no_images_is_refused() -> None:
+    with pytest.raises(ConfigError, match="centroid_images must be a positive"):
+        PerturbationSettings(centroid_images=0)
+
+
 def test_the_same_seed_gives_the_same_perturbations(runs) -> None:
     run = open_run(runs["vae"])
     a, b = run_experiments(run, SMALL), run_experiments(run, SMALL)

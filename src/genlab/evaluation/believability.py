@@ -29,7 +29,16 @@ from genlab.errors import ConfigError
 from genlab.evaluation.classifier import open_classifier
 from genlab.evaluation.confidence import mean_max_softmax, target_accuracy
 from genlab.evaluation.unavailable import MetricUnavailable
-from genlab.latent.moves import blend, centroid, perturb, toward_class
+from genlab.latent.moves import (
+    CENTROID_IMAGES,
+    TrainingCodes,
+    blend,
+    centroid,
+    perturb,
+    require_encoder_codes,
+    toward_class,
+    training_codes,
+)
 from genlab.latent.results import ExperimentResult
 from genlab.models.base import Decoder, Reconstructor, has
 from genlab.runs import Run
@@ -39,7 +48,10 @@ from genlab.runs import Run
 class PerturbationSettings:
     """The perturbations: how many test images, the noise scales, the step sizes toward the
     targets, the source and target classes of the move toward another class and of the blend
-    (names or numbers), the jitter of that target and the blend's weight of the source."""
+    (names or numbers), the jitter of that target and the blend's weight of the source;
+    ``centroid_images``: the training images whose codes give the class centroids and target
+    pools (None: ``CENTROID_IMAGES``; fewer for a model whose codes are dear, e.g. a DDPM's,
+    50 DDIM steps each)."""
 
     images: int = 256
     sigmas: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
@@ -49,8 +61,12 @@ class PerturbationSettings:
     noise: float = 0.1
     blend_weight: float = 0.6
     seed: int = 0
+    centroid_images: int | None = None
 
     def __post_init__(self) -> None:
+        if self.centroid_images is not None and self.centroid_images < 1:
+            raise ConfigError("perturbations.centroid_images must be a positive number of "
+                              f"training images, got {self.centroid_images}")
         if not 0 <= self.blend_weight <= 1:
             raise ConfigError("perturbations.blend_weight must lie in [0, 1] (the weight of the "
                               f"source class's codes), got {self.blend_weight}")
@@ -72,12 +88,21 @@ def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> E
     out = Experiments()
     gen = torch.Generator().manual_seed(s.seed)
     first = run.select(split, index=run.spread(split, s.images, s.seed))
+    encoded: list[TrainingCodes] = []
+
+    def pool(op: str) -> TrainingCodes:
+        """The training codes of both class moves, encoded once."""
+        require_encoder_codes(run.model, op)
+        if not encoded:
+            encoded.append(training_codes(run, s.centroid_images or CENTROID_IMAGES))
+        return encoded[0]
+
     steps = {
         "perturb": lambda: perturb(run, first, s.sigmas, gen),
         "toward_class": lambda: toward_class(
             run, run.select(split, n=s.images, cls=s.source_class), s.target_class,
-            s.alphas, s.noise, generator=gen),
-        "centroid": lambda: centroid(run, first, s.alphas),
+            s.alphas, s.noise, generator=gen, pool=pool("toward-class")),
+        "centroid": lambda: centroid(run, first, s.alphas, pool=pool("centroid")),
         "blend": lambda: class_blend(run, s, split),
     }
     if not has(run.model, Decoder):

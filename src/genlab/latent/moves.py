@@ -171,15 +171,17 @@ def interpolate(
     )
 
 
-def centroid(run: Run, sel: Selection, alphas: Sequence[float]) -> ExperimentResult:
-    """Decode z + alpha (c_y - z), c_y the mean training code of the image's class: does the
-    class mean decode to a prototype, and do the steps toward it stay on the data manifold?"""
+def centroid(run: Run, sel: Selection, alphas: Sequence[float],
+             pool: TrainingCodes | None = None) -> ExperimentResult:
+    """Decode z + alpha (c_y - z), c_y the mean training code of the image's class (of
+    ``pool``, else :func:`training_codes`): does the class mean decode to a prototype, and do
+    the steps toward it stay on the data manifold?"""
     require_encoder_codes(run.model, "centroid")
     if bool((sel.y < 0).any()):
         raise ConfigError("moving toward the class centroid needs labelled images")
     m = run.model
     z = encode(m, sel.x, sel.y)
-    pool = training_codes(run)
+    pool = pool or training_codes(run)
     centroids, counts = class_centroids(pool.codes, pool.labels, run.dataset.num_classes)
     moved = ops.toward(z, centroids[sel.y], alphas)
     flat = decode(m, moved.flatten(0, 1), sel.y.repeat(len(alphas)))
@@ -202,14 +204,16 @@ def toward_class(
     noise: float = 0.1,
     use_centroid: bool = False,
     generator: torch.Generator | None = None,
+    pool: TrainingCodes | None = None,
 ) -> ExperimentResult:
     """Move each code toward a jittered code of class ``target`` (name or number): a random
-    training image's (one per image, drawn first) or the class centroid (``use_centroid``).
+    training image's of ``pool`` (else :func:`training_codes`; one per image, drawn first) or
+    the class centroid (``use_centroid``).
     The jitter (drawn second) makes repeated moves explore the class, not one point."""
     require_encoder_codes(run.model, "toward-class")
     m, k = run.model, run.class_index(target)
     z = encode(m, sel.x, sel.y)
-    pool = training_codes(run)
+    pool = pool or training_codes(run)
     of_class = pool.labels == k
     codes, indices = pool.codes[of_class], pool.indices[of_class.cpu()]
     if use_centroid:

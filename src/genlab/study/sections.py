@@ -47,10 +47,21 @@ FIGURES = {
 """Figure keys, in page order, and their captions."""
 
 
+UNSET_SETTINGS = {"centroid_images": None}
+"""Settings added after studies were run, left out of the key while unset, so that the
+sections a study wrote before keep their key (and are reused)."""
+
+
+def _keyed(settings: Any) -> dict[str, Any]:
+    fields = asdict(settings)
+    return {k: v for k, v in fields.items()
+            if k not in UNSET_SETTINGS or v != UNSET_SETTINGS[k]}
+
+
 def settings_key(run: Run, *settings: Any) -> str:
     """What a section depends on: the checkpoint's training state and every setting."""
     state = {"checkpoint": str(run.checkpoint), "epoch": run.meta.get("epoch"),
-             "step": run.meta.get("step"), "settings": [asdict(s) for s in settings]}
+             "step": run.meta.get("step"), "settings": [_keyed(s) for s in settings]}
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
 
 

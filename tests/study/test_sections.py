@@ -1,0 +1,23 @@
+"""The key under which a study's model section is cached, and reused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from types import SimpleNamespace
+
+from genlab.evaluation.believability import PerturbationSettings
+from genlab.study.sections import settings_key
+
+RUN = SimpleNamespace(checkpoint="runs/x/checkpoints/best.safetensors",
+                      meta={"epoch": 3, "step": 30})
+
+
+def test_a_setting_added_later_keeps_the_key_of_sections_written_before_it_while_unset():
+    settings = PerturbationSettings(images=64)
+    before = {k: v for k, v in asdict(settings).items() if k != "centroid_images"}
+    state = {"checkpoint": RUN.checkpoint, "epoch": 3, "step": 30, "settings": [before]}
+    written = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+    assert settings_key(RUN, settings) == written
+    assert settings_key(RUN, PerturbationSettings(images=64, centroid_images=1000)) != written
