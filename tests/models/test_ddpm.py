@@ -15,6 +15,7 @@ from genlab.errors import ConfigError
 from genlab.models import ddpm as ddpm_module
 from genlab.models.ddpm import DDPM, DDPMConfig, DDPMSampleOptions
 from genlab.models.ddpm_bound import bound_terms, pixel_bins, vlb_estimate
+from genlab.models.density import eight_bit_nats
 from genlab.models.diffusion_schedule import (
     Schedule,
     betas_for,
@@ -124,6 +125,20 @@ def test_with_every_timestep_the_estimate_is_the_exact_sum() -> None:
     assert torch.equal(sem, torch.zeros(3, dtype=torch.float64))
     ll = model.log_likelihood(x, y, k=100)
     assert ll.dtype == torch.float64 and ll.shape == (3,)
+
+
+def test_the_likelihood_is_the_bins_density_whose_8_bit_scale_is_the_bound() -> None:
+    """log_likelihood is log(P 256^D), the density constant on each pixel's bin; the 8-bit
+    scale (+ D log 256 nats) must give back the bound on -log P (not add 2 D log 256)."""
+    model, x, y = _model(), _pixels(3), torch.tensor([0, 1, -1])
+    dims = x[0].numel()
+    with torch.no_grad():
+        torch.manual_seed(3)
+        bound, _ = vlb_estimate(model, x, y, k=100)
+        torch.manual_seed(3)
+        density = model.log_likelihood(x, y, k=100)
+    torch.testing.assert_close(density, dims * math.log(256) - bound, rtol=1e-12, atol=1e-9)
+    torch.testing.assert_close(eight_bit_nats(-density, dims), bound, rtol=1e-12, atol=1e-9)
 
 
 def test_a_timestep_subset_is_unbiased_and_its_standard_error_is_right() -> None:

@@ -224,10 +224,11 @@ class DDPM(EncoderDecoderModel):
     def log_likelihood(self, x: Tensor, y: Tensor | None = None, k: int = 1000) -> Tensor:
         """The variational bound on log p(x) per image, float64 nats, estimated without bias
         from ``k`` of the T timesteps per image (all of them when k >= T), as the density on
-        [0, 1]^D that is constant on each 8-bit pixel's bin (``ddpm_bound``)."""
+        [0, 1]^D that is constant on each 8-bit pixel's bin (``ddpm_bound``): P / (1/256)^D,
+        so that the 8-bit scale's + D log 256 nats gives back the bound on -log P."""
         dims = x[0].numel()
         bound, _ = vlb_estimate(self, x, y, k)
-        return -bound - dims * math.log(256)
+        return -bound + dims * math.log(256)
 
     def likelihood_method(self, k: int) -> str:
         used = min(k, self.schedule.steps)
