@@ -50,8 +50,7 @@ class PerturbationSettings:
     targets, the source and target classes of the move toward another class and of the blend
     (names or numbers), the jitter of that target and the blend's weight of the source;
     ``centroid_images``: the training images whose codes give the class centroids and target
-    pools (None: ``CENTROID_IMAGES``; fewer for a model whose codes are dear, e.g. a DDPM's,
-    50 DDIM steps each)."""
+    pools (fewer for a model whose codes are dear, e.g. a DDPM's, 50 DDIM steps each)."""
 
     images: int = 256
     sigmas: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
@@ -61,10 +60,10 @@ class PerturbationSettings:
     noise: float = 0.1
     blend_weight: float = 0.6
     seed: int = 0
-    centroid_images: int | None = None
+    centroid_images: int = CENTROID_IMAGES
 
     def __post_init__(self) -> None:
-        if self.centroid_images is not None and self.centroid_images < 1:
+        if self.centroid_images < 1:
             raise ConfigError("perturbations.centroid_images must be a positive number of "
                               f"training images, got {self.centroid_images}")
         if not 0 <= self.blend_weight <= 1:
@@ -94,7 +93,7 @@ def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> E
         """The training codes of both class moves, encoded once."""
         require_encoder_codes(run.model, op)
         if not encoded:
-            encoded.append(training_codes(run, s.centroid_images or CENTROID_IMAGES))
+            encoded.append(training_codes(run, s.centroid_images))
         return encoded[0]
 
     steps = {

@@ -243,6 +243,12 @@ def resolve_model(study: StudyConfig, model: StudyModel, root: Path) -> RunConfi
         raise ConfigError(f"model {model.label!r}: {exc}") from None
 
 
+def without_unset(fields: dict[str, Any], unset: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` without those of ``unset`` that still hold their unset value: what a hash of
+    them leaves out, so that options added later keep the hashes written before them."""
+    return {k: v for k, v in fields.items() if k not in unset or v != unset[k]}
+
+
 def config_hash(config: RunConfig) -> str:
     """Ten hex digits of the SHA-256 of what the run learns from (runtime options excluded)."""
     raw = config.to_dict()
@@ -251,7 +257,5 @@ def config_hash(config: RunConfig) -> str:
         for key in keys:
             raw[section].pop(key, None)
     for section, defaults in UNSET_KEYS.items():
-        for key, default in defaults.items():
-            if raw[section].get(key) == default:
-                raw[section].pop(key, None)
+        raw[section] = without_unset(raw[section], defaults)
     return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:10]

@@ -24,11 +24,17 @@ from genlab.figures.curves import plot_curves
 from genlab.figures.images import save_image_grid, save_rows_figure
 from genlab.io import write_json
 from genlab.latent.experiments import interpolate, interpolation_partners, latent_map
+from genlab.latent.moves import CENTROID_IMAGES
 from genlab.latent.results import ExperimentResult, LatentMap
 from genlab.report import latent as latent_figures
 from genlab.report.records import Figure, ModelSection
 from genlab.runs import Run
-from genlab.study.config import EvaluationSettings, FigureSettings, StudySettings
+from genlab.study.config import (
+    EvaluationSettings,
+    FigureSettings,
+    StudySettings,
+    without_unset,
+)
 
 SECTION_FILE = "section.json"
 Log = Callable[[str], None]
@@ -47,21 +53,16 @@ FIGURES = {
 """Figure keys, in page order, and their captions."""
 
 
-UNSET_SETTINGS = {"centroid_images": None}
-"""Settings added after studies were run, left out of the key while unset, so that the
-sections a study wrote before keep their key (and are reused)."""
-
-
-def _keyed(settings: Any) -> dict[str, Any]:
-    fields = asdict(settings)
-    return {k: v for k, v in fields.items()
-            if k not in UNSET_SETTINGS or v != UNSET_SETTINGS[k]}
+UNSET_SETTINGS = {"centroid_images": CENTROID_IMAGES}
+"""Settings added after studies were run, left out of the key while at their default, so that
+the sections a study wrote before keep their key (and are reused)."""
 
 
 def settings_key(run: Run, *settings: Any) -> str:
     """What a section depends on: the checkpoint's training state and every setting."""
     state = {"checkpoint": str(run.checkpoint), "epoch": run.meta.get("epoch"),
-             "step": run.meta.get("step"), "settings": [_keyed(s) for s in settings]}
+             "step": run.meta.get("step"),
+             "settings": [without_unset(asdict(s), UNSET_SETTINGS) for s in settings]}
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
 
 
