@@ -63,7 +63,8 @@ def test_two_workers_train_the_study_as_this_process_would(
     messages: list[str] = []
     run_study(study, tmp_path, tmp_path / "pool", log=messages.append,
               executor=Executor(workers=2, cpus_per_run=1))
-    assert messages[0] == "3 runs on 2 worker processes, 1 torch thread(s) each"
+    assert messages[0] == ("3 runs on 2 worker processes, 1 torch thread(s) each, the longest "
+                           "first: [3/3] gan, [2/3] vae, [1/3] pca")
     pids = set(re.findall(r"in worker pid (\d+)", capfd.readouterr().err))
     assert len(pids) == 2  # both workers trained
     threads = torch.get_num_threads()

@@ -15,8 +15,9 @@ from torch import Tensor
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
 """torch-fidelity's defaults (Binkowski et al. 2018 used 100 subsets of 1,000)."""
-KID_SUBSET_CHUNK = 10
-"""Subsets whose three (m, m) kernel matrices are held at once: 10 x 3 x 1000^2 float64, 240 MB."""
+KID_SUBSET_CHUNK = 2
+"""Subsets whose (m, m) kernel matrices are formed at once: 2 x 1000^2 float32, 8 MB, which
+stays in cache (10 at once, 40 MB, took 4x longer on a 2-core CPU)."""
 IS_SPLITS = 10
 
 
@@ -90,10 +91,11 @@ def fid_bootstrap_sd(features: Tensor, ref: GaussianStats, resamples: int = FID_
 
 def _kernel_sums(a: Tensor, b: Tensor, skip_diagonal: bool) -> Tensor:
     """Sum over i, j of (a_i . b_j / d + 1)^3 per subset, (S,) float64; one (S, m, m) matrix
-    in the inputs' dtype at a time, summed in float64."""
-    gram = torch.bmm(a, b.transpose(1, 2)).div_(a.shape[2]).add_(1)
-    gram.mul_(gram.square())
-    total = gram.sum((1, 2), dtype=torch.float64)
+    in the inputs' dtype at a time, cubed in place. Rows are summed in that dtype (pairwise,
+    m terms of one sign) and the row sums in float64, as fast as one pass and as exact as a
+    float64 sum to ~1e-7 relative."""
+    gram = torch.bmm(a, b.transpose(1, 2)).div_(a.shape[2]).add_(1).pow_(3)
+    total = gram.sum(2).sum(1, dtype=torch.float64)
     if skip_diagonal:
         total = total - gram.diagonal(dim1=1, dim2=2).sum(1, dtype=torch.float64)
     return total

@@ -8,7 +8,8 @@ through :func:`genlab.study.runner.run_job`, holding the run directory's lock; a
 study process holds is left for a second round that waits for it, as in-process. Workers are
 spawned (not forked: torch's thread pools do not survive a fork) and print their lines and
 each epoch's line as they go, without progress bars (several bars on one terminal overwrite
-each other). A study with one worker, or one on a GPU, runs in this process instead.
+each other). The longest runs start first, so that no worker is left alone with one at the
+end. A study with one worker, or one on a GPU, runs in this process instead.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 
 from genlab.report.records import ModelSection
 from genlab.study.runner import Job, run_job
+from genlab.study.schedule import longest_first
 from genlab.training.lock import RunDirLocked, holder
 
 Log = Callable[[str], None]
@@ -126,9 +128,12 @@ def _stop_workers(others: set[multiprocessing.process.BaseProcess]) -> None:
 def run_in_pool(jobs: Sequence[Job], data_dir: str | None, log: Log, workers: int,
                 threads: int) -> list[ModelSection]:
     """Every job on ``workers`` spawned processes of ``threads`` torch threads; the sections
-    in the jobs' order. A run that fails stops the study (the runs in flight finish, the
-    others are not started) and its error is raised here; an interrupt stops the workers too."""
-    log(f"{len(jobs)} runs on {workers} worker processes, {threads} torch thread(s) each")
+    in the jobs' order, the runs started longest first (:mod:`genlab.study.schedule`). A run
+    that fails stops the study (the runs in flight finish, the others are not started) and its
+    error is raised here; an interrupt stops the workers too."""
+    order = longest_first(jobs, data_dir)
+    log(f"{len(jobs)} runs on {workers} worker processes, {threads} torch thread(s) each, "
+        f"the longest first: {', '.join(jobs[i].tag for i in order)}")
     done: dict[int, ModelSection] = {}
     context = multiprocessing.get_context("spawn")
     others = set(multiprocessing.active_children())
@@ -136,7 +141,7 @@ def run_in_pool(jobs: Sequence[Job], data_dir: str | None, log: Log, workers: in
                              initargs=(threads,)) as pool:
         try:
             for wait_for_lock in (False, True):
-                left = [i for i in range(len(jobs)) if i not in done]
+                left = [i for i in order if i not in done]
                 _run_round(pool, jobs, left, done, data_dir, log, wait_for_lock)
         except (KeyboardInterrupt, SystemExit):
             _stop_workers(others)  # else leaving the pool would wait for the runs in flight

@@ -3,7 +3,8 @@
 Each task trains (or reuses, or resumes) one run and evaluates it through
 :func:`genlab.study.runner.run_job`, holding the run directory's lock, with the CPUs it asks
 for (``cpus_per_run``, its torch threads) and a GPU when its config trains on CUDA. The driver
-collects the sections as tasks finish and the study writes the page when all are done.
+collects the sections as tasks finish and the study writes the page when all are done. Tasks
+are submitted longest first (:mod:`genlab.study.schedule`), as the worker pool starts them.
 Without an address a local Ray instance is started (and stopped) on this machine; with one
 (``ray start --head`` printed it) the tasks spread over that cluster, whose machines must see
 the study folder at the same path (a shared file system) and have genlab installed.
@@ -21,6 +22,7 @@ from typing import Any
 from genlab.errors import ConfigError, GenlabError
 from genlab.report.records import ModelSection
 from genlab.study.runner import Job, run_job
+from genlab.study.schedule import longest_first
 
 Log = Callable[[str], None]
 RETRIES = 3
@@ -61,9 +63,9 @@ def run_on_ray(jobs: Sequence[Job], data_dir: str | None = None,
         task = ray.remote(max_retries=RETRIES, retry_exceptions=False)(_task)
         pending = {
             task.options(num_cpus=cpus_per_run,
-                         num_gpus=1 if str(job.config.train.device).startswith("cuda") else 0)
-            .remote(job, data_dir, cpus_per_run): i
-            for i, job in enumerate(jobs)}
+                         num_gpus=1 if str(jobs[i].config.train.device).startswith("cuda") else 0)
+            .remote(jobs[i], data_dir, cpus_per_run): i
+            for i in longest_first(jobs, data_dir)}
         log(f"{len(jobs)} runs submitted to Ray ({cpus_per_run} CPU each, "
             f"{ray.cluster_resources().get('CPU', 0):g} CPUs in the cluster)")
         done: dict[int, ModelSection] = {}
