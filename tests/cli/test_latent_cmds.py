@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from genlab.cli.main import main
+from genlab.latent.moves import CENTROID_IMAGES
 
 COMMON = ["--net", "mlp", "--hidden", "64", "--epochs", "1", "--val-size", "500",
           "--binarize", "dynamic", "--no-progress"]
@@ -123,6 +124,29 @@ def test_other_families(runs, tmp_path):
     assert latent("toward-class", cvae, "-n", "2", "--target", "9", "--centroid",
                   "--out", str(tmp_path)) == 0
     assert latent("grid", cvae, "--prior", "-n", "3", "--label", "5", "--out", str(tmp_path)) == 0
+
+
+@pytest.mark.slow
+def test_the_centroids_come_from_as_many_training_images_as_asked(runs, tmp_path):
+    vae = runs["vae"]
+    assert latent("centroid", vae, "-n", "2", "--centroid-images", "300",
+                  "--out", str(tmp_path)) == 0
+    assert sum(report(tmp_path, "centroid")["centroid_images_per_class"]) == 300
+    assert latent("centroid", vae, "-n", "2", "--out", str(tmp_path)) == 0  # the default pool:
+    assert sum(report(tmp_path, "centroid")["centroid_images_per_class"]) == 9500  # all there are
+    assert latent("toward-class", vae, "-n", "2", "--target", "7", "--centroid-images", "300",
+                  "--out", str(tmp_path)) == 0
+    assert report(tmp_path, "toward-class")["target_name"] == "7"
+
+
+def test_the_help_gives_the_default_pool_and_an_empty_pool_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["latent", "centroid", "--help"])
+    assert f"default {CENTROID_IMAGES:,}" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(SystemExit) as exit_:
+        latent("centroid", "runs/any", "--centroid-images", "0")
+    assert exit_.value.code == 2
+    assert "--centroid-images: expects a positive integer, got '0'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ from genlab.io import write_json, write_text
 if TYPE_CHECKING:
     import torch
 
+    from genlab.latent.moves import TrainingCodes
     from genlab.latent.results import ExperimentResult, LatentMap
     from genlab.runs import Run, Selection
 
@@ -94,6 +95,16 @@ def _interpolate_args(p: argparse.ArgumentParser) -> None:
 def _centroid_args(p: argparse.ArgumentParser) -> None:
     _selection_args(p)
     p.add_argument("--alphas", type=arg.float_list, default="0,0.25,0.5,0.75,1", help="step sizes")
+    p.add_argument("--centroid-images", type=arg.int_range(1), default=None, metavar="N",
+                   help="training images whose codes give the class centroids and targets, as "
+                        "a study's perturbations.centroid_images (default 10,000; fewer for a "
+                        "model whose codes are dear: a DDPM's take 50 DDIM steps each)")
+
+
+def _pool(run: Run, args: argparse.Namespace) -> TrainingCodes | None:
+    """The training codes of ``--centroid-images`` images, or None: the experiment's default."""
+    n = args.centroid_images
+    return None if n is None else ex.training_codes(run, n)
 
 
 def _toward_args(p: argparse.ArgumentParser) -> None:
@@ -218,7 +229,7 @@ def _interpolate(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Ex
           "genlab latent centroid runs/vae --index 0,1,2 --out fig",
           _centroid_args, default_n=8)
 def _centroid(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
-    return ex.centroid(run, _select(run, args), args.alphas)
+    return ex.centroid(run, _select(run, args), args.alphas, _pool(run, args))
 
 
 @_command("toward-class", "move codes stochastically toward another class",
@@ -227,7 +238,8 @@ def _centroid(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Exper
           _toward_args, default_n=8)
 def _toward_class(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     sel = _select(run, args)
-    return ex.toward_class(run, sel, args.target, args.alphas, args.noise, args.centroid, gen)
+    return ex.toward_class(run, sel, args.target, args.alphas, args.noise, args.centroid, gen,
+                           _pool(run, args))
 
 
 @_command("blend", "blend two selections (pegasus) or do A + (B - C) arithmetic",
