@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genlab.cli import common as arg
+from genlab.cli import latent_flags as opts
 from genlab.errors import ConfigError
 from genlab.io import write_json, write_text
 
@@ -33,7 +34,6 @@ Handler = Callable[["Run", argparse.Namespace, "torch.Generator"],
                    "ExperimentResult | LatentMap"]
 SELECTION_KEYS = ("index", "cls", "image")
 MAX_IMAGES = 10_000  # -n at most: a t-SNE map of 10,000 codes already takes minutes
-MAX_STEPS = 1000  # decodes per interpolation row at most
 
 
 @dataclass(frozen=True)
@@ -50,117 +50,10 @@ class LatentCommand:
     needs_encoder: bool
 
 
-# --- options of each command --------------------------------------------------------------
-def _selection_args(p: argparse.ArgumentParser, prefix: str = "", what: str = "images") -> None:
-    flag = f"--{prefix}-" if prefix else "--"
-    g = p.add_argument_group(f"{what} (one of; default: -n of --split taking its classes "
-                             "in turn)")
-    g.add_argument(f"{flag}index", dest=f"{prefix}index", metavar="I,J,...", type=arg.int_list,
-                   help="indices into --split")
-    g.add_argument(f"{flag}class", dest=f"{prefix}cls", metavar="CLASS",
-                   help="the first -n images of a class (name or number) in --split")
-    g.add_argument(f"{flag}image", dest=f"{prefix}image", nargs="+", metavar="FILE",
-                   help="image files (resized to the model's image size)")
-
-
-def _fit_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("optimiser (shared by infer and complete)")
-    g.add_argument("--max-steps", type=arg.int_range(1, 10**5), default=1000, help="steps at most")
-    g.add_argument("--lr", type=arg.real(0, 1, low_open=True), default=0.05, help="Adam step size")
-    g.add_argument("--patience", type=arg.positive_int, default=50,
-                   help="stop an image after this many steps without improvement")
-    g.add_argument("--tol", type=arg.non_negative, default=0.01, help="gain that counts, nats")
-    g.add_argument("--samples", type=arg.int_range(1, 1000), default=1, help="MC samples per step")
-
-
-def _perturb_args(p: argparse.ArgumentParser) -> None:
-    _selection_args(p)
-    p.add_argument("--sigmas", type=arg.listed(arg.non_negative), default="0.25,0.5,1,2",
-                   help="noise scales")
-
-
-def _interpolate_args(p: argparse.ArgumentParser) -> None:
-    _selection_args(p, what="anchor image")
-    from genlab.latent.ops import INTERPOLATIONS
-
-    p.add_argument("--to", metavar="I,J,...", type=arg.int_list,
-                   help="indices into --split of the left images, one row each "
-                        "(default: the first image of each other class)")
-    p.add_argument("--steps", type=arg.int_range(2, MAX_STEPS), default=8,
-                   help="decodes per row, both ends included")
-    p.add_argument("--method", choices=list(INTERPOLATIONS), default="lerp",
-                   help="straight line or great circle between the codes")
-
-
-def _centroid_args(p: argparse.ArgumentParser) -> None:
-    _selection_args(p)
-    p.add_argument("--alphas", type=arg.float_list, default="0,0.25,0.5,0.75,1", help="step sizes")
-    p.add_argument("--centroid-images", type=arg.int_range(1), default=None, metavar="N",
-                   help="training images whose codes give the class centroids and targets, as "
-                        "a study's perturbations.centroid_images (default 10,000; fewer for a "
-                        "model whose codes are dear: a DDPM's take 50 DDIM steps each)")
-
-
 def _pool(run: Run, args: argparse.Namespace) -> TrainingCodes | None:
     """The training codes of ``--centroid-images`` images, or None: the experiment's default."""
     n = args.centroid_images
     return None if n is None else ex.training_codes(run, n)
-
-
-def _toward_args(p: argparse.ArgumentParser) -> None:
-    _centroid_args(p)
-    p.add_argument("--target", required=True, metavar="CLASS", help="target class, name or number")
-    p.add_argument("--noise", type=arg.non_negative, default=0.1, help="std of the target's jitter")
-    p.add_argument("--centroid", action="store_true",
-                   help="move toward the target class's centroid, not a random training image")
-
-
-def _blend_args(p: argparse.ArgumentParser) -> None:
-    for prefix, what in (("a", "selection A"), ("b", "selection B"),
-                         ("c", "selection C (gives A + (mean B - mean C) instead of a blend)")):
-        _selection_args(p, prefix, what)
-    p.add_argument("--w", type=arg.real(), default=0.6, help="weight of A")
-    p.add_argument("--flip", metavar="I,J,...", type=arg.int_list,
-                   help="positions within B whose codes change sign (e.g. dark-winged birds)")
-    p.add_argument("--flip-dims", metavar="D,...", type=arg.int_list,
-                   help="latent dimensions of B that change sign")
-    p.add_argument("--classifier", metavar="PATH", help="classifier that calls each blend A, B "
-                   "or another class (default: the shipped one for the run's images)")
-
-
-def _grid_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--prior", action="store_true",
-                   help="n x n prior samples instead of the quantile grid (any latent size)")
-    p.add_argument("--edge", type=arg.real(0, 0.5, low_open=True), default=0.05,
-                   help="lowest prior quantile on each axis (0.05: the grid spans 5%%..95%%)")
-    p.add_argument("--label", default="0", help="class to decode with (conditional models)")
-
-
-def _map_args(p: argparse.ArgumentParser) -> None:
-    from genlab.latent.maps import PROJECTIONS
-
-    _selection_args(p)
-    p.add_argument("--method", choices=PROJECTIONS, default="auto",
-                   help="auto: the raw plane for 2-D codes, else pca")
-
-
-def _complete_args(p: argparse.ArgumentParser) -> None:
-    from genlab.latent.masks import MASKS
-
-    _selection_args(p)
-    p.add_argument("--mask", choices=list(MASKS), default="left",
-                   help="; ".join(f"{k}: {v}" for k, v in MASKS.items()))
-    p.add_argument("--rate", type=arg.fraction, default=0.5, help="hidden part for --mask random")
-    p.add_argument("--box", type=arg.real(0, 1, low_open=True), default=0.5,
-                   help="hidden box side for --mask centre, a fraction of the image side")
-    p.add_argument("--mask-image", metavar="PNG",
-                   help="a mask image of the model's size: white observed, black hidden")
-    _fit_args(p)
-
-
-def _infer_args(p: argparse.ArgumentParser) -> None:
-    _selection_args(p)
-    _fit_args(p)
 
 
 COMMANDS: list[LatentCommand] = []
@@ -208,7 +101,7 @@ def _fit_options(args: argparse.Namespace) -> ex.FitOptions:
 @_command("perturb", "decode codes plus Gaussian noise of several sizes",
           "genlab latent perturb runs/vae --index 0,1,2,3 --sigmas 0.5,1,2 --out fig\n"
           "genlab latent perturb runs/pca --class 3 -n 6 --seed 1 --out fig",
-          _perturb_args, default_n=8, needs_encoder=False)
+          opts.perturb_options, default_n=8, needs_encoder=False)
 def _perturb(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     return ex.perturb(run, _select(run, args), args.sigmas, gen)
 
@@ -216,7 +109,7 @@ def _perturb(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Experi
 @_command("interpolate", "lerp/slerp rows from images of each class to an anchor image",
           "genlab latent interpolate runs/vae --index 0 --steps 10 --method slerp --out fig\n"
           "genlab latent interpolate runs/vae --index 3 --to 5,8 --out fig",
-          _interpolate_args, default_n=1, needs_encoder=False)
+          opts.interpolate_options, default_n=1, needs_encoder=False)
 def _interpolate(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     anchor = _select(run, args, n=1)
     others = (run.select(args.split, index=args.to) if args.to
@@ -227,7 +120,7 @@ def _interpolate(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Ex
 @_command("centroid", "move codes toward their class centroid by steps alpha",
           "genlab latent centroid runs/ae --class 7 -n 6 --alphas 0,0.5,1 --out fig\n"
           "genlab latent centroid runs/vae --index 0,1,2 --out fig",
-          _centroid_args, default_n=8)
+          opts.centroid_options, default_n=8)
 def _centroid(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     return ex.centroid(run, _select(run, args), args.alphas, _pool(run, args))
 
@@ -235,7 +128,7 @@ def _centroid(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Exper
 @_command("toward-class", "move codes stochastically toward another class",
           "genlab latent toward-class runs/vae --class 1 --target 7 --noise 0.2 --out fig\n"
           "genlab latent toward-class runs/cvae -n 4 --target 9 --centroid --out fig",
-          _toward_args, default_n=8)
+          opts.toward_options, default_n=8)
 def _toward_class(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     sel = _select(run, args)
     return ex.toward_class(run, sel, args.target, args.alphas, args.noise, args.centroid, gen,
@@ -246,7 +139,7 @@ def _toward_class(run: Run, args: argparse.Namespace, gen: torch.Generator) -> E
           "genlab latent blend runs/stl --a-class horse --b-class bird -n 64 --w 0.6 --flip 3,9 "
           "--out fig\n"
           "genlab latent blend runs/vae --a-index 0,1 --b-class 7 --c-class 1 --out fig",
-          _blend_args, default_n=8)
+          opts.blend_options, default_n=8)
 def _blend(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     for prefix in ("a", "b"):
         if not _chosen(args, prefix):
@@ -263,7 +156,7 @@ def _blend(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Experime
 @_command("grid", "decode a prior-quantile grid (2-D latents) or prior samples",
           "genlab latent grid runs/vae2d -n 20 --out fig\n"
           "genlab latent grid runs/vae --prior -n 8 --seed 2 --out fig",
-          _grid_args, default_n=15, needs_encoder=False)
+          opts.grid_options, default_n=15, needs_encoder=False)
 def _grid(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     return ex.grid(run, args.n, args.edge, args.prior, args.label, gen)
 
@@ -271,7 +164,7 @@ def _grid(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Experimen
 @_command("map", "2-D map of posterior means by label (raw, pca, tsne) + CSV",
           "genlab latent map runs/vae -n 1000 --method tsne --out fig\n"
           "genlab latent map runs/vae2d --split val -n 500 --out fig",
-          _map_args, default_n=1000)
+          opts.map_options, default_n=1000)
 def _map(run: Run, args: argparse.Namespace, gen: torch.Generator) -> LatentMap:
     """The map, and its points as ``OUT/map.csv`` (named in the JSON as ``csv``)."""
     from genlab.report.latent import map_csv
@@ -284,7 +177,7 @@ def _map(run: Run, args: argparse.Namespace, gen: torch.Generator) -> LatentMap:
 @_command("infer", "fit q(z) per image through the decoder, no encoder; compare",
           "genlab latent infer runs/vae -n 10 --out fig\n"
           "genlab latent infer runs/gan --index 0,1,2 --max-steps 500 --lr 0.02 --out fig",
-          _infer_args, default_n=10, needs_encoder=False)
+          opts.infer_options, default_n=10, needs_encoder=False)
 def _infer(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     return ex.infer(run, _select(run, args), _fit_options(args))
 
@@ -292,7 +185,7 @@ def _infer(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Experime
 @_command("complete", "complete images from observed pixels (half, box, random, mask)",
           "genlab latent complete runs/vae -n 10 --mask left --out fig\n"
           "genlab latent complete runs/vae --index 4,5 --mask random --rate 0.7 --out fig",
-          _complete_args, default_n=10, needs_encoder=False)
+          opts.complete_options, default_n=10, needs_encoder=False)
 def _complete(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     sel = _select(run, args)
     mask, what = ex.completion_mask(run, len(sel), args.mask, args.rate, args.box,
