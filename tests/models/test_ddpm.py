@@ -207,6 +207,28 @@ def test_sampling_is_seeded_guided_and_checks_its_options() -> None:
             DDPMSampleOptions(**bad).validate()
 
 
+def test_cpu_chunks_give_the_whole_batchs_prediction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Network calls in chunks of CPU_CHUNK images (3 here: 7 images are 3 + 3 + 1, 14 when
+    guided) change the speed, not the prediction: each image's output is its own."""
+    model = _model(timesteps=20).float()
+    xt, t, y = torch.randn(7, *SHAPE), torch.tensor([5]), torch.arange(7) % 3
+    with torch.no_grad():
+        def seeded() -> torch.Generator:
+            return torch.Generator().manual_seed(0)
+
+        whole = [model.eps(xt, t, y), model.eps(xt, t, y, guidance=1.5),
+                 model.sample(7, generator=seeded())]
+        monkeypatch.setattr(ddpm_module, "CPU_CHUNK", 3)
+        calls = []
+        monkeypatch.setattr(model.net, "forward", lambda *a, f=model.net.forward: calls.append(
+            len(a[0])) or f(*a))
+        chunked = [model.eps(xt, t, y), model.eps(xt, t, y, guidance=1.5),
+                   model.sample(7, generator=seeded())]
+    assert calls[:8] == [3, 3, 1, 3, 3, 3, 3, 2]  # eps, then guided eps (14 images)
+    for a, b in zip(whole, chunked, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)  # other batch shapes, same maths
+
+
 def test_ddim_inversion_then_decoding_reconstructs(monkeypatch: pytest.MonkeyPatch) -> None:
     """An untrained net's ODE inverts too (trained ones: benchmarks/ddpm_mnist_quality.py):
     PSNR 44.3 dB at 10 steps, 59.0 dB at 50 (asserted: above 20 and above 30)."""
