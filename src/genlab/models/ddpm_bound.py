@@ -22,7 +22,8 @@ from torch import Tensor
 from genlab.models.diffusion_schedule import discretised_gaussian_log_prob
 
 IMAGE_CHUNK = 250
-"""Images per network call of the bound (its memory, not its result)."""
+"""Images estimated together (the memory of their k noises and terms, not the result);
+the network calls within go in ``ddpm.CPU_CHUNK`` images on a CPU."""
 
 
 def pixel_bins(x: Tensor) -> Tensor:
