@@ -133,12 +133,20 @@ def optimizer_state(name: str, opt: torch.optim.Optimizer) -> tuple[dict[str, Te
 
 
 def restore_optimizer(ckpt: Checkpoint, name: str, opt: torch.optim.Optimizer) -> None:
+    """Load player ``name``'s optimiser state. Per-parameter tensors (Adam's moments) take
+    their parameter's strides: the file holds them contiguous, and torch's fused CPU Adam
+    silently updates the wrong elements when a parameter (a channels-last convolution, a
+    transposed view) and its moments are laid out differently."""
     if name not in ckpt.meta["optimizers"]:
         raise CheckpointError(f"the checkpoint holds no optimiser for player {name!r}")
     info = ckpt.meta["optimizers"][name]
+    params = [p for group in opt.param_groups for p in group["params"]]
     state: dict[int, dict[str, Any]] = {}
     for key, value in ckpt.section(f"optim.{name}").items():
         idx, _, field_name = key.partition(".")
+        param = params[int(idx)] if int(idx) < len(params) else None
+        if field_name != "step" and param is not None and value.shape == param.shape:
+            value = torch.empty_like(param, dtype=value.dtype).copy_(value)
         state.setdefault(int(idx), {})[field_name] = value
     for idx, values in info["scalars"].items():
         state.setdefault(int(idx), {}).update(values)
