@@ -64,6 +64,24 @@ def test_an_mlp_keeps_its_layout():
     assert chosen.batch(x) is x
 
 
+def test_channels_last_holds_across_flatten_and_unflatten_and_detach_drops_it():
+    """The map an Unflatten makes and the gradient a Flatten hands back are channels-last,
+    as the convolutions beside them are (mixed layouts take slow elementwise kernels)."""
+    model = nn.Module()
+    model.net = nn.Sequential(nn.Linear(2, 4 * 3 * 3), nn.Unflatten(1, (4, 3, 3)),
+                              nn.Conv2d(4, 4, 1), nn.LeakyReLU(0.2), nn.Flatten())
+    grads = []
+    model.net[3].register_full_backward_hook(lambda m, gin, gout: grads.append(gout[0]))
+    chosen = Precision(TrainConfig(channels_last=True), torch.device("cpu"))
+    chosen.attach(model)
+    inner = model.net[:2](torch.rand(5, 2))
+    assert inner.is_contiguous(memory_format=torch.channels_last) and not inner.is_contiguous()
+    model.net(torch.rand(5, 2)).sum().backward()
+    assert grads[-1].is_contiguous(memory_format=torch.channels_last)
+    chosen.detach(model)
+    assert model.net[:2](torch.rand(5, 2)).is_contiguous()
+
+
 @pytest.fixture
 def logged_dtypes(monkeypatch) -> set[torch.dtype]:
     """The dtypes of every loss and term the trainer logged."""

@@ -73,6 +73,7 @@ class Precision:
         self._images_4d = self.channels_last and any(p.dim() == 4 for p in model.parameters())
         if self._images_4d:
             model.to(memory_format=torch.channels_last)
+            self._keep_layout(model)
         for piece in pieces(model):
             if self.compile:
                 self._compile(piece)
@@ -91,6 +92,27 @@ class Precision:
         if self._images_4d and x.dim() == 4:
             return x.contiguous(memory_format=torch.channels_last)
         return x
+
+    def _keep_layout(self, model: nn.Module) -> None:
+        """Channels-last on both sides of the reshapes between flat vectors and feature maps.
+        An ``Unflatten``'s map comes out contiguous, and the gradient that a ``Flatten`` hands
+        back too; elementwise ops and their backward passes that meet one contiguous and one
+        channels-last tensor take a slow path (LeakyReLU's backward 3 ms instead of 0.4 on a
+        128x64x7x7 batch), which cost the demo DCGAN a tenth of its step."""
+        def unflattened(module: nn.Module, args: Any, out: Tensor) -> Tensor:
+            return out.contiguous(memory_format=torch.channels_last) if out.dim() == 4 else out
+
+        def flattening(module: nn.Module, args: tuple[Tensor, ...]) -> None:
+            if args[0].requires_grad and args[0].dim() == 4:
+                args[0].register_hook(lambda g: g.contiguous(memory_format=torch.channels_last))
+
+        handles = []
+        for module in model.modules():
+            if isinstance(module, nn.Unflatten):
+                handles.append(module.register_forward_hook(unflattened))
+            elif isinstance(module, nn.Flatten):
+                handles.append(module.register_forward_pre_hook(flattening))
+        self._undo.append(lambda: [h.remove() for h in handles])
 
     def _autocast(self, piece: nn.Module) -> None:
         contexts: list[torch.autocast] = []
