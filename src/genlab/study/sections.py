@@ -35,6 +35,7 @@ from genlab.study.config import (
     StudySettings,
     without_unset,
 )
+from genlab.version import __version__
 
 SECTION_FILE = "section.json"
 Log = Callable[[str], None]
@@ -55,13 +56,15 @@ FIGURES = {
 
 UNSET_SETTINGS = {"centroid_images": CENTROID_IMAGES}
 """Settings added after studies were run, left out of the key while at their default, so that
-the sections a study wrote before keep their key (and are reused)."""
+the sections a study wrote before (with this genlab version) keep their key and are reused."""
 
 
 def settings_key(run: Run, *settings: Any) -> str:
-    """What a section depends on: the checkpoint's training state and every setting."""
+    """What a section depends on: the checkpoint's training state, every setting, and the
+    genlab version that evaluated it (a release may change how a metric or figure is made,
+    so a study run again after an upgrade evaluates anew rather than mix numbers)."""
     state = {"checkpoint": str(run.checkpoint), "epoch": run.meta.get("epoch"),
-             "step": run.meta.get("step"),
+             "step": run.meta.get("step"), "genlab": __version__,
              "settings": [without_unset(asdict(s), UNSET_SETTINGS) for s in settings]}
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
 
