@@ -16,6 +16,7 @@ from genlab import load, train
 from genlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from genlab.models.vae import VAE
 from genlab.training.checkpoint import read_checkpoint
+from genlab.training.logs import another_epoch_fits
 
 
 @pytest.mark.slow
@@ -179,6 +180,12 @@ def test_the_time_limit_counts_the_training_of_every_session(tmp_path, tiny):
     assert len(train(tiny(train=budget), out=tmp_path / "run").history) == 1
     resumed = train(tiny(train={**budget, "epochs": 6}), out=tmp_path / "run", resume=True)
     assert len(resumed.history) == 1
+
+
+def test_no_epoch_starts_that_its_mean_length_says_would_end_past_the_budget():
+    rows = [{"seconds": 50.0}, {"seconds": 70.0}]  # 120 s spent, 60 s expected for the next
+    assert another_epoch_fits(rows, 180.0) and not another_epoch_fits(rows, 179.0)
+    assert another_epoch_fits([], 1e-9)  # the first epoch always starts
 
 
 @pytest.mark.slow

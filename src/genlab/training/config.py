@@ -63,7 +63,8 @@ class TrainConfig:
     player (a GAN's ``generator`` or ``discriminator``). ``schedule``: constant | linear (anneal
     to ``lr_final``) | cosine. ``patience``: early-stopping patience in epochs on the family's
     selection metric (0 = off); ``time_limit``: minutes of training (summed over the sessions
-    of a resumed run) after which no new epoch starts (0 = off); ``epoch_samples``: images
+    of a resumed run): no epoch starts that would end past them, by the mean epoch so far
+    (0 = off); ``epoch_samples``: images
     decoded from fixed noise to ``samples/epoch_NNN.png`` after every epoch (0 = off).
     ``precision``: fp32 | bf16 (networks under autocast; losses, metrics, weights and optimiser
     states fp32); ``channels_last``: convolutional networks and batches in that memory format;

@@ -44,6 +44,15 @@ def history_csv(history: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def another_epoch_fits(history: list[dict[str, Any]], budget_s: float) -> bool:
+    """Whether one more epoch, as long as the mean of those so far, ends within ``budget_s``
+    seconds of training, counted over every session of a resumed run. Epochs stay whole (a
+    checkpoint ends each), so the budget holds to the spread of epoch times, not to a whole
+    epoch past it. The first epoch always starts."""
+    spent = [row.get("seconds", 0.0) for row in history]
+    return not spent or sum(spent) * (1 + 1 / len(spent)) <= budget_s
+
+
 def prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
     """``{"loss": 1}`` -> ``{"val/loss": 1}``."""
     return {f"{prefix}/{k}": v for k, v in values.items()}

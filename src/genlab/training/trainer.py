@@ -43,6 +43,7 @@ from genlab.training.lock import train_lock
 from genlab.training.logs import (
     EpochLog,
     MetricsFiles,
+    another_epoch_fits,
     check_finite,
     epoch_line,
     prefixed,
@@ -175,7 +176,8 @@ class Trainer:
         else:
             self._start_fresh()
         while self.state.epoch < cfg.epochs and not self.state.stopped_early:
-            if cfg.time_limit > 0 and self._training_seconds() > 60 * cfg.time_limit:
+            if cfg.time_limit > 0 and not another_epoch_fits(self.state.history,
+                                                               60 * cfg.time_limit):
                 break
             row = self._train_epoch(batches, opts, scheds)
             row.update(prefixed("val", self.evaluate(self.val_images, self.val_labels)))
@@ -186,10 +188,6 @@ class Trainer:
             self._save(best=improved, opts=opts, scheds=scheds)
             if cfg.progress and self.dist.is_main:
                 tqdm.write(epoch_line(row))
-
-    def _training_seconds(self) -> float:
-        """Training time so far, over every session: a resumed run's budget continues."""
-        return sum(row.get("seconds", 0.0) for row in self.state.history)
 
     def _start_fresh(self) -> None:
         """config.yaml, and metric files holding no rows (whatever the directory held)."""
