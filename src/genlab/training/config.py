@@ -64,13 +64,12 @@ class TrainConfig:
     to ``lr_final``) | cosine. ``patience``: early-stopping patience in epochs on the family's
     selection metric (0 = off); ``time_limit``: minutes of training (summed over the sessions
     of a resumed run): no epoch starts that would end past them, by the mean epoch so far
-    (0 = off); ``epoch_samples``: images
-    decoded from fixed noise to ``samples/epoch_NNN.png`` after every epoch (0 = off).
-    ``precision``: fp32 | bf16 (networks under autocast; losses, metrics, weights and optimiser
-    states fp32); ``channels_last``: convolutional networks and batches in that memory format;
-    ``compile``: ``torch.compile`` the networks (eager where it fails); ``tensorboard``: event
-    files in ``RUN/tensorboard/``; ``ema``: decay of a moving average of the weights that
-    validation, sampling and evaluation use (0 = off; ``training.average``)."""
+    (0 = off); ``epoch_samples``: images decoded from fixed noise to ``samples/epoch_NNN.png``
+    after every epoch (0 = off). ``precision``: fp32 | bf16 (networks under autocast; losses,
+    metrics, weights and optimiser states fp32); ``channels_last``: convolutional networks and
+    batches in that memory format; ``compile``: ``torch.compile`` the networks (eager where it
+    fails); ``tensorboard``: event files in ``RUN/tensorboard/``; ``ema``: decay of a moving
+    average of the weights for validation, sampling and evaluation (0 = off; training.average)."""
 
     epochs: int = 10
     batch_size: int = 128
