@@ -1,17 +1,20 @@
 """Seconds per epoch and validation numbers of fp32, bf16 and bf16 + channels_last training.
 
-Two CIFAR-10 models: the conv VAE of ``vae_cifar10_conv.yaml`` with a Gaussian decoder
-(learnt global sigma) and the DCGAN of ``dcgan_cifar10.yaml`` (EMA generator), trained
-through ``genlab.train`` on ``--limit`` training images of the JPEG tree (a seeded subset; all 5,000
-validation images) for ``--epochs`` epochs per variant, same seed. Reported: each epoch's
-training seconds (the trainer's ``seconds``; the fastest epoch is compared, the first one
-carries oneDNN's kernel set-up), the whole run's wall clock (validation, grids and checkpoints
-included), the validation numbers of the last epoch and, with ``--fid``,
-the FID (shipped cifarnet features) of that many samples. Target: bf16 >= 1.8x per epoch.
+CIFAR-10 models of the shipped configs: the conv VAE of ``vae_cifar10_conv.yaml`` with a
+Gaussian decoder (learnt global sigma), the conv AE of ``ae_cifar10_conv.yaml``, the DCGAN of
+``dcgan_cifar10.yaml`` and the WGAN-GP of ``wgan-gp_cifar10.yaml`` (EMA generators), and the
+residual VAE of ``vae_stl10_resnet64.yaml`` (``resvae``; on CIFAR-10's 32 x 32 images, since
+STL-10 is not in ../shared/data), trained through ``genlab.train`` on ``--limit`` training
+images of the JPEG tree (a seeded subset; all 5,000 validation images) for ``--epochs`` epochs
+per variant and seed. Reported: each epoch's training seconds (the trainer's ``seconds``; the
+fastest epoch is compared, the first one carries oneDNN's kernel set-up), the whole run's wall
+clock (validation, grids and checkpoints included), the validation numbers of the last epoch
+and, with ``--fid``, the FID (shipped cifarnet features) of that many samples; over several
+``--seeds`` the FIDs' spread says what noise is. Target: bf16 >= 1.8x per epoch.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_precision.py --data-dir ../shared/data \
         [--models vae,dcgan] [--variants fp32,bf16,bf16+cl,bf16+cl+compile] [--limit 10000]
-        [--epochs 2]
+        [--epochs 2] [--seeds 0,1]
 """
 
 from __future__ import annotations
@@ -30,12 +33,22 @@ from genlab.training.trainer import Trainer
 MODELS = {
     "vae": {"name": "vae", "net": "conv", "channels": [32, 64, 128], "latent_dim": 128,
             "likelihood": "gaussian", "sigma_mode": "global", "sigma": 0.1},
+    "ae": {"name": "ae", "net": "conv", "channels": [32, 64, 128], "latent_dim": 128,
+           "loss": "mse"},
+    "resvae": {"name": "vae", "net": "resnet", "channels": [64, 128, 256, 512], "res_blocks": 1,
+               "latent_dim": 256, "likelihood": "gaussian", "sigma_mode": "global",
+               "sigma": 0.1, "beta": 0.01},
     "dcgan": {"name": "dcgan", "channels": [64, 128, 256], "latent_dim": 100,
-              "loss": "non-saturating", "ema": 0.999},
+              "loss": "non-saturating"},
+    "wgan-gp": {"name": "wgan-gp", "channels": [64, 128, 256], "latent_dim": 128,
+                "n_critic": 5, "gp_weight": 10.0},
 }
 TRAIN = {
     "vae": {"lr": 1e-3, "clip_grad": 50.0},
-    "dcgan": {},
+    "ae": {"lr": 1e-3},
+    "resvae": {"lr": 4e-4, "batch_size": 64},
+    "dcgan": {"ema": 0.999},
+    "wgan-gp": {"ema": 0.999, "batch_size": 64},
 }
 VARIANTS = {
     "fp32": {"precision": "fp32"},
@@ -61,12 +74,13 @@ def limit_training_images(n: int) -> None:
     Trainer._load_data = limited
 
 
-def run(model: str, variant: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+def run(model: str, variant: str, seed: int, args: argparse.Namespace,
+        out: Path) -> dict[str, Any]:
     """Train one variant; its epoch seconds, last validation numbers and FID."""
     config = {
         "model": MODELS[model],
         "data": {"dataset": f"folder:{Path(args.data_dir) / 'cifar10-jpg'}"},
-        "train": {"epochs": args.epochs, "batch_size": 128, "progress": False, "seed": 0,
+        "train": {"epochs": args.epochs, "batch_size": 128, "progress": False, "seed": seed,
                   **TRAIN[model], **VARIANTS[variant]},
     }
     result = train(config, out=out)
@@ -83,16 +97,24 @@ def run(model: str, variant: str, args: argparse.Namespace, out: Path) -> dict[s
     return found
 
 
-def report(model: str, results: dict[str, dict[str, Any]]) -> None:
-    base = min(results["fp32"]["seconds"]) if "fp32" in results else None
-    for variant, found in results.items():
-        best = min(found["seconds"])
-        speedup = f"  speedup {base / best:.2f}x (target >= {TARGET}x)" if base else ""
-        epochs = ", ".join(f"{s:.1f}" for s in found["seconds"])
-        val = "  ".join(f"{k} {v:.4g}" for k, v in found["val"].items())
-        fid = f"  FID {found['fid']:.2f}" if found.get("fid") is not None else ""
-        print(f"{model:5s} {variant:15s} ({found['precision']}) training s/epoch {epochs}{speedup}"
-              f"\n      whole run {found['wall']:.1f}s  {val}{fid}", flush=True)
+def report(model: str, results: dict[str, list[dict[str, Any]]]) -> None:
+    """One block per variant: fastest epoch against fp32's, per-seed validation and FID."""
+    def fastest(runs: list[dict[str, Any]]) -> float:
+        return min(min(found["seconds"]) for found in runs)
+
+    base = fastest(results["fp32"]) if "fp32" in results else None
+    for variant, runs in results.items():
+        speedup = f"  speedup {base / fastest(runs):.2f}x (target >= {TARGET}x)" if base else ""
+        print(f"{model:7s} {variant:15s} ({runs[0]['precision']}){speedup}", flush=True)
+        for found in runs:
+            epochs = ", ".join(f"{s:.1f}" for s in found["seconds"])
+            val = "  ".join(f"{k} {v:.4g}" for k, v in found["val"].items())
+            fid = f"  FID {found['fid']:.2f}" if found.get("fid") is not None else ""
+            print(f"   seed {found['seed']}: training s/epoch {epochs}; whole run "
+                  f"{found['wall']:.1f}s  {val}{fid}", flush=True)
+        fids = torch.tensor([f["fid"] for f in runs if f.get("fid") is not None])
+        if len(fids) > 1:
+            print(f"   FID over seeds {fids.mean():.2f} +- {fids.std():.2f}", flush=True)
 
 
 def main() -> None:
@@ -107,16 +129,20 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--fid", type=int, default=2000, help="samples for the FID (0: none)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seeds", default="0", help="comma list: one run per seed and variant")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     limit_training_images(args.limit)
-    print(f"CIFAR-10, {args.limit} training images, {args.epochs} epochs per variant, batch "
-          f"128, {args.threads} thread(s)")
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    print(f"CIFAR-10, {args.limit} training images, {args.epochs} epochs per variant and seed "
+          f"{seeds}, {args.threads} thread(s)")
     for model in args.models.split(","):
-        results = {}
+        results: dict[str, list[dict[str, Any]]] = {}
         for variant in args.variants.split(","):
-            with tempfile.TemporaryDirectory() as tmp:
-                results[variant] = run(model, variant, args, Path(tmp) / "run")
+            for seed in seeds:
+                with tempfile.TemporaryDirectory() as tmp:
+                    found = run(model, variant, seed, args, Path(tmp) / "run")
+                results.setdefault(variant, []).append({**found, "seed": seed})
         report(model, results)
 
 
