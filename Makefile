@@ -24,15 +24,17 @@ demo: $(BIN)/genlab
 	$(BIN)/genlab study configs/study_demo.yaml --out runs/demo
 	@echo "open runs/demo/report.html (results.csv and results.json beside it); run again to reuse"
 
+# The suite runs in one worker process per core (pytest-xdist), each test file whole in one
+# worker (its module fixtures train once) and one torch thread per worker.
 test: $(BIN)/genlab
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The quick loop while editing: everything but the tests marked slow (training runs, resume,
 # torchrun). CI runs `make test`.
 test-fast: $(BIN)/genlab
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q -m "not slow"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --dist loadfile -m "not slow"
 
 lint: $(BIN)/genlab
 	$(BIN)/ruff check src tests benchmarks
