@@ -95,13 +95,15 @@ class Run:
         indices = torch.as_tensor(indices).long()
         bad = indices[(indices < 0) | (indices >= len(part))]
         if bad.numel():
-            raise ConfigError(
-                f"index {int(bad[0])} is out of range for split {split!r} of {self.dataset.name} "
-                f"({len(part)} images)"
-            )
+            raise self._out_of_range(split, int(bad[0]))
         data = self.config.data
         x = select_input(part.images, indices, data.binarize, eval_seed(data.split_seed))
         return x.to(self.model.device), part.labels[indices].to(self.model.device)
+
+    def _out_of_range(self, split: str, index: int) -> ConfigError:
+        size = len(self.dataset.split(split))
+        return ConfigError(f"index {index} is out of range for split {split!r} of "
+                           f"{self.dataset.name} ({size} images)")
 
     def spread(self, split: str, n: int, seed: int = 0) -> list[int]:
         """Indices of n images spread over a split: a seeded random subset in index order (all
@@ -149,6 +151,9 @@ class Run:
         if index is not None:
             if not index:
                 raise ConfigError("the index list is empty")
+            bad = [i for i in index if not 0 <= i < len(labels)]  # before a tensor overflows
+            if bad:
+                raise self._out_of_range(split, bad[0])
             chosen = torch.tensor(index)
         elif cls is not None:
             chosen = (labels == self.class_index(cls)).nonzero().squeeze(1)[:n]

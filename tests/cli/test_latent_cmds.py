@@ -154,6 +154,7 @@ def test_the_help_gives_the_default_pool_and_an_empty_pool_is_refused(capsys):
     ("run", "argv", "message"),
     [
         ("vae", ["perturb", "--index", "0,5000"], "index 5000 is out of range for split 'test'"),
+        ("vae", ["perturb", "--index", str(10**30)], f"index {10**30} is out of range"),
         ("vae", ["centroid", "--class", "seven"], "unknown class 'seven'.*valid classes: 0, 1"),
         ("vae", ["toward-class", "--target", "eleven"], "unknown class 'eleven'"),
         ("vae", ["blend", "--a-index", "0"], "needs a selection B"),
