@@ -1,9 +1,14 @@
 """Choosing a torch device from a config string: one rule for training and for opened runs;
-and seeding the global RNG of a device for one block without disturbing the caller's."""
+seeding the global RNG of a device for one block without disturbing the caller's; and the
+CPU's memory allocator set for tensors."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
+import os
+import platform
 from collections.abc import Iterator
 
 import torch
@@ -12,16 +17,42 @@ from genlab.errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when available, else the CPU; anything else must be a usable device."""
+    """``auto`` is CUDA when available, else the CPU; anything else must be a usable device.
+    A CPU device also gets :func:`keep_freed_memory`."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device {name!r} is not a torch device (auto, cpu, cuda)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for CUDA, but no CUDA device is available")
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ConfigError(f"device {name!r} is not a torch device (auto, cpu, cuda)") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r} asked for CUDA, but no CUDA device is available")
+    if device.type == "cpu":
+        keep_freed_memory()
     return device
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+HEAP_BLOCKS = 32 << 20
+"""Allocations below 32 MiB (glibc's ceiling for the mmap threshold) come from the heap."""
+HEAP_KEPT = 1 << 30
+"""Up to 1 GiB of freed heap stays with the process rather than going back to the system."""
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc reuse the memory of freed tensors instead of returning it to the
+    system: torch's CPU allocator frees every activation after each step, glibc trims or
+    unmaps it, and the next step's tensors fault their pages in again, zeroed by the kernel
+    (1,300 page faults per bf16 CIFAR-10 VAE step, 4,100 in fp32: 5-10% of a step). Once per
+    process, where the C library is glibc and ``GLIBC_TUNABLES`` does not set malloc itself.
+    Returns whether it changed anything."""
+    if platform.libc_ver()[0] != "glibc" or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""):
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, HEAP_BLOCKS)
+                and libc.mallopt(M_TRIM_THRESHOLD, HEAP_KEPT))
 
 
 @contextlib.contextmanager

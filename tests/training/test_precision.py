@@ -44,24 +44,45 @@ def test_networks_compute_in_bf16_and_return_fp32_and_detach_restores_them():
     model = nn.Module()
     model.net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 26 * 26, 2))
     seen = []
-    model.net[0].register_forward_hook(lambda m, a, out: seen.append(out.dtype))
+    model.net[0].register_forward_hook(lambda m, a, out: seen.append(out))
     chosen = Precision(TrainConfig(**FAST), torch.device("cpu"))
     chosen.attach(model)
-    x = chosen.batch(torch.rand(2, 1, 28, 28))
-    assert x.is_contiguous(memory_format=torch.channels_last)
-    assert model.net(x).dtype == torch.float32 and seen == [torch.bfloat16]
+    assert model.net(torch.rand(2, 1, 28, 28)).dtype == torch.float32
+    # a plain-layout input: the convolution computes channels-last, from its weight's layout
+    assert seen[-1].dtype == torch.bfloat16
+    assert seen[-1].is_contiguous(memory_format=torch.channels_last)
     chosen.detach(model)
-    assert model.net(torch.rand(2, 1, 28, 28)).dtype == torch.float32 and seen[-1] == torch.float32
+    assert model.net(torch.rand(2, 1, 28, 28)).dtype == torch.float32
+    assert seen[-1].dtype == torch.float32 and seen[-1].is_contiguous()
     assert model.net[0].weight.is_contiguous()
+
+
+@pytest.mark.parametrize("fast", [{"channels_last": True}, FAST], ids=["fp32", "bf16"])
+def test_image_outputs_come_back_fp32_in_the_plain_layout(fast):
+    """What a network returns meets the data and the likelihoods' arithmetic in their layout
+    (mixed layouts take slow strided kernels), its gradient flowing back through the copy."""
+    if fast.get("precision") == "bf16" and not BF16:
+        pytest.skip("this CPU has no native bf16 (oneDNN)")
+    model = nn.Module()
+    model.net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 1))
+    chosen = Precision(TrainConfig(**fast), torch.device("cpu"))
+    chosen.attach(model)
+    x = torch.rand(2, 3, 8, 8)
+    out = model.net(x)
+    assert out.dtype == torch.float32 and out.is_contiguous()
+    assert not out.is_contiguous(memory_format=torch.channels_last)
+    (out * torch.rand_like(out)).sum().backward()
+    assert model.net[0].weight.grad is not None
+    assert model.net[0].weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_an_mlp_keeps_its_layout():
     model = nn.Module()
-    model.net = nn.Linear(3 * 8 * 8, 2)
+    model.net = nn.Sequential(nn.Linear(2, 3 * 8 * 8), nn.Unflatten(1, (3, 8, 8)))
     chosen = Precision(TrainConfig(channels_last=True), torch.device("cpu"))
     chosen.attach(model)
-    x = torch.rand(2, 3, 8, 8)
-    assert chosen.batch(x) is x
+    assert not model.net._forward_hooks and not model.net[1]._forward_hooks
+    assert model.net(torch.rand(5, 2)).is_contiguous()
 
 
 def test_channels_last_holds_across_flatten_and_unflatten_and_detach_drops_it():

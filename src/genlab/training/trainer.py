@@ -116,8 +116,7 @@ class Trainer:
     def prepare(self, images: Tensor, labels: Tensor, train: bool) -> Batch:
         """uint8 slice -> float batch on the device, binarised as the data config says."""
         x = batch_input(images, self.config.data.binarize, self.binarize_gen if train else None)
-        x = self.precision.batch(x.to(self.device, non_blocking=True))
-        return Batch(x, labels.to(self.device))
+        return Batch(x.to(self.device, non_blocking=True), labels.to(self.device))
 
     # --- the run ------------------------------------------------------------------------
     def run(self, resume: bool = False) -> RunResult:
