@@ -115,6 +115,22 @@ def test_gaussian_matches_scipy(mode: str) -> None:
     torch.testing.assert_close(dist.mean, torch.sigmoid(h))
 
 
+@pytest.mark.parametrize("mode", ["fixed", "global", "pixel"])
+def test_gaussian_log_prob_and_its_gradients_are_normals(mode: str) -> None:
+    """The unbroadcast closed form computes torch.distributions.Normal's log-density."""
+    lik = make("gaussian", sigma=0.2, sigma_mode=mode)
+    h, x = raw(lik).requires_grad_(), images()
+    mine = lik(h).pixel_log_prob(x)
+    scale = lik.log_sigma.exp()
+    theirs = Normal(torch.sigmoid(h), scale.expand_as(x)).log_prob(x)
+    torch.testing.assert_close(mine, theirs)
+    w = torch.rand_like(x)
+    wrt = [h, *lik.parameters()]
+    for a, b in zip(torch.autograd.grad((mine * w).sum(), wrt),
+                    torch.autograd.grad((theirs * w).sum(), wrt), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_gaussian_sigma_modes_have_the_right_parameters() -> None:
     assert list(make("gaussian").parameters()) == []
     for mode, shape in (("global", ()), ("pixel", SHAPE)):

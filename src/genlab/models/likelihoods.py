@@ -72,6 +72,17 @@ class _BernoulliPixels(PixelDistribution):
 
 
 class _GaussianPixels(PixelDistribution):
+    def __init__(self, loc: Tensor, scale: Tensor) -> None:
+        super().__init__(Normal(loc, scale, validate_args=False))
+        self.loc, self.scale = loc, scale
+
+    def pixel_log_prob(self, x: Tensor) -> Tensor:
+        """Normal's log-density with sigma unbroadcast: ``Normal.log_prob`` takes the log and
+        the square of sigma expanded to every pixel, which made a CIFAR-10 batch's
+        likelihood (forward and backward) 4.8 ms instead of 1.4."""
+        z = (x - self.loc) / self.scale
+        return -0.5 * z.square() - (self.scale.log() + 0.5 * math.log(2 * math.pi))
+
     def sample(self) -> Tensor:
         # Clamped so a sample is a valid image, as for every other likelihood.
         return super().sample().clamp(0, 1)
@@ -134,7 +145,7 @@ class GaussianLikelihood(Likelihood):
 
     def distribution(self, h: Tensor) -> PixelDistribution:
         scale = self.log_sigma.clamp(min=math.log(SIGMA_MIN)).exp()
-        return _GaussianPixels(Normal(torch.sigmoid(h), scale, validate_args=False))
+        return _GaussianPixels(torch.sigmoid(h), scale)
 
 
 class BetaLikelihood(Likelihood):
