@@ -85,5 +85,5 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> P
     (``Figure``), so no global backend is chosen or touched."""
     with atomic_write(path) as fh:
         figure = curves_figure(history, title)
-        figure.savefig(fh, format="png", bbox_inches="tight", pad_inches=0.05)
+        figure.savefig(fh, format="png")  # constrained layout: already fits, no tight bbox
     return Path(path)
