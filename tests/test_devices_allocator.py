@@ -32,7 +32,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
 
 def _python(code: str, *args: str, env: dict[str, str] | None = None) -> str:
     """``code``'s output in a fresh interpreter, under no malloc tunables but ``env``'s."""
-    clean = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    clean = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "WORLD_SIZE")}
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           env={**clean, "OMP_NUM_THREADS": "1", **(env or {})}, check=True)
     return done.stdout.strip()
@@ -44,8 +44,9 @@ def test_a_cpu_device_reuses_freed_memory_instead_of_faulting_it_in_again():
     assert tuned < pages / 10 and tuned < untuned / 3, (tuned, untuned)
 
 
-def test_a_malloc_setting_of_the_users_own_is_left_alone():
+def test_a_malloc_setting_of_the_users_own_or_torchrun_is_left_alone():
     code = "from genlab.devices import keep_freed_memory; print(keep_freed_memory())"
     assert _python(code) == "True"
     mine = {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1048576"}
     assert _python(code, env=mine) == "False"
+    assert _python(code, env={"WORLD_SIZE": "2"}) == "False"
