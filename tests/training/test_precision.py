@@ -12,6 +12,7 @@ from torch import nn
 
 from genlab import train
 from genlab.errors import ConfigError
+from genlab.models.registry import build_model
 from genlab.training import precision as precision_module
 from genlab.training.checkpoint import read_checkpoint
 from genlab.training.config import TrainConfig, config_from_dict
@@ -24,6 +25,8 @@ FAST = {"precision": "bf16", "channels_last": True}
 MODELS = {
     "vae": {"name": "vae", "net": "conv", "channels": [4, 8], "latent_dim": 4},
     "dcgan": {"name": "dcgan", "latent_dim": 8, "channels": [8, 16]},
+    "vae-logistic": {"name": "vae", "net": "conv", "channels": [4, 8], "latent_dim": 4,
+                     "likelihood": "logistic", "mixtures": 2},  # its output layer in fp32
 }
 
 
@@ -139,10 +142,13 @@ def _weights(run) -> dict[str, torch.Tensor]:
 
 @needs_bf16
 @pytest.mark.slow
+@pytest.mark.parametrize("family", ["vae", "vae-logistic"])
 def test_interrupted_and_resumed_bf16_run_equals_uninterrupted(
-    tmp_path, tiny, interrupted_then_resumed
+    tmp_path, tiny, interrupted_then_resumed, family
 ):
-    cfg = {**tiny(train={"epochs": 3, **FAST}), "model": MODELS["vae"]}
+    binarize = "dynamic" if family == "vae" else "none"
+    cfg = {**tiny(data={"binarize": binarize}, train={"epochs": 3, **FAST}),
+           "model": MODELS[family]}
     train(cfg, out=tmp_path / "full")
     result = interrupted_then_resumed(cfg, tmp_path / "cut", epoch=2)
     assert [r["epoch"] for r in result.history] == [1, 2, 3]
@@ -166,3 +172,27 @@ def test_a_failing_compiler_falls_back_to_eager_once(tmp_path, tiny, monkeypatch
     plain = train(tiny(train={"epochs": 1}), out=tmp_path / "plain")
     assert compiled.history[0]["val/loss"] == plain.history[0]["val/loss"]
     assert "forward" not in vars(compiled.model.encoder), "the eager forward is back"
+
+
+@needs_bf16
+@pytest.mark.parametrize("likelihood, fp32_head", [("logistic", True), ("gaussian", False)])
+def test_a_likelihood_finer_than_bf16_gets_an_fp32_output_layer(likelihood, fp32_head):
+    """The logistic mixture's means need more than bf16's 8 bits: the decoder's output layer
+    computes in fp32 (its input cast up), the layers before it in bf16; a Gaussian's head
+    stays bf16. Detach removes it with the rest."""
+    raw = {"model": {"name": "vae", "net": "conv", "channels": [4, 8], "latent_dim": 4,
+                     "likelihood": likelihood}, "data": {"binarize": "none"}}
+    model = build_model(config_from_dict(raw).model, (3, 8, 8), 10)
+    head, before = model.decoder[-1], model.decoder[-3]
+    assert isinstance(head, nn.ConvTranspose2d)
+    seen: dict[str, torch.dtype] = {}
+    head.register_forward_hook(lambda m, a, out: seen.update(head_in=a[0].dtype, head=out.dtype))
+    before.register_forward_hook(lambda m, a, out: seen.update(before=out.dtype))
+    chosen = Precision(TrainConfig(**FAST), torch.device("cpu"))
+    chosen.attach(model)
+    model.decode(torch.randn(2, 4))
+    want = torch.float32 if fp32_head else torch.bfloat16
+    assert seen == {"before": torch.bfloat16, "head_in": want, "head": want}
+    chosen.detach(model)
+    model.decode(torch.randn(2, 4))
+    assert seen == {"before": torch.float32, "head_in": torch.float32, "head": torch.float32}

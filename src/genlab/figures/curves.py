@@ -3,7 +3,10 @@ style: one panel per term, epochs on the x axis, each axis in the term's units).
 
 from __future__ import annotations
 
+import importlib
 import math
+import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,24 @@ UNITS = {
 }
 """y-axis label per logged term; any other term is a batch mean per image."""
 PANELS_PER_ROW = 4
+
+
+def import_in_background() -> None:
+    """Import matplotlib's figure and PNG modules in a daemon thread, so that the curves drawn
+    when a run ends do not wait for them (0.3 s, 3% of a 3-epoch MNIST MLP run). torch releases
+    the GIL inside its kernels, so the import runs beside training. Only imports: the drawing
+    itself stays in the caller's thread, since matplotlib is not thread-safe."""
+    if "matplotlib.backends.backend_agg" not in sys.modules:
+        threading.Thread(target=_import_figure_modules, name="genlab-import-matplotlib",
+                         daemon=True).start()
+
+
+def _import_figure_modules() -> None:
+    try:
+        for name in ("matplotlib.figure", "matplotlib.ticker", "matplotlib.backends.backend_agg"):
+            importlib.import_module(name)
+    except Exception:  # the drawing imports them again and reports the error there
+        return
 
 
 def _series(history: list[dict[str, Any]], term: str) -> dict[str, list[tuple[int, float]]]:

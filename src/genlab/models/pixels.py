@@ -62,6 +62,9 @@ class Likelihood(nn.Module):
 
     params_per_channel: int = 1
     description: ClassVar[str]
+    fp32_parameters: ClassVar[bool] = False
+    """Whether the layer that outputs this head's parameters computes in fp32 in a bf16 run: a
+    head that reads them finer than bf16's 8-bit mantissa resolves (``training.precision``)."""
 
     def __init__(self, shape: tuple[int, int, int]) -> None:
         super().__init__()

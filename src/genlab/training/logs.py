@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from genlab.errors import TrainingDivergedError
-from genlab.figures.curves import plot_curves
+from genlab.figures.curves import import_in_background, plot_curves
 from genlab.figures.images import save_image_grid
 from genlab.io import append_text, write_text
 from genlab.models.base import GenerativeModel, LossOutput
@@ -77,8 +77,12 @@ def write_epoch_samples(
 class MetricsFiles:
     """The metric files of one run directory, kept in step with its checkpointed history."""
 
-    def __init__(self, run_dir: Path, title: str) -> None:
+    def __init__(self, run_dir: Path, title: str, draws: bool = True) -> None:
+        """``draws``: this process draws curves.png (the main rank), so matplotlib starts
+        loading now, off the critical path of the drawing at the end."""
         self.run_dir, self.title = Path(run_dir), title
+        if draws:
+            import_in_background()
         self.columns: list[str] = []
         self.drawn_rows = 0
         self.drawn_at = time.monotonic()

@@ -3,7 +3,9 @@
 bf16 runs each of the model's networks (its direct sub-modules: encoder, decoder, generator,
 discriminator, an EMA) under ``torch.autocast`` and casts what they return to fp32, so that
 everything the model computes from those outputs (likelihoods, KL terms, adversarial losses)
-and the trainer logs is fp32, as are the weights and the optimiser states. channels_last holds
+and the trainer logs is fp32, as are the weights and the optimiser states. A decoder's output
+layer stays fp32 where its likelihood needs finer parameters than bf16 holds (the discretised
+logistic mixture's means, on bins 2/255 wide). channels_last holds
 inside the networks only: their weights are channels-last (a convolution then computes
 channels-last whatever its input's layout) and the maps they return come back in the plain
 layout, the one the data and the likelihoods' arithmetic use (an elementwise op between the
@@ -40,6 +42,19 @@ def pieces(model: nn.Module) -> list[nn.Module]:
     """The model's networks: its direct sub-modules, pixel likelihoods aside (they turn a
     network's output into a distribution and stay fp32)."""
     return [m for m in model.children() if not isinstance(m, Likelihood)]
+
+
+def full_precision_layers(model: nn.Module) -> list[nn.Module]:
+    """Layers that compute in fp32 in a bf16 run: the output layer of a model's ``decoder``
+    where its ``likelihood`` reads the parameters finer than bf16 resolves
+    (``Likelihood.fp32_parameters``). The output layer is the decoder's last Linear or
+    convolution, as every decoder of ``models.nets`` ends."""
+    likelihood, decoder = getattr(model, "likelihood", None), getattr(model, "decoder", None)
+    if not (isinstance(likelihood, Likelihood) and likelihood.fp32_parameters
+            and isinstance(decoder, nn.Module)):
+        return []
+    layers = [m for m in decoder.modules() if isinstance(m, nn.Linear | nn.modules.conv._ConvNd)]
+    return layers[-1:]
 
 
 def _returned(value: Any, fp32: bool, plain: bool) -> Any:
@@ -90,6 +105,9 @@ class Precision:
                 self._compile(piece)
             if self.dtype is not None or self._images_4d:
                 self._boundary(piece)
+        if self.dtype is not None:
+            for layer in full_precision_layers(model):
+                self._full_precision(layer)
 
     def detach(self, model: nn.Module) -> None:
         """Undo :meth:`attach`: the model computes in fp32, in the plain layout, uncompiled."""
@@ -135,6 +153,23 @@ class Precision:
 
         handles = [piece.register_forward_pre_hook(enter),
                    piece.register_forward_hook(leave, always_call=True)]
+        self._undo.append(lambda: [h.remove() for h in handles])
+
+    def _full_precision(self, layer: nn.Module) -> None:
+        """``layer`` computes in fp32 inside a bf16 network: autocast off, its inputs cast up."""
+        contexts: list[AbstractContextManager[Any]] = []
+
+        def enter(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+            contexts.append(torch.autocast(self.device.type, enabled=False))
+            contexts[-1].__enter__()
+            return tuple(a.float() if isinstance(a, Tensor) and a.is_floating_point() else a
+                         for a in args)
+
+        def leave(module: nn.Module, args: Any, output: Any) -> None:
+            contexts.pop().__exit__(None, None, None)
+
+        handles = [layer.register_forward_pre_hook(enter),
+                   layer.register_forward_hook(leave, always_call=True)]
         self._undo.append(lambda: [h.remove() for h in handles])
 
     def _compile(self, piece: nn.Module) -> None:

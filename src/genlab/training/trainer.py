@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from genlab.data import BatchIterator, load_dataset
 from genlab.data.prepare import batch_input, eval_seed, fixed_draw
-from genlab.devices import resolve_device, seeded
+from genlab.devices import frozen_heap, resolve_device, seeded
 from genlab.errors import CheckpointError, ConfigError
 from genlab.io import write_json
 from genlab.models.base import Batch, GenerativeModel, LossOutput
@@ -98,7 +98,7 @@ class Trainer:
         self.shuffle_gen = torch.Generator().manual_seed(config.train.seed)
         self.binarize_gen = torch.Generator().manual_seed(config.train.seed + 1)
         self.state = TrainState()
-        self.metrics = MetricsFiles(self.run_dir, self.title)
+        self.metrics = MetricsFiles(self.run_dir, self.title, draws=self.dist.is_main)
 
     # --- setup --------------------------------------------------------------------------
     def _load_data(self) -> None:
@@ -121,7 +121,8 @@ class Trainer:
     # --- the run ------------------------------------------------------------------------
     def run(self, resume: bool = False) -> RunResult:
         try:
-            return self._run(resume)
+            with frozen_heap():  # set-up's objects are out of the collector's scans
+                return self._run(resume)
         finally:
             distributed.teardown(self.dist)
 
