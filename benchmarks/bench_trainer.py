@@ -14,6 +14,7 @@ Targets (genlab / bare, whole runs): <= 1.10 on mnist-mini (10 epochs), <= 1.03 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -83,7 +84,8 @@ def genlab_run(raw: dict[str, Any]) -> float:
 
 def measure(model: str, dataset: str, epochs: int, args: argparse.Namespace) -> float:
     """Alternate bare and genlab runs ``--repeat`` times; the ratio of the fastest of each
-    (the runs least disturbed by the rest of the machine)."""
+    (the runs least disturbed by the rest of the machine) is the one judged, the ratio of the
+    medians is printed beside it (a bare run that got lucky moves the first, not the second)."""
     raw = config(model, dataset, epochs, args.data_dir)
     bare, ours = [], []
     for _ in range(args.repeat):
@@ -92,8 +94,10 @@ def measure(model: str, dataset: str, epochs: int, args: argparse.Namespace) -> 
     ratio = min(ours) / min(bare)
     target = TARGETS[dataset]
     verdict = "meets" if ratio <= target else "MISSES"
+    medians = statistics.median(ours) / statistics.median(bare)
     print(f"{model:4s} {dataset:10s} {epochs:2d} epochs  bare {fmt(bare)}  genlab {fmt(ours)}  "
-          f"ratio {ratio:.3f}  (target <= {target:.2f}: {verdict})", flush=True)
+          f"ratio {ratio:.3f}  (target <= {target:.2f}: {verdict}; of medians {medians:.3f})",
+          flush=True)
     return ratio
 
 
