@@ -76,11 +76,12 @@ def flush_denormals() -> bool:
 
 @contextlib.contextmanager
 def frozen_heap() -> Iterator[None]:
-    """Keep the objects alive at entry (torch's, the model's, matplotlib's: ~340,000) out of the
-    garbage collector's scans for the block. A full collection over them costs 0.13-0.23 s, and
-    the allocations of a training loop and of drawing curves trigger one at random moments;
-    frozen, it scans only what the block creates. Cyclic garbage among the frozen objects is
-    collected after the block (``gc.unfreeze``). A caller's own freeze is left alone."""
+    """Keep the objects alive at entry (torch's, the model's: hundreds of thousands) out of
+    the garbage collector's scans for the block: the allocations of a training loop and of
+    drawing curves trigger full collections at random moments, and each walks them all. On a
+    3-epoch MNIST MLP VAE run the full collections took 0.10 s in all frozen, 0.17 s not.
+    Cyclic garbage among the frozen objects waits until the block ends (``gc.unfreeze``). A
+    caller's own freeze is left alone."""
     if gc.get_freeze_count():
         yield
         return

@@ -44,6 +44,11 @@ def pieces(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.children() if not isinstance(m, Likelihood)]
 
 
+OUTPUT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
+                 nn.ConvTranspose2d, nn.ConvTranspose3d)
+"""The layer kinds a decoder can end with."""
+
+
 def full_precision_layers(model: nn.Module) -> list[nn.Module]:
     """Layers that compute in fp32 in a bf16 run: the output layer of a model's ``decoder``
     where its ``likelihood`` reads the parameters finer than bf16 resolves
@@ -53,7 +58,7 @@ def full_precision_layers(model: nn.Module) -> list[nn.Module]:
     if not (isinstance(likelihood, Likelihood) and likelihood.fp32_parameters
             and isinstance(decoder, nn.Module)):
         return []
-    layers = [m for m in decoder.modules() if isinstance(m, nn.Linear | nn.modules.conv._ConvNd)]
+    layers = [m for m in decoder.modules() if isinstance(m, OUTPUT_LAYERS)]
     return layers[-1:]
 
 
