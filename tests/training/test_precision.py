@@ -178,21 +178,21 @@ def test_a_failing_compiler_falls_back_to_eager_once(tmp_path, tiny, monkeypatch
 @pytest.mark.parametrize("likelihood, fp32_head", [("logistic", True), ("gaussian", False)])
 def test_a_likelihood_finer_than_bf16_gets_an_fp32_output_layer(likelihood, fp32_head):
     """The logistic mixture's means need more than bf16's 8 bits: the decoder's output layer
-    computes in fp32 (its input cast up), the layers before it in bf16; a Gaussian's head
-    stays bf16. Detach removes it with the rest."""
+    computes in fp32 (under autocast its output would be bf16), the layers before it in bf16;
+    a Gaussian's head stays bf16. Detach removes it with the rest."""
     raw = {"model": {"name": "vae", "net": "conv", "channels": [4, 8], "latent_dim": 4,
                      "likelihood": likelihood}, "data": {"binarize": "none"}}
     model = build_model(config_from_dict(raw).model, (3, 8, 8), 10)
     head, before = model.decoder[-1], model.decoder[-3]
     assert isinstance(head, nn.ConvTranspose2d)
     seen: dict[str, torch.dtype] = {}
-    head.register_forward_hook(lambda m, a, out: seen.update(head_in=a[0].dtype, head=out.dtype))
+    head.register_forward_hook(lambda m, a, out: seen.update(head=out.dtype))
     before.register_forward_hook(lambda m, a, out: seen.update(before=out.dtype))
     chosen = Precision(TrainConfig(**FAST), torch.device("cpu"))
     chosen.attach(model)
     model.decode(torch.randn(2, 4))
     want = torch.float32 if fp32_head else torch.bfloat16
-    assert seen == {"before": torch.bfloat16, "head_in": want, "head": want}
+    assert seen == {"before": torch.bfloat16, "head": want}
     chosen.detach(model)
     model.decode(torch.randn(2, 4))
-    assert seen == {"before": torch.float32, "head_in": torch.float32, "head": torch.float32}
+    assert seen == {"before": torch.float32, "head": torch.float32}

@@ -161,21 +161,25 @@ class Precision:
         self._undo.append(lambda: [h.remove() for h in handles])
 
     def _full_precision(self, layer: nn.Module) -> None:
-        """``layer`` computes in fp32 inside a bf16 network: autocast off, its inputs cast up."""
-        contexts: list[AbstractContextManager[Any]] = []
+        """``layer`` computes in fp32 inside a bf16 network: autocast off, its inputs cast up.
+        A wrapped forward rather than hooks, so that ``torch.compile`` traces it inside a
+        compiled network (hooks holding context objects made it recompile at every call)."""
+        previous = layer.__dict__.get("forward")
+        inner = layer.forward
 
-        def enter(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-            contexts.append(torch.autocast(self.device.type, enabled=False))
-            contexts[-1].__enter__()
-            return tuple(a.float() if isinstance(a, Tensor) and a.is_floating_point() else a
-                         for a in args)
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            with torch.autocast(self.device.type, enabled=False):
+                return inner(*(a.float() if isinstance(a, Tensor) and a.is_floating_point()
+                               else a for a in args), **kwargs)
 
-        def leave(module: nn.Module, args: Any, output: Any) -> None:
-            contexts.pop().__exit__(None, None, None)
+        def undo() -> None:
+            if previous is None:
+                del layer.forward
+            else:
+                layer.forward = previous
 
-        handles = [layer.register_forward_pre_hook(enter),
-                   layer.register_forward_hook(leave, always_call=True)]
-        self._undo.append(lambda: [h.remove() for h in handles])
+        layer.forward = forward
+        self._undo.append(undo)
 
     def _compile(self, piece: nn.Module) -> None:
         """``torch.compile`` the piece's forward; where compiling fails, say so once and run
