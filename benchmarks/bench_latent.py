@@ -28,7 +28,7 @@ import genlab
 from genlab.latent import complete, evaluate_elbo, make_mask
 from genlab.latent.fit import INIT_LOGVAR, SMOOTHING, elbo_estimate, frozen, prior_frame
 from genlab.latent.ops import condition
-from genlab.models.base import GenerativeModel
+from genlab.models.core.base import GenerativeModel
 from genlab.runs import open_run
 
 FIT = {"steps": 1000, "lr": 0.05, "patience": 50, "tol": 0.01}

@@ -28,7 +28,7 @@ import torch
 from genlab.data import load_dataset
 from genlab.data.prepare import batch_input, eval_seed, fixed_draw
 from genlab.devices import resolve_device
-from genlab.models.base import Batch
+from genlab.models.core.base import Batch
 from genlab.models.registry import build_model
 from genlab.training import train
 from genlab.training.config import config_from_dict

@@ -22,8 +22,9 @@ from genlab.data import ImageDataset, load_dataset
 from genlab.data.prepare import eval_seed, model_input, select_input
 from genlab.devices import resolve_device, seeded
 from genlab.errors import CheckpointError, ConfigError
-from genlab.models.base import GenerativeModel, Reconstructor, require
-from genlab.models.sampling import SampleOptions, resolve_options
+from genlab.models.core.base import GenerativeModel
+from genlab.models.core.capabilities import Reconstructor, require
+from genlab.models.core.sampling import SampleOptions, resolve_options
 from genlab.training.checkpoint import model_from_checkpoint, read_checkpoint, resolve_checkpoint
 from genlab.training.config import RunConfig, config_from_dict, load_config
 
@@ -177,7 +178,7 @@ class Run:
         """n generated images (n, C, H, W) in [0, 1] on the CPU, in chunks of 1,000. Codes come
         from a generator seeded by ``seed``, pixel draws (``mean=False``) from the global RNG
         seeded alike for the call: the caller's RNG state is left as it was. ``options``: the
-        family's sampling options (``models.sampling``; ``strict``: refuse keys it lacks)."""
+        family's sampling options (``models.core.sampling``; ``strict``: refuse keys it lacks)."""
         if n < 1:
             raise ConfigError(f"the number of samples must be positive, got {n}")
         opts = self.sample_options(options, strict)

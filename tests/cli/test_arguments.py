@@ -142,7 +142,7 @@ def test_every_command_ends_its_help_with_examples_that_parse(prog: str) -> None
 
 
 def test_train_flags_come_from_the_config_dataclasses_and_registries() -> None:
-    from genlab.models.nets import BACKBONES
+    from genlab.models.parts.nets import BACKBONES
     from genlab.models.registry import MODELS
     from genlab.training.config import BINARIZE
 

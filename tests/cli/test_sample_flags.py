@@ -10,9 +10,9 @@ import pytest
 
 from genlab.cli import sample_flags, train_flags
 from genlab.errors import ConfigError
-from genlab.models.base import GenerativeModel
+from genlab.models.core.base import GenerativeModel
+from genlab.models.core.sampling import SampleOptions
 from genlab.models.registry import MODELS
-from genlab.models.sampling import SampleOptions
 
 
 @dataclass(frozen=True)

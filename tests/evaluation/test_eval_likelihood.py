@@ -10,10 +10,10 @@ from torch.distributions import MultivariateNormal
 
 from genlab.devices import seeded
 from genlab.errors import ConfigError
-from genlab.evaluation.likelihood import bits_per_dim, negative_elbo, ppca_posterior
-from genlab.models.density import iw_log_likelihood
-from genlab.models.pca import PCAConfig, PCAModel
-from genlab.models.vae import VAE, VAEConfig
+from genlab.evaluation.likelihood import bits_per_dim, negative_elbo
+from genlab.models.families.autoencoders.vae import VAE, VAEConfig
+from genlab.models.families.baselines.pca import PCAConfig, PCAModel
+from genlab.models.parts.density import iw_log_likelihood
 
 SHAPE = (1, 4, 5)
 
@@ -54,7 +54,7 @@ def test_the_exact_posterior_makes_importance_sampling_exact_at_any_k() -> None:
     model = _ppca()
     x = _data(model, 50)
     exact = model.log_likelihood(x)
-    proposal = ppca_posterior(model)
+    proposal = model.posterior()
     for k, image_chunk, sample_chunk in [(1, 100, 100), (250, 7, 100), (33, 50, 8)]:
         estimate = iw_log_likelihood(model, x, k=k, proposal=proposal,
                                      image_chunk=image_chunk, sample_chunk=sample_chunk)
@@ -66,7 +66,7 @@ def test_a_mismatched_proposal_converges_from_below() -> None:
     model = _ppca()
     x = _data(model, 200)
     exact = float(model.log_likelihood(x).mean())
-    proposal = ppca_posterior(model, scale=1.6, shift=0.3)
+    proposal = model.posterior(scale=1.6, shift=0.3)
     gaps = []
     with seeded(0, x.device):
         for k in (1, 10, 100, 1000):

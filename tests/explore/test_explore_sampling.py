@@ -20,7 +20,7 @@ from genlab.explore.app import create_app
 from genlab.explore.images import data_url
 from genlab.explore.server import serve_in_background
 from genlab.explore.session import Explorer
-from genlab.models.ddpm import DDPM
+from genlab.models.families.diffusion.ddpm import DDPM
 
 DDPM_RUN, VAE_RUN = 0, 1
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 import genlab
-from genlab.models.base import GenerativeModel
+from genlab.models.core.base import GenerativeModel
 from genlab.runs import Run, open_run
 
 TEST_IMAGES = 64

@@ -20,9 +20,11 @@ from genlab.latent import experiments as ex
 from genlab.latent.fit import fit_objective
 from genlab.latent.moves import codes
 from genlab.latent.ops import decode, encode
-from genlab.models.adversarial import INVERSION_SIGMA, AdversarialModel
-from genlab.models.base import LatentConfig, LatentVariableModel
-from genlab.models.likelihoods import ImplicitPixels
+from genlab.models.core.base import LatentVariableModel
+from genlab.models.core.config import LatentConfig
+from genlab.models.core.pixels import INVERSION_SIGMA
+from genlab.models.families.adversarial.base import AdversarialModel
+from genlab.models.parts.likelihoods import ImplicitPixels
 from genlab.models.registry import build_model, model_config_class
 from genlab.runs import Run
 from genlab.training.config import DataConfig, RunConfig

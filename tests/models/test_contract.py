@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab.models.base import Batch, GenerativeModel
-from genlab.models.likelihoods import LIKELIHOODS
+from genlab.models.core.base import Batch, GenerativeModel
+from genlab.models.parts.likelihoods import LIKELIHOODS
 from genlab.models.registry import MODELS, build_model, model_config_class
 from genlab.training.checkpoint import (
     atomic_save,

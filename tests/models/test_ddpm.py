@@ -12,17 +12,17 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from genlab.errors import ConfigError
-from genlab.models import ddpm as ddpm_module
-from genlab.models.ddpm import DDPM, DDPMConfig, DDPMSampleOptions
-from genlab.models.ddpm_bound import bound_terms, pixel_bins, vlb_estimate
-from genlab.models.density import eight_bit_nats
-from genlab.models.diffusion_schedule import (
+from genlab.models.families.diffusion import ddpm as ddpm_module
+from genlab.models.families.diffusion.ddpm import DDPM, DDPMConfig, DDPMSampleOptions
+from genlab.models.parts.density import eight_bit_nats
+from genlab.models.parts.diffusion.bound import bound_terms, pixel_bins, vlb_estimate
+from genlab.models.parts.diffusion.schedule import (
     Schedule,
     betas_for,
     discretised_gaussian_log_prob,
     timestep_sequence,
 )
-from genlab.models.unet import ResBlock
+from genlab.models.parts.unet import ResBlock
 
 SHAPE = (1, 4, 4)
 TOL = {"rtol": 1e-9, "atol": 1e-9}

@@ -9,11 +9,8 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from genlab.models.density import (
-    dequantise,
-    eight_bit_nats,
-    pixel_likelihood_scale,
-)
+from genlab.models.core.scale import pixel_likelihood_scale
+from genlab.models.parts.density import dequantise, eight_bit_nats
 
 D = 50
 

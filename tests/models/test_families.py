@@ -9,12 +9,13 @@ from sklearn.decomposition import PCA
 from torch.distributions import kl_divergence
 
 from genlab.errors import ConfigError
-from genlab.models.ae import AEConfig, Autoencoder
-from genlab.models.base import Batch, ModelConfig
-from genlab.models.iwae import IWAE, IWAEConfig
-from genlab.models.mean import ClassMean
-from genlab.models.pca import PCAConfig, PCAModel
-from genlab.models.vae import VAE, VAEConfig
+from genlab.models.core.base import Batch
+from genlab.models.core.config import ModelConfig
+from genlab.models.families.autoencoders.ae import AEConfig, Autoencoder
+from genlab.models.families.autoencoders.iwae import IWAE, IWAEConfig
+from genlab.models.families.autoencoders.vae import VAE, VAEConfig
+from genlab.models.families.baselines.mean import ClassMean
+from genlab.models.families.baselines.pca import PCAConfig, PCAModel
 
 SHAPE = (1, 8, 8)
 
@@ -75,7 +76,7 @@ def test_vae_loss_is_nll_plus_beta_kl():
 
 
 def test_cvae_needs_labels_and_samples_given_classes():
-    from genlab.models.cvae import CVAE
+    from genlab.models.families.autoencoders.cvae import CVAE
 
     model = CVAE(VAEConfig(name="cvae", net="mlp", hidden=[16], latent_dim=2), SHAPE, 10)
     with pytest.raises(ConfigError, match="labels"):

@@ -17,10 +17,10 @@ from torch.distributions import (
 )
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch
-from genlab.models.flow import FlowConfig, RealNVP
-from genlab.models.flow_layers import ActNorm, InvConv, squeeze, unsqueeze
-from genlab.models.sampling import TemperatureOptions
+from genlab.models.core.base import Batch
+from genlab.models.core.sampling import TemperatureOptions
+from genlab.models.families.flows.realnvp import FlowConfig, RealNVP
+from genlab.models.parts.flow_layers import ActNorm, InvConv, squeeze, unsqueeze
 from genlab.training.config import config_from_dict
 
 SHAPE = (2, 4, 4)

@@ -12,8 +12,9 @@ from torch.nn.functional import binary_cross_entropy_with_logits
 
 import genlab
 from genlab.errors import ConfigError
-from genlab.models import adversarial as adv
-from genlab.models.base import Batch, Decoder, Encoder
+from genlab.models.core.base import Batch
+from genlab.models.core.capabilities import Decoder, Encoder
+from genlab.models.parts import adversarial_losses as adv
 from genlab.models.registry import MODELS, build_model, model_config_class
 from genlab.training.checkpoint import (
     atomic_save,

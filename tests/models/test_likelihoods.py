@@ -12,7 +12,7 @@ from torch.distributions import Normal
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError
-from genlab.models.likelihoods import (
+from genlab.models.parts.likelihoods import (
     BETA_CLAMP,
     BETA_MIN_CONCENTRATION,
     LIKELIHOODS,

@@ -10,8 +10,8 @@ import torch
 from torch.distributions import AffineTransform, SigmoidTransform, TransformedDistribution, Uniform
 
 from genlab.errors import ConfigError
-from genlab.models.likelihoods import build_likelihood
-from genlab.models.logistic import LogisticMixturePixels
+from genlab.models.parts.likelihoods import build_likelihood
+from genlab.models.parts.logistic import LogisticMixturePixels
 from genlab.training.config import config_from_dict
 
 LEVELS = torch.arange(256, dtype=torch.float64) / 255

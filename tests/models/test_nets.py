@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from genlab.errors import ConfigError
-from genlab.models.nets import BACKBONES, NetSpec, build_decoder, build_encoder
+from genlab.models.parts.nets import BACKBONES, NetSpec, build_decoder, build_encoder
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (3, 64, 64)]
 

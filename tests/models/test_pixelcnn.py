@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch
-from genlab.models.pixelcnn import PixelCNN, PixelCNNConfig
-from genlab.models.sampling import TemperatureOptions, resolve_options
+from genlab.models.core.base import Batch
+from genlab.models.core.sampling import TemperatureOptions, resolve_options
+from genlab.models.families.autoregressive.pixelcnn import PixelCNN, PixelCNNConfig
 
 
 def _model(shape: tuple[int, int, int], layers: int = 2, classes: int = 0,

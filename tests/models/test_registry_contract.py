@@ -14,8 +14,8 @@ import genlab
 from genlab.cli.latent_cmds import COMMANDS
 from genlab.cli.main import main
 from genlab.evaluation.evaluate import evaluate_run
-from genlab.models.base import Decoder, has
-from genlab.models.likelihoods import PixelDistribution
+from genlab.models.core.capabilities import Decoder, has
+from genlab.models.parts.likelihoods import PixelDistribution
 from genlab.models.registry import MODELS
 from genlab.runs import open_run
 from genlab.training.precision import bf16_supported

@@ -1,4 +1,4 @@
-"""Sampling options (``models.sampling``): a family's dataclass, resolved from a mapping with
+"""Sampling options (``models.core.sampling``): a family's dataclass, resolved from a mapping with
 its types and choices checked, strict for one run and per family for a shared evaluation."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 
 from genlab.errors import ConfigError
 from genlab.evaluation.settings import EvaluationSettings
+from genlab.models.core.sampling import SampleOptions, option_names, resolve_options
 from genlab.models.registry import build_model
-from genlab.models.sampling import SampleOptions, option_names, resolve_options
 from genlab.runs import Run
 from genlab.study.config import study_from_dict
 from genlab.training.config import config_from_dict

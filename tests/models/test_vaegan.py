@@ -11,9 +11,10 @@ import torch
 import genlab
 from genlab.errors import ConfigError
 from genlab.latent import experiments as ex
-from genlab.models.base import Batch, Decoder, Encoder, HasELBO, has
+from genlab.models.core.base import Batch
+from genlab.models.core.capabilities import Decoder, Encoder, HasELBO, has
+from genlab.models.families.adversarial.vaegan import PLAYERS, VAEGAN
 from genlab.models.registry import build_model, model_config_class
-from genlab.models.vaegan import PLAYERS, VAEGAN
 from genlab.training.checkpoint import (
     atomic_save,
     model_from_checkpoint,

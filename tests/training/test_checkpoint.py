@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from genlab.errors import CheckpointError
-from genlab.models.vae import VAE, VAEConfig
+from genlab.models.families.autoencoders.vae import VAE, VAEConfig
 from genlab.training.checkpoint import (
     atomic_save,
     load_model,

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from genlab.errors import ConfigError
-from genlab.models.iwae import IWAEConfig
+from genlab.models.families.autoencoders.iwae import IWAEConfig
 from genlab.training.config import apply_overrides, config_from_dict, load_config, save_config
 
 CONFIGS = sorted(p for p in (Path(__file__).parents[2] / "configs").glob("*.yaml")
@@ -77,7 +77,7 @@ SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "stl10": (3, 64, 64),
 def test_shipped_configs_build_a_model_with_a_finite_loss(path):
     import torch
 
-    from genlab.models.base import Batch
+    from genlab.models.core.base import Batch
     from genlab.models.registry import build_model
 
     cfg = load_config(path)

@@ -17,9 +17,11 @@ import torch
 from torch import Tensor, nn
 
 from genlab import train
-from genlab.models.base import Batch, Decoder, LatentConfig, LatentVariableModel, LossOutput, Player
-from genlab.models.base import has as has_capability
-from genlab.models.likelihoods import ImplicitPixels
+from genlab.models.core.base import Batch, LatentVariableModel, LossOutput, Player
+from genlab.models.core.capabilities import Decoder
+from genlab.models.core.capabilities import has as has_capability
+from genlab.models.core.config import LatentConfig
+from genlab.models.parts.likelihoods import ImplicitPixels
 from genlab.models.registry import MODELS
 from genlab.training.checkpoint import read_checkpoint
 

@@ -14,7 +14,7 @@ import yaml
 from genlab.cli import train_flags
 from genlab.cli.main import main
 from genlab.errors import ConfigError
-from genlab.models.dcgan import DCGAN, DCGANConfig
+from genlab.models.families.adversarial.dcgan import DCGAN, DCGANConfig
 from genlab.models.registry import MODELS
 from genlab.training.config import (
     apply_overrides,

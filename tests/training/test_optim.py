@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab.models.base import Batch
+from genlab.models.core.base import Batch
 from genlab.models.registry import build_model, model_config_class
 from genlab.training.checkpoint import (
     FORMAT,

@@ -14,7 +14,7 @@ import torch
 
 from genlab import load, train
 from genlab.errors import CheckpointError, ConfigError, TrainingDivergedError
-from genlab.models.vae import VAE
+from genlab.models.families.autoencoders.vae import VAE
 from genlab.training.checkpoint import read_checkpoint
 from genlab.training.logs import another_epoch_fits
 

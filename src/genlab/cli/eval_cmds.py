@@ -32,7 +32,7 @@ def _metric_args(p: argparse.ArgumentParser) -> None:
     """Options whose choices come from the evaluation package (imported on use)."""
     from genlab.evaluation.registry import DEFAULT_METRICS, METRICS, metric_help
     from genlab.evaluation.settings import NLL_IMAGES
-    from genlab.models.density import IW_SAMPLES
+    from genlab.models.parts.density import IW_SAMPLES
 
     def metric(text: str) -> str:
         if text not in METRICS:

@@ -199,7 +199,7 @@ def _execute(command: LatentCommand, args: argparse.Namespace) -> int:
     import torch
 
     from genlab.latent.moves import require_encoder_codes
-    from genlab.models.base import Completer, Decoder, has, require
+    from genlab.models.core.capabilities import Completer, Decoder, has, require
     from genlab.report.latent import save_figure
     from genlab.runs import open_run
 

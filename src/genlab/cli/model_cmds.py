@@ -150,7 +150,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     import torch
 
     from genlab.figures.images import save_rows_figure
-    from genlab.models.base import Reconstructor, require
+    from genlab.models.core.capabilities import Reconstructor, require
     from genlab.runs import open_run
 
     run = open_run(args.run, args.which, args.device, args.data_dir)

@@ -1,5 +1,5 @@
 """The sampling-option flags of ``genlab sample`` and ``genlab evaluate``: one per field of
-any family's ``sample_options`` (``models/sampling.py``), with its kind, choices and each
+any family's ``sample_options`` (``models/core/sampling.py``), with its kind, choices and each
 family's default.
 
 The parser is built before the run is opened, so the flags are those of every registered

@@ -81,8 +81,8 @@ def derive() -> dict[str, Any]:
     section, kind, defaults (per family for model fields: the families owning it) and
     choices."""
     from genlab.cli import sample_flags
-    from genlab.models.likelihoods import LIKELIHOODS, SIGMA_MODES
-    from genlab.models.nets import BACKBONES
+    from genlab.models.parts.likelihoods import LIKELIHOODS, SIGMA_MODES
+    from genlab.models.parts.nets import BACKBONES
     from genlab.models.registry import MODELS
     from genlab.training.config import BINARIZE, OPTIMIZERS, PRECISIONS, SCHEDULES, SECTIONS
 

@@ -40,7 +40,7 @@ from genlab.latent.moves import (
     training_codes,
 )
 from genlab.latent.results import ExperimentResult
-from genlab.models.base import Decoder, Reconstructor, has
+from genlab.models.core.capabilities import Decoder, Reconstructor, has
 from genlab.runs import Run
 
 

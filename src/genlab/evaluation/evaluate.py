@@ -1,6 +1,6 @@
 """``evaluate_run``: every metric of the evaluation suite on one trained run, as one dict.
 
-Each metric asks the model what it can do (``models.base`` capabilities) and is skipped, with
+Each metric asks the model what it can do (``models.core.capabilities``) and is skipped, with
 the reason in the result, when it cannot: no likelihood (``HasLikelihood``) -> no ``nll``, no
 reconstruction -> no ``recon``, no classifier for the image shape -> no sample metrics.
 Samples are drawn once (seeded) and shared by FID, KID, precision/recall, IS and confidence.
@@ -44,8 +44,8 @@ from genlab.evaluation.registry import (
 )
 from genlab.evaluation.settings import NLL_IMAGES, EvaluationSettings
 from genlab.evaluation.unavailable import MetricUnavailable
-from genlab.models.base import HasELBO, HasLikelihood, Reconstructor, has
-from genlab.models.density import IW_SAMPLES, dequantise, eight_bit_nats
+from genlab.models.core.capabilities import HasELBO, HasLikelihood, Reconstructor, has
+from genlab.models.parts.density import IW_SAMPLES, dequantise, eight_bit_nats
 from genlab.runs import Run, condition
 
 CHUNK = 1000
@@ -63,7 +63,7 @@ def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
     """The model's own log-likelihood (exact or a bound it names: ``HasLikelihood``) and,
     where it has one, -ELBO, of n images spread over ``split``; nats per image and bits per
     dimension, on the scale the model declares. A density of 8-bit pixels is evaluated on
-    dequantised pixels (seeded) and also given on the 8-bit scale (``models.density``)."""
+    dequantised pixels (seeded) and also given on the 8-bit scale (``models.core.scale``)."""
     model = run.model
     if not has(model, HasLikelihood):
         raise MetricUnavailable(f"the {model.config.name!r} model has no likelihood to evaluate")

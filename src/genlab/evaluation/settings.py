@@ -8,9 +8,9 @@ from typing import Any
 
 from genlab.errors import ConfigError
 from genlab.evaluation.registry import DEFAULT_METRICS
-from genlab.models.density import IW_SAMPLES
+from genlab.models.core.sampling import option_names, resolve_options
+from genlab.models.parts.density import IW_SAMPLES
 from genlab.models.registry import MODELS
-from genlab.models.sampling import option_names, resolve_options
 
 NLL_IMAGES = 1000
 """Images the likelihood is estimated on by default: k = 1000 draws each is the costly part."""
@@ -22,7 +22,7 @@ class EvaluationSettings:
     for recon and precision/recall) of ``split``; ``classifier``: a weights file or
     ``inception`` (``inception_weights``: its local weights), else the one genlab ships;
     ``nll_images`` images with ``iw_samples`` importance samples each for the likelihood;
-    ``sampling``: sampling options (``models.sampling``, e.g. ``{steps: 50}``) for every sample
+    ``sampling``: sampling options (``models.core.sampling``, e.g. ``{steps: 50}``) for every sample
     drawn, each model taking those its family has (a key no family has is an error)."""
 
     metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))

@@ -20,7 +20,7 @@ from genlab.evaluation.evaluate import summary
 from genlab.explore.jobs import Jobs, NotFound
 from genlab.latent.fit import prior_frame
 from genlab.latent.moves import training_codes
-from genlab.models.base import Decoder, Encoder, has
+from genlab.models.core.capabilities import Decoder, Encoder, has
 from genlab.runs import Run, Selection
 
 MAX_SLIDERS = 12

@@ -35,7 +35,7 @@ from genlab.latent.moves import (
 )
 from genlab.latent.ops import decode, encode
 from genlab.latent.results import ExperimentResult, LatentMap
-from genlab.models.base import Completer, Decoder, Encoder, has, require
+from genlab.models.core.capabilities import Completer, Decoder, Encoder, has, require
 from genlab.runs import Run, Selection, condition
 
 MAX_GRID_SIDE = 100

@@ -29,7 +29,8 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from genlab.errors import ConfigError
 from genlab.latent.masks import check_mask
 from genlab.latent.ops import decode, require_decoder
-from genlab.models.base import Encoder, GenerativeModel, constant_parameters, has
+from genlab.models.core.base import GenerativeModel, constant_parameters
+from genlab.models.core.capabilities import Encoder, has
 from genlab.runs import condition
 
 ADAM_BETAS = (0.9, 0.999)

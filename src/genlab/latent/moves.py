@@ -29,7 +29,8 @@ from genlab.latent import ops
 from genlab.latent.fit import FitOptions, fit_objective, fit_posterior
 from genlab.latent.ops import class_centroids, decode, encode, flip_signs
 from genlab.latent.results import ExperimentResult
-from genlab.models.base import Decoder, Encoder, GenerativeModel, has, require
+from genlab.models.core.base import GenerativeModel
+from genlab.models.core.capabilities import Decoder, Encoder, has, require
 from genlab.runs import Run, Selection
 
 CENTROID_IMAGES = 10_000

@@ -18,7 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError
-from genlab.models.base import Decoder, Encoder, GenerativeModel, render, require
+from genlab.models.core.base import GenerativeModel, render
+from genlab.models.core.capabilities import Decoder, Encoder, require
 from genlab.runs import condition
 
 CHUNK = 1000

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from genlab.models.likelihoods import LIKELIHOODS
-from genlab.models.nets import BACKBONES
+from genlab.models.parts.likelihoods import LIKELIHOODS
+from genlab.models.parts.nets import BACKBONES
 from genlab.models.registry import MODELS
 
 

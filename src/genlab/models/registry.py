@@ -6,21 +6,22 @@ Adding a family means adding its file and one line to ``MODELS``.
 from __future__ import annotations
 
 from genlab.errors import ConfigError
-from genlab.models.ae import Autoencoder
-from genlab.models.base import GenerativeModel, ModelConfig
-from genlab.models.cgan import CGAN
-from genlab.models.cvae import CVAE
-from genlab.models.dcgan import DCGAN
-from genlab.models.ddpm import DDPM
-from genlab.models.flow import RealNVP
-from genlab.models.gan import GAN, LSGAN
-from genlab.models.iwae import IWAE
-from genlab.models.mean import ClassMean
-from genlab.models.pca import PCAModel
-from genlab.models.pixelcnn import PixelCNN
-from genlab.models.vae import VAE, BetaVAE
-from genlab.models.vaegan import VAEGAN
-from genlab.models.wgan_gp import WGANGP
+from genlab.models.core.base import GenerativeModel
+from genlab.models.core.config import ModelConfig
+from genlab.models.families.adversarial.cgan import CGAN
+from genlab.models.families.adversarial.dcgan import DCGAN
+from genlab.models.families.adversarial.gan import GAN, LSGAN
+from genlab.models.families.adversarial.vaegan import VAEGAN
+from genlab.models.families.adversarial.wgan_gp import WGANGP
+from genlab.models.families.autoencoders.ae import Autoencoder
+from genlab.models.families.autoencoders.cvae import CVAE
+from genlab.models.families.autoencoders.iwae import IWAE
+from genlab.models.families.autoencoders.vae import VAE, BetaVAE
+from genlab.models.families.autoregressive.pixelcnn import PixelCNN
+from genlab.models.families.baselines.mean import ClassMean
+from genlab.models.families.baselines.pca import PCAModel
+from genlab.models.families.diffusion.ddpm import DDPM
+from genlab.models.families.flows.realnvp import RealNVP
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "mean": ClassMean,

@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from genlab.data import ImageDataset, load_dataset
 from genlab.errors import GenlabError
-from genlab.models.base import Batch
+from genlab.models.core.base import Batch
 from genlab.models.registry import build_model
 from genlab.study.runner import Job
 from genlab.training.config import DataConfig, RunConfig

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from genlab.models.base import GenerativeModel
+from genlab.models.core.base import GenerativeModel
 
 
 class WeightAverage:

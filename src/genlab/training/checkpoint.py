@@ -30,7 +30,7 @@ from torch import Tensor
 
 from genlab.errors import CheckpointError, ConfigError
 from genlab.io import atomic_path, write_error
-from genlab.models.base import GenerativeModel
+from genlab.models.core.base import GenerativeModel
 from genlab.models.registry import build_model
 from genlab.version import __version__
 

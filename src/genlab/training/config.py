@@ -19,7 +19,7 @@ import yaml
 from genlab.data.dataset import image_size
 from genlab.errors import ConfigError
 from genlab.io import atomic_write
-from genlab.models.base import ModelConfig
+from genlab.models.core.config import ModelConfig
 from genlab.models.registry import model_class, model_config_class
 
 BINARIZE = ("none", "static", "dynamic", "threshold")

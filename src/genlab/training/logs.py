@@ -23,7 +23,7 @@ from genlab.errors import TrainingDivergedError
 from genlab.figures.curves import import_in_background, plot_curves
 from genlab.figures.images import save_image_grid
 from genlab.io import append_text, write_text
-from genlab.models.base import GenerativeModel, LossOutput
+from genlab.models.core.base import GenerativeModel, LossOutput
 from genlab.training import distributed
 from genlab.training.checkpoint import TrainState
 from genlab.training.config import RunConfig

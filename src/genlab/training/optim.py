@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from genlab.errors import ConfigError
-from genlab.models.base import GenerativeModel
+from genlab.models.core.base import GenerativeModel
 from genlab.training.config import TrainConfig
 
 BUILTIN: dict[str, Any] = {"lr": 1e-3, "betas": (0.9, 0.999), "weight_decay": 0.0}

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genlab.models.likelihoods import Likelihood
+from genlab.models.parts.likelihoods import Likelihood
 from genlab.training.config import TrainConfig
 
 
@@ -53,7 +53,7 @@ def full_precision_layers(model: nn.Module) -> list[nn.Module]:
     """Layers that compute in fp32 in a bf16 run: the output layer of a model's ``decoder``
     where its ``likelihood`` reads the parameters finer than bf16 resolves
     (``Likelihood.fp32_parameters``). The output layer is the decoder's last Linear or
-    convolution, as every decoder of ``models.nets`` ends."""
+    convolution, as every decoder of ``models.parts.nets`` ends."""
     likelihood, decoder = getattr(model, "likelihood", None), getattr(model, "decoder", None)
     if not (isinstance(likelihood, Likelihood) and likelihood.fp32_parameters
             and isinstance(decoder, nn.Module)):

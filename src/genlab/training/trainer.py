@@ -25,7 +25,7 @@ from genlab.data.prepare import batch_input, eval_seed, fixed_draw
 from genlab.devices import frozen_heap, resolve_device, seeded
 from genlab.errors import CheckpointError, ConfigError
 from genlab.io import write_json
-from genlab.models.base import Batch, GenerativeModel, LossOutput
+from genlab.models.core.base import Batch, GenerativeModel, LossOutput
 from genlab.models.registry import build_model
 from genlab.training import distributed
 from genlab.training.average import WeightAverage

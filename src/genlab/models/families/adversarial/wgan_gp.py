@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 from torch import Tensor
 
 from genlab.errors import ConfigError
-from genlab.models.adversarial import gradient_penalty
-from genlab.models.dcgan import DCGAN, DCGANConfig
+from genlab.models.families.adversarial.dcgan import DCGAN, DCGANConfig
+from genlab.models.parts.adversarial_losses import gradient_penalty
 
 
 @dataclass

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, LossOutput
-from genlab.models.vae import VAE, VAEConfig
+from genlab.models.core.base import Batch, LossOutput
+from genlab.models.families.autoencoders.vae import VAE, VAEConfig
 
 
 @dataclass

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from genlab.models.adversarial import AdversarialConfig, AdversarialModel
-from genlab.models.gan_nets import (
+from genlab.models.families.adversarial.base import AdversarialConfig, AdversarialModel
+from genlab.models.parts.gan_nets import (
     Trunk,
     conv_generator,
     conv_trunk,

@@ -16,15 +16,12 @@ from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, EncoderDecoderModel, LatentConfig, LossOutput
-from genlab.models.density import (
-    IW_SAMPLES,
-    LikelihoodScale,
-    iw_log_likelihood,
-    pixel_likelihood_scale,
-)
-from genlab.models.likelihoods import PixelDistribution, PixelLikelihoodConfig
-from genlab.models.nets import BackboneConfig, build_decoder, build_encoder
+from genlab.models.core.base import Batch, EncoderDecoderModel, LossOutput
+from genlab.models.core.config import LatentConfig
+from genlab.models.core.scale import LikelihoodScale, pixel_likelihood_scale
+from genlab.models.parts.density import IW_SAMPLES, iw_log_likelihood
+from genlab.models.parts.likelihoods import PixelDistribution, PixelLikelihoodConfig
+from genlab.models.parts.nets import BackboneConfig, build_decoder, build_encoder
 
 
 @dataclass

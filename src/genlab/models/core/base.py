@@ -1,4 +1,4 @@
-"""The shared base of every model family, and the capability protocols the tools check.
+"""The shared base of every model family; the capabilities tools check are in ``capabilities``.
 
 A family is a small class on :class:`GenerativeModel`: it samples, declares its training plan
 (players, their objectives and optimiser defaults) and saves/loads through ``state_dict``.
@@ -13,54 +13,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
-from genlab.errors import ConfigError
-from genlab.models.density import LikelihoodScale
-from genlab.models.likelihoods import PixelDistribution
-from genlab.models.sampling import SampleOptions
-
-
-@dataclass
-class ModelConfig:
-    """What every family has: its name. A family's config subclasses this and composes only
-    the parts it uses: :class:`LatentConfig` (a code size), ``nets.BackboneConfig`` (an
-    MLP/conv/residual backbone) and ``likelihoods.PixelLikelihoodConfig`` (a decoder's pixel
-    distribution), so an option a family lacks is an unknown key, never silently ignored.
-    """
-
-    name: str = "vae"
-
-    aliases: ClassVar[dict[str, str]] = {}
-    """Other accepted names of a field (``n_components`` for PCA's ``latent_dim``)."""
-
-    def validate(self) -> None:
-        """Reject values of this family's own fields before any work starts."""
-
-    def validate_data(self, binarize: str, size: tuple[int, int] | None) -> None:
-        """Refuse options ``data.binarize`` or the image (height, width), if known, rule out."""
-
-    @classmethod
-    def upgrade(cls, values: dict[str, Any]) -> dict[str, Any]:
-        """A stored config of an older genlab as this version reads it (see
-        ``training.config.upgrade_stored``); families whose fields changed meaning override."""
-        return values
-
-
-@dataclass
-class LatentConfig(ModelConfig):
-    """A family with a latent code of ``latent_dim`` dimensions."""
-
-    latent_dim: int = 16
-
-    def validate(self) -> None:
-        super().validate()
-        if self.latent_dim <= 0:
-            raise ConfigError(f"model.latent_dim must be positive, got {self.latent_dim}")
+from genlab.models.core.capabilities import Decoder
+from genlab.models.core.config import ModelConfig
+from genlab.models.core.pixels import PixelDistribution
+from genlab.models.core.sampling import SampleOptions
 
 
 @dataclass
@@ -120,7 +82,7 @@ class GenerativeModel(nn.Module):
     """Model options of a small, fast instance: the registry's contract tests train one of
     every family with them, so a new family gets those tests by registering."""
     sample_options: ClassVar[type[SampleOptions]] = SampleOptions
-    """The family's sampling options (``models.sampling``), chosen at sampling time."""
+    """The family's sampling options (``models.core.sampling``), chosen at sampling time."""
     selection_metric: ClassVar[str | None] = "val/loss"
     """The logged value that picks the best checkpoint and drives early stopping (lower is
     better); None keeps the last epoch as best."""
@@ -270,80 +232,3 @@ class EncoderDecoderModel(LatentVariableModel):
     def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Decoder mean of the point code of x."""
         return render(self.decode(self.encode_mean(x, y), y))
-
-
-# --- capabilities: checked with isinstance, nowhere by family name or flag ------------------
-@runtime_checkable
-class Decoder(Protocol):
-    """A latent space: a prior p(z) and a decoder from codes to images."""
-
-    def prior(self) -> Distribution: ...
-
-    def decode(self, z: Tensor, y: Tensor | None = None) -> PixelDistribution: ...
-
-    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """An encoder q(z|x) (a distribution) or a deterministic code."""
-
-    def encode(self, x: Tensor, y: Tensor | None = None) -> Distribution | Tensor: ...
-
-    def encode_mean(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
-
-
-@runtime_checkable
-class Reconstructor(Protocol):
-    """Maps an image to its model's version of it (an autoencoder, or the nearest class mean)."""
-
-    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
-
-
-@runtime_checkable
-class HasELBO(Protocol):
-    """A per-image evidence lower bound in nats (VAE-like families)."""
-
-    def elbo(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
-
-
-@runtime_checkable
-class Completer(Protocol):
-    """Fills in pixels (mask 0) from the rest without a latent space (PixelCNN, in order)."""
-    def complete(self, x: Tensor, mask: Tensor, *labels_generator: Any) -> Tensor: ...
-
-
-@runtime_checkable
-class HasLikelihood(Protocol):
-    """log p(x) per image in nats (float64): exact, or a bound the family names, on the
-    scale its decoder and the data's binarisation put it (``models.density``)."""
-
-    def log_likelihood(self, x: Tensor, y: Tensor | None = None, k: int = 1000) -> Tensor: ...
-
-    def likelihood_method(self, k: int) -> str: ...
-
-    def likelihood_scale(self, binarize: str) -> LikelihoodScale: ...
-
-
-CAPABILITY_WORDS: dict[type, tuple[str, str]] = {
-    Decoder: ("a", "latent space"),
-    Encoder: ("an", "encoder"),
-    Reconstructor: ("a", "reconstruction"),
-    HasELBO: ("an", "ELBO"),
-    HasLikelihood: ("a", "likelihood"),
-}
-"""Each protocol's article and noun, for error messages."""
-
-
-def has(model: object, capability: type) -> bool:
-    """Whether ``model`` offers ``capability`` (one of the protocols above)."""
-    return isinstance(model, capability)
-
-
-def require(model: GenerativeModel, capability: type, op: str) -> None:
-    """Refuse, before any work starts, a model that lacks what ``op`` needs."""
-    if not has(model, capability):
-        article, word = CAPABILITY_WORDS[capability]
-        raise ConfigError(
-            f"{op} needs {article} {word}, but the {model.config.name!r} model has no {word}"
-        )

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genlab.models.diffusion_schedule import discretised_gaussian_log_prob
+from genlab.models.parts.diffusion.schedule import discretised_gaussian_log_prob
 
 IMAGE_CHUNK = 250
 """Images estimated together (the memory of their k noises and terms, not the result);

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from torch import nn
 
 from genlab.errors import ConfigError
-from genlab.models.dcgan import DCGAN, DCGANConfig
-from genlab.models.gan_nets import (
+from genlab.models.families.adversarial.dcgan import DCGAN, DCGANConfig
+from genlab.models.parts.gan_nets import (
     LabelledGenerator,
     ProjectionDiscriminator,
     conv_generator,

@@ -31,10 +31,10 @@ from torch import Tensor, nn
 from torch.distributions import kl_divergence
 
 from genlab.errors import ConfigError
-from genlab.models.adversarial import minimax_discriminator, non_saturating_generator
-from genlab.models.base import Batch, LossOutput, Player, Update
-from genlab.models.nets import NetSpec, build_encoder
-from genlab.models.vae import VAE, VAEConfig
+from genlab.models.core.base import Batch, LossOutput, Player, Update
+from genlab.models.families.autoencoders.vae import VAE, VAEConfig
+from genlab.models.parts.adversarial_losses import minimax_discriminator, non_saturating_generator
+from genlab.models.parts.nets import NetSpec, build_encoder
 
 PLAYERS = ("encoder", "decoder", "discriminator")
 GAN_ADAM: dict[str, Any] = {"lr": 3e-4, "betas": (0.5, 0.999)}

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from genlab.models.adversarial import AdversarialConfig, AdversarialModel
-from genlab.models.gan_nets import fc_generator, fc_trunk, scored
+from genlab.models.families.adversarial.base import AdversarialConfig, AdversarialModel
+from genlab.models.parts.gan_nets import fc_generator, fc_trunk, scored
 
 
 @dataclass

@@ -10,7 +10,7 @@ is the logistic's mass on its bin of width 2/255 (the edge bins take the tails):
 
     P(v | m, s) = sigma((v + 1/255 - m) / s) - sigma((v - 1/255 - m) / s).
 
-The log-likelihood is a probability of the integer pixels (``models.density``: discrete, 256
+The log-likelihood is a probability of the integer pixels (``models.core.scale``: discrete, 256
 levels), so its bits/dim are on the literature's 8-bit scale with no dequantisation.
 """
 
@@ -22,7 +22,7 @@ from torch.distributions import Categorical
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError
-from genlab.models.pixels import Likelihood, PixelDistribution
+from genlab.models.core.pixels import Likelihood, PixelDistribution
 
 LEVELS = 256
 LOG_SCALE_MIN, LOG_SCALE_MAX = -7.0, 7.0

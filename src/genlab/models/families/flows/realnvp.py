@@ -14,7 +14,7 @@ a N(0, I) prior, and the change of variables gives the exact density
     log p(x~) = log N(z; 0, I) + sum_layers log |det J| + sum_d log |dy_d / dx~_d|,
 
 in nats on [0, 1]^D; + D log 256 is the discrete likelihood of the 8-bit pixels that the
-literature's bits/dim report (``models.density``). With ``dequantisation: variational`` the
+literature's bits/dim report (``models.core.scale``). With ``dequantisation: variational`` the
 noise u comes from a learnt q(u | x) instead (Ho et al. 2019, 3.1) and training maximises
 log P(x) >= E_q [log p((255 x + u) / 256) - log q(u | x)] - D log 256, a bound on the
 8-bit pixels' probability that the evaluation importance-samples (``log_likelihood``).
@@ -33,10 +33,13 @@ import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError
-from genlab.models.adversarial import INVERSION_SIGMA
-from genlab.models.base import Batch, EncoderDecoderModel, LossOutput, ModelConfig, render
-from genlab.models.density import LikelihoodScale, chunked, dequantise, eight_bit_nats
-from genlab.models.flow_layers import (
+from genlab.models.core.base import Batch, EncoderDecoderModel, LossOutput, render
+from genlab.models.core.config import ModelConfig
+from genlab.models.core.pixels import INVERSION_SIGMA
+from genlab.models.core.sampling import SampleOptions, TemperatureOptions
+from genlab.models.core.scale import LikelihoodScale
+from genlab.models.parts.density import chunked, dequantise, eight_bit_nats
+from genlab.models.parts.flow_layers import (
     ActNorm,
     ChannelCoupling,
     CheckerboardCoupling,
@@ -44,8 +47,7 @@ from genlab.models.flow_layers import (
     Squeeze,
     VariationalDequantiser,
 )
-from genlab.models.likelihoods import ImplicitPixels
-from genlab.models.sampling import SampleOptions, TemperatureOptions
+from genlab.models.parts.likelihoods import ImplicitPixels
 
 DEQUANTISATIONS = ("uniform", "variational")
 DEQUANTISATION_DRAWS = 16

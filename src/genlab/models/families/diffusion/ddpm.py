@@ -24,13 +24,15 @@ import torch
 from torch import Tensor
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, EncoderDecoderModel, LossOutput, ModelConfig
-from genlab.models.ddpm_bound import vlb_estimate
-from genlab.models.density import LikelihoodScale
-from genlab.models.diffusion_schedule import SCHEDULES, Schedule, betas_for, timestep_sequence
-from genlab.models.likelihoods import ImplicitPixels
-from genlab.models.sampling import SampleOptions
-from genlab.models.unet import UNet
+from genlab.models.core.base import Batch, EncoderDecoderModel, LossOutput
+from genlab.models.core.config import ModelConfig
+from genlab.models.core.pixels import INVERSION_SIGMA
+from genlab.models.core.sampling import SampleOptions
+from genlab.models.core.scale import LikelihoodScale
+from genlab.models.parts.diffusion.bound import vlb_estimate
+from genlab.models.parts.diffusion.schedule import SCHEDULES, Schedule, betas_for, timestep_sequence
+from genlab.models.parts.likelihoods import ImplicitPixels
+from genlab.models.parts.unet import UNet
 
 SAMPLERS = ("ddim", "ddpm")
 PREDICTIONS = ("eps", "v")
@@ -112,7 +114,8 @@ class DDPM(EncoderDecoderModel):
     sample_options = DDPMSampleOptions
     tiny: ClassVar[dict[str, Any]] = {"timesteps": 4, "channels": [4, 8], "res_blocks": 1,
                                       "attention": False, "dropout": 0.0}
-    fit_objective = ("the DDIM decoder as a point mass: Gaussian pixel likelihood (sigma 0.1) "
+    fit_objective = ("the DDIM decoder as a point mass: Gaussian pixel likelihood (sigma "
+                     f"{INVERSION_SIGMA}) "
                      "around the DDIM decode of x_T, plus the KL of q(x_T) to the prior")
 
     def __init__(self, config: DDPMConfig, shape: tuple[int, int, int], num_classes: int):
@@ -229,7 +232,7 @@ class DDPM(EncoderDecoderModel):
         """The deterministic DDIM image (eta = 0, ``LATENT_STEPS`` steps) of x_T = z."""
         opts = DDPMSampleOptions(steps=LATENT_STEPS)
         x0 = self._generate(z.view(-1, *self.shape), y, opts, None)
-        return ImplicitPixels(((x0 + 1) / 2).clamp(0, 1), 0.1)
+        return ImplicitPixels(((x0 + 1) / 2).clamp(0, 1), INVERSION_SIGMA)
 
     # --- the likelihood -----------------------------------------------------------------
     def log_likelihood(self, x: Tensor, y: Tensor | None = None, k: int = 1000) -> Tensor:

@@ -3,7 +3,7 @@ the encoder input and to z, so ``sample(n, labels=...)`` draws images of chosen 
 
 from __future__ import annotations
 
-from genlab.models.vae import VAE
+from genlab.models.families.autoencoders.vae import VAE
 
 
 class CVAE(VAE):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genlab.models.base import Batch, GenerativeModel, LossOutput, ModelConfig
-from genlab.models.sampling import SampleOptions
+from genlab.models.core.base import Batch, GenerativeModel, LossOutput
+from genlab.models.core.config import ModelConfig
+from genlab.models.core.sampling import SampleOptions
 
 
 class ClassMean(GenerativeModel):

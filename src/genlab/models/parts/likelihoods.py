@@ -25,8 +25,8 @@ from torch.distributions import (
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError
-from genlab.models.logistic import DiscretisedLogisticLikelihood
-from genlab.models.pixels import Likelihood, PixelDistribution
+from genlab.models.core.pixels import Likelihood, PixelDistribution
+from genlab.models.parts.logistic import DiscretisedLogisticLikelihood
 
 SIGMA_MIN = 1e-3
 """Floor on the Gaussian sigma: pixels that are constant in the data (MNIST's black border) would

@@ -1,6 +1,7 @@
-"""The invertible layers of genlab's flow (``models.flow``). Each maps (N, C, H, W) images to
-(N, C, H, W) (a squeeze to (N, 4C, H/2, W/2)) and returns, from ``forward``, the log |det|
-of its Jacobian per image; ``inverse`` undoes ``forward`` exactly, up to float rounding.
+"""The invertible layers of genlab's flow (``models.families.flows.realnvp``). Each maps
+(N, C, H, W) images to (N, C, H, W) (a squeeze to (N, 4C, H/2, W/2)) and returns, from
+``forward``, the log |det| of its Jacobian per image; ``inverse`` undoes ``forward``
+exactly, up to float rounding.
 
 - affine couplings (Dinh et al. 2017, 3.3-3.4): the pixels a mask keeps pass through and give
   the log-scale s and shift t of the others, y = x * exp(s) + t, so the Jacobian is

@@ -14,9 +14,10 @@ from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, EncoderDecoderModel, LatentConfig, LossOutput
-from genlab.models.likelihoods import PixelDistribution, build_likelihood
-from genlab.models.nets import BackboneConfig, build_decoder, build_encoder
+from genlab.models.core.base import Batch, EncoderDecoderModel, LossOutput
+from genlab.models.core.config import LatentConfig
+from genlab.models.parts.likelihoods import PixelDistribution, build_likelihood
+from genlab.models.parts.nets import BackboneConfig, build_decoder, build_encoder
 
 LOSSES = {"bce": "bernoulli", "mse": "gaussian"}
 

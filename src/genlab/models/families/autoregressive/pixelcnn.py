@@ -7,7 +7,7 @@ conditional: ``bernoulli`` for binarised pixels (the data config's ``binarize``,
 genlab's one binarisation path, ``data.prepare``), ``categorical`` for ``bins``-way pixels
 (256: the 8-bit pixels themselves). log p(x) is then an exact probability of discrete
 pixels, in nats, on the same ``discrete`` scale as a VAE's importance-sampled NLL of the same
-binarisation (``models.density``).
+binarisation (``models.core.scale``).
 
 Sampling is sequential over pixels and batched over images; ``complete`` fills in the hidden
 pixels of images whose hidden pixels all come after the observed ones in raster order (the
@@ -25,11 +25,13 @@ import torch
 from torch import Tensor
 
 from genlab.errors import ConfigError
-from genlab.models.base import Batch, GenerativeModel, LossOutput, ModelConfig
-from genlab.models.density import LikelihoodScale, chunked, pixel_likelihood_scale
-from genlab.models.likelihoods import PixelDistribution, build_likelihood
-from genlab.models.pixelcnn_nets import GatedPixelCNN
-from genlab.models.sampling import SampleOptions, TemperatureOptions
+from genlab.models.core.base import Batch, GenerativeModel, LossOutput
+from genlab.models.core.config import ModelConfig
+from genlab.models.core.sampling import SampleOptions, TemperatureOptions
+from genlab.models.core.scale import LikelihoodScale, pixel_likelihood_scale
+from genlab.models.parts.density import chunked
+from genlab.models.parts.likelihoods import PixelDistribution, build_likelihood
+from genlab.models.parts.pixelcnn_nets import GatedPixelCNN
 
 PIXEL_LIKELIHOODS = ("bernoulli", "categorical")
 

@@ -1,0 +1,93 @@
+"""What a model can do, asked one way: ``isinstance`` against these protocols, through
+:func:`has` and :func:`require`. Tools never ask a family what it is."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+from genlab.errors import ConfigError
+from genlab.models.core.pixels import PixelDistribution
+from genlab.models.core.scale import LikelihoodScale
+
+
+@runtime_checkable
+class Decoder(Protocol):
+    """A latent space: a prior p(z) and a decoder from codes to images."""
+
+    def prior(self) -> Distribution: ...
+
+    def decode(self, z: Tensor, y: Tensor | None = None) -> PixelDistribution: ...
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """An encoder q(z|x) (a distribution) or a deterministic code."""
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Distribution | Tensor: ...
+
+    def encode_mean(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class Reconstructor(Protocol):
+    """Maps an image to its model's version of it (an autoencoder, or the nearest class mean)."""
+
+    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class HasELBO(Protocol):
+    """A per-image evidence lower bound in nats (VAE-like families)."""
+
+    def elbo(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class Completer(Protocol):
+    """Fills in pixels (mask 0) from the rest without a latent space (PixelCNN, in order)."""
+
+    def complete(self, x: Tensor, mask: Tensor, y: Tensor | None = None,
+                 generator: torch.Generator | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class HasLikelihood(Protocol):
+    """log p(x) per image in nats (float64): exact, or a bound the family names, on the
+    scale its decoder and the data's binarisation put it (``models.core.scale``)."""
+
+    def log_likelihood(self, x: Tensor, y: Tensor | None = None, k: int = 1000) -> Tensor: ...
+
+    def likelihood_method(self, k: int) -> str: ...
+
+    def likelihood_scale(self, binarize: str) -> LikelihoodScale: ...
+
+
+CAPABILITY_WORDS: dict[type, tuple[str, str]] = {
+    Decoder: ("a", "latent space"),
+    Encoder: ("an", "encoder"),
+    Reconstructor: ("a", "reconstruction"),
+    HasELBO: ("an", "ELBO"),
+    Completer: ("an", "exact completion"),
+    HasLikelihood: ("a", "likelihood"),
+}
+"""Each protocol's article and noun, for error messages."""
+
+
+def has(model: object, capability: type) -> bool:
+    """Whether ``model`` offers ``capability`` (one of the protocols above)."""
+    return isinstance(model, capability)
+
+
+def require(model: object, capability: type, op: str) -> None:
+    """Refuse, before any work starts, a model that lacks what ``op`` needs."""
+    if not has(model, capability):
+        article, word = CAPABILITY_WORDS[capability]
+        raise ConfigError(
+            f"{op} needs {article} {word}, but the {model.config.name!r} model has no {word}"
+        )
