@@ -37,19 +37,43 @@ REFUSALS = ("needs", "has no", "conditional", "2-D")
 """Words of a clear refusal: 'blend needs an encoder, but the 'gan' model has none'."""
 
 
-def _config(family: str, epochs: int) -> dict:
+def _config(family: str, epochs: int, runs: dict[str, Path] | None = None) -> dict:
+    """A family's tiny run config. A family built on other runs names, in its ``tiny``
+    options, the family of each component (``first_stage: vae``): that family's tiny run in
+    ``runs`` takes its place."""
+    model = {"name": family, **MODELS[family].tiny}
+    for spec in MODELS[family].component_specs:
+        model[spec.field] = str((runs or {})[model[spec.field]])
     return {
-        "model": {"name": family, **MODELS[family].tiny},
+        "model": model,
         "data": {"dataset": "mnist-mini", "binarize": "dynamic", "val_size": 8500},
         "train": {"epochs": epochs, "batch_size": 100, "progress": False, "seed": 0,
                   "device": "cpu", "epoch_samples": 4},
     }
 
 
+def _components_first(families: list[str]) -> list[str]:
+    """The families, each after those its tiny options build it on."""
+    order: list[str] = []
+
+    def place(family: str) -> None:
+        for spec in MODELS[family].component_specs:
+            place(MODELS[family].tiny[spec.field])
+        if family not in order:
+            order.append(family)
+
+    for family in families:
+        place(family)
+    return order
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("registry")
-    return {f: genlab.train(_config(f, 2), out=root / f).run_dir for f in MODELS}
+    runs: dict[str, Path] = {}
+    for family in _components_first(list(MODELS)):
+        runs[family] = genlab.train(_config(family, 2, runs), out=root / family).run_dir
+    return runs
 
 
 def test_every_latent_tool_has_contract_arguments() -> None:
@@ -74,8 +98,8 @@ def test_trains_samples_saves_and_loads(family: str, trained: dict[str, Path]) -
 @pytest.mark.parametrize("family", [f for f, m in MODELS.items() if not m.closed_form])
 def test_resumes_exactly(family: str, trained: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / family
-    genlab.train(_config(family, 1), out=out)
-    genlab.train(_config(family, 2), out=out, resume=True)
+    genlab.train(_config(family, 1, trained), out=out)
+    genlab.train(_config(family, 2, trained), out=out, resume=True)
     straight = open_run(trained[family], which="last").model.state_dict()
     resumed = open_run(out, which="last").model.state_dict()
     assert straight.keys() == resumed.keys()
@@ -114,11 +138,12 @@ FAST = {"precision": "bf16", "channels_last": True}
 @pytest.mark.skipif(not bf16_supported(torch.device("cpu")),
                     reason="this CPU has no native bf16 (oneDNN): bf16 falls back to fp32")
 @pytest.mark.parametrize("family", [f for f, m in MODELS.items() if not m.closed_form])
-def test_trains_in_bf16_channels_last_and_resumes_exactly(family: str, tmp_path: Path) -> None:
+def test_trains_in_bf16_channels_last_and_resumes_exactly(family: str, tmp_path: Path,
+                                                          trained: dict[str, Path]) -> None:
     """``--set train.precision=bf16 --set train.channels_last=true`` for every family: the
     run trains to finite numbers, samples valid images and a killed run resumes exactly."""
     def config(epochs: int) -> dict:
-        cfg = _config(family, epochs)
+        cfg = _config(family, epochs, trained)
         cfg["train"].update(FAST)
         return cfg
 

@@ -5,6 +5,8 @@ Adding a family means adding its file and one line to ``MODELS``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from genlab.errors import ConfigError
 from genlab.models.core.base import GenerativeModel
 from genlab.models.core.config import ModelConfig
@@ -22,6 +24,7 @@ from genlab.models.families.baselines.mean import ClassMean
 from genlab.models.families.baselines.pca import PCAModel
 from genlab.models.families.diffusion.ddpm import DDPM
 from genlab.models.families.flows.realnvp import RealNVP
+from genlab.models.families.two_stage.gmm_prior import GMMPrior
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "mean": ClassMean,
@@ -40,6 +43,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "realnvp": RealNVP,
     "ddpm": DDPM,
     "pixelcnn": PixelCNN,
+    "gmm-prior": GMMPrior,
 }
 
 
@@ -55,13 +59,19 @@ def model_config_class(name: str) -> type[ModelConfig]:
 
 
 def build_model(
-    config: ModelConfig, shape: tuple[int, int, int], num_classes: int
+    config: ModelConfig, shape: tuple[int, int, int], num_classes: int,
+    components: Mapping[str, GenerativeModel] | None = None,
 ) -> GenerativeModel:
-    """Instantiate the family named by ``config.name`` for images of ``shape``."""
+    """Instantiate the family named by ``config.name`` for images of ``shape``; a family built
+    on trained runs gets them as ``components`` (``training.components`` opens them)."""
     cls = model_class(config.name)
     if not isinstance(config, cls.config_class):
         raise ConfigError(
             f"model {config.name!r} needs a {cls.config_class.__name__}, "
             f"got {type(config).__name__}"
         )
+    if cls.component_specs:
+        return cls(config, shape, num_classes, components=components)
+    if components:
+        raise ConfigError(f"the {config.name!r} model is built on no other run")
     return cls(config, shape, num_classes)

@@ -96,10 +96,18 @@ def _work(job: Job, data_dir: str | None, wait_for_lock: bool) -> ModelSection:
 def _run_round(pool: ProcessPoolExecutor, jobs: Sequence[Job], left: list[int],
                done: dict[int, ModelSection], data_dir: str | None, log: Log,
                wait_for_lock: bool) -> None:
-    """Submit the jobs ``left`` and collect their sections into ``done``; a run another
-    process holds is left out (for the next round), a failing run cancels those not started."""
-    pending: dict[Future[ModelSection], int] = {
-        pool.submit(_work, jobs[i], data_dir, wait_for_lock): i for i in left}
+    """Submit the jobs ``left``, each once the runs it is built on are done, and collect their
+    sections into ``done``; a run another process holds is left out (for the next round, with
+    the runs built on it), a failing run cancels those not started."""
+    waiting = list(left)
+    pending: dict[Future[ModelSection], int] = {}
+
+    def submit_ready() -> None:
+        for i in [i for i in waiting if all(d in done for d in jobs[i].after)]:
+            waiting.remove(i)
+            pending[pool.submit(_work, jobs[i], data_dir, wait_for_lock)] = i
+
+    submit_ready()
     while pending:
         finished, _ = wait(pending, return_when=FIRST_COMPLETED)
         for future in finished:
@@ -113,6 +121,7 @@ def _run_round(pool: ProcessPoolExecutor, jobs: Sequence[Job], left: list[int],
                 for other in pending:
                     other.cancel()
                 raise
+        submit_ready()
 
 
 def _stop_workers(others: set[multiprocessing.process.BaseProcess]) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from genlab.errors import ConfigError, GenlabError
 from genlab.report.records import ModelSection
-from genlab.study.runner import Job, run_job
+from genlab.study.runner import Job, built_first, run_job
 from genlab.study.schedule import longest_first
 
 Log = Callable[[str], None]
@@ -38,9 +38,11 @@ def import_ray() -> Any:
     return ray
 
 
-def _task(job: Job, data_dir: str | None, threads: int) -> tuple[ModelSection, list[str]]:
+def _task(job: Job, data_dir: str | None, threads: int,
+          *after: Any) -> tuple[ModelSection, list[str]]:
     """One run on a Ray worker, its torch threads the CPUs it was given; returns its section
-    and the lines it logged (the driver prints them)."""
+    and the lines it logged (the driver prints them). ``after``: the results of the tasks of
+    the runs it is built on, which Ray waits for before it starts this one."""
     import torch
 
     torch.set_num_threads(threads)
@@ -61,11 +63,13 @@ def run_on_ray(jobs: Sequence[Job], data_dir: str | None = None,
                  runtime_env={"env_vars": {"OMP_NUM_THREADS": str(cpus_per_run)}})
     try:
         task = ray.remote(max_retries=RETRIES, retry_exceptions=False)(_task)
-        pending = {
-            task.options(num_cpus=cpus_per_run,
-                         num_gpus=1 if str(jobs[i].config.train.device).startswith("cuda") else 0)
-            .remote(jobs[i], data_dir, cpus_per_run): i
-            for i in longest_first(jobs, data_dir)}
+        refs: dict[int, Any] = {}
+        for i in built_first(longest_first(jobs, data_dir), jobs):
+            refs[i] = task.options(
+                num_cpus=cpus_per_run,
+                num_gpus=1 if str(jobs[i].config.train.device).startswith("cuda") else 0,
+            ).remote(jobs[i], data_dir, cpus_per_run, *[refs[d] for d in jobs[i].after])
+        pending = {ref: i for i, ref in refs.items()}
         log(f"{len(jobs)} runs submitted to Ray ({cpus_per_run} CPU each, "
             f"{ray.cluster_resources().get('CPU', 0):g} CPUs in the cluster)")
         done: dict[int, ModelSection] = {}

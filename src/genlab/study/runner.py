@@ -40,6 +40,7 @@ from genlab.study.config import (
     settings_of,
 )
 from genlab.study.sections import write_model_section
+from genlab.study.stages import dependency_order, stages_of
 from genlab.training.config import RunConfig
 from genlab.training.lock import RunDirLocked, holder, run_lock
 from genlab.training.trainer import train
@@ -70,6 +71,8 @@ class Job:
     folder: Path
     tag: str
     settings: StudySettings = field(default_factory=StudySettings)
+    after: tuple[int, ...] = ()
+    """The jobs (indices) whose runs this one is built on: trained before it starts."""
 
 
 def train_or_reuse(config: RunConfig, run_dir: Path, log: Log) -> str:
@@ -85,12 +88,17 @@ def train_or_reuse(config: RunConfig, run_dir: Path, log: Log) -> str:
 def plan(study: StudyConfig, root: Path, out: Path, device: str | None = None,
          data_dir: str | None = None) -> list[Job]:
     """Every (model, seed) run of ``study`` (config paths relative to ``root``), resolved and
-    checked before any training starts. Without ``study.seeds``, one run per model under its
-    own seed, in the folders a study has always used."""
-    resolved = [(m.label, resolve_model(study, m, root), settings_of(study, m))
-                for m in study.models]
-    jobs = []
-    for label, config, settings in resolved:
+    checked before any training starts, a model after those it is built on (a component such
+    as ``first_stage: vae`` naming another model's label). Without ``study.seeds``, one run per
+    model under its own seed, in the folders a study has always used."""
+    resolved = {m.label: (resolve_model(study, m, root), settings_of(study, m))
+                for m in study.models}
+    built_on = {label: stages_of(label, config, resolved, root)
+                for label, (config, _) in resolved.items()}
+    jobs: list[Job] = []
+    index: dict[tuple[str, int | None], int] = {}
+    for label in dependency_order(built_on):
+        config, settings = resolved[label]
         for seed in study.seeds or [None]:
             run = copy.deepcopy(config)
             if seed is not None:
@@ -99,15 +107,37 @@ def plan(study: StudyConfig, root: Path, out: Path, device: str | None = None,
                 run.train.device = device
             if data_dir:
                 run.data.data_dir = data_dir
+            after = []
+            for spec_field, stage in built_on[label].items():
+                if stage in resolved:  # another model of the study: its run of this seed
+                    after.append(index[(stage, seed)])
+                    stage = str(jobs[after[-1]].run_dir.resolve())
+                setattr(run.model, spec_field, stage)
             folder = out / "models" / label
+            index[(label, seed)] = len(jobs)
             jobs.append(Job(label, run.train.seed, run,
                             out / "runs" / f"{label}-{config_hash(run)}",
                             folder if seed is None else folder / f"seed-{seed}", label,
-                            settings))
+                            settings, tuple(after)))
     for i, job in enumerate(jobs, 1):
         seeded = f" seed {job.seed}" if study.seeds else ""
         job.tag = f"[{i}/{len(jobs)}] {job.label}{seeded}"
     return jobs
+
+
+def built_first(order: Sequence[int], jobs: Sequence[Job]) -> list[int]:
+    """``order`` (indices of ``jobs``) with each job moved after the jobs it is built on."""
+    placed: list[int] = []
+
+    def place(i: int) -> None:
+        if i not in placed:
+            for d in jobs[i].after:
+                place(d)
+            placed.append(i)
+
+    for i in order:
+        place(i)
+    return placed
 
 
 def run_job(job: Job, data_dir: str | None = None, log: Log = print,
@@ -134,8 +164,8 @@ def run_in_process(jobs: Sequence[Job], data_dir: str | None = None,
     done: dict[int, ModelSection] = {}
     for wait in (False, True):
         for i, job in enumerate(jobs):
-            if i in done:
-                continue
+            if i in done or any(d not in done for d in job.after):
+                continue  # done, or built on a run another process still holds
             try:
                 done[i] = run_job(job, data_dir, log, wait)
             except RunDirLocked:

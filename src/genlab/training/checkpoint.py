@@ -31,7 +31,8 @@ from torch import Tensor
 from genlab.errors import CheckpointError, ConfigError
 from genlab.io import atomic_path, write_error
 from genlab.models.core.base import GenerativeModel
-from genlab.models.registry import build_model
+from genlab.models.registry import build_model, model_class
+from genlab.training.components import component_records, reopen_components
 from genlab.version import __version__
 
 FORMAT = "genlab-checkpoint/1"
@@ -161,6 +162,7 @@ def model_meta(model: GenerativeModel, config_dict: dict[str, Any]) -> dict[str,
         "shape": list(model.shape),
         "num_classes": model.num_classes,
         "config": config_dict,
+        **({"components": component_records(model)} if model.built_on else {}),
     }
 
 
@@ -277,7 +279,10 @@ def model_from_checkpoint(ckpt: Checkpoint, source: Path, device: str = "cpu") -
         config = config_from_dict(ckpt.meta["config"], stored=True)
     except ConfigError as exc:
         raise CheckpointError(f"{source}: its config is not valid here: {exc}") from None
-    model = build_model(config.model, tuple(ckpt.meta["shape"]), ckpt.meta["num_classes"])
+    components = (reopen_components(config.model.name, ckpt.meta.get("components", {}), source)
+                  if model_class(config.model.name).component_specs else None)
+    model = build_model(config.model, tuple(ckpt.meta["shape"]), ckpt.meta["num_classes"],
+                        components)
     load_weights(model, ckpt.section("model"), source)
     return model.to(device).eval()
 

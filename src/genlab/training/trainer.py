@@ -26,7 +26,6 @@ from genlab.devices import frozen_heap, resolve_device, seeded
 from genlab.errors import CheckpointError, ConfigError
 from genlab.io import write_json
 from genlab.models.core.base import Batch, GenerativeModel, LossOutput
-from genlab.models.registry import build_model
 from genlab.training import distributed
 from genlab.training.average import WeightAverage
 from genlab.training.board import Board
@@ -38,6 +37,7 @@ from genlab.training.checkpoint import (
     read_checkpoint,
     restore_training,
 )
+from genlab.training.components import build_with_components
 from genlab.training.config import RunConfig, config_from_dict, load_config, save_config
 from genlab.training.lock import train_lock
 from genlab.training.logs import (
@@ -85,7 +85,8 @@ class Trainer:
         self.board = Board(config.train.tensorboard, self.run_dir, self.dist.is_main)
         torch.manual_seed(config.train.seed)
         self._load_data()
-        self.model = build_model(config.model, self.shape, self.num_classes).to(self.device)
+        self.model = build_with_components(config, self.shape, self.num_classes,
+                                           self.run_dir).to(self.device)
         self.average = WeightAverage(self.model, config.train.ema) if config.train.ema else None
         self.averaged = self.average.model if self.average else None
         self.scored = self.averaged or self.model  # what validation, grids and best see

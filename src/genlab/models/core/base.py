@@ -11,7 +11,7 @@ always the same way: ``isinstance(model, Encoder)``, ``isinstance(model, Decoder
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
 from genlab.models.core.capabilities import Decoder
+from genlab.models.core.components import Component, check_components
 from genlab.models.core.config import ModelConfig
 from genlab.models.core.pixels import PixelDistribution
 from genlab.models.core.sampling import SampleOptions
@@ -80,18 +81,35 @@ class GenerativeModel(nn.Module):
     """Evaluate with autograd on, for objectives that differentiate (gradient penalties)."""
     tiny: ClassVar[dict[str, Any]] = {}
     """Model options of a small, fast instance: the registry's contract tests train one of
-    every family with them, so a new family gets those tests by registering."""
+    every family with them, so a new family gets those tests by registering. A component
+    field names the family whose tiny run the instance is built on (``first_stage: vae``)."""
     sample_options: ClassVar[type[SampleOptions]] = SampleOptions
     """The family's sampling options (``models.core.sampling``), chosen at sampling time."""
     selection_metric: ClassVar[str | None] = "val/loss"
     """The logged value that picks the best checkpoint and drives early stopping (lower is
     better); None keeps the last epoch as best."""
 
-    def __init__(self, config: ModelConfig, shape: tuple[int, int, int], num_classes: int):
+    component_specs: ClassVar[tuple[Component, ...]] = ()
+    """Trained runs the family is built on (``core.components``): a two-stage model's first
+    stage. The loader passes them, frozen, as ``components``; the model keeps them in
+    ``built_on`` (by field name)."""
+
+    def __init__(self, config: ModelConfig, shape: tuple[int, int, int], num_classes: int,
+                 components: Mapping[str, GenerativeModel] | None = None):
         super().__init__()
         self.config = config
         self.shape = tuple(shape)
         self.num_classes = num_classes
+        # A plain dict, not sub-modules: a component is neither trained nor saved with this
+        # model, and stays in eval mode whatever mode this model is put in.
+        self.built_on: dict[str, GenerativeModel] = check_components(self, components or {})
+
+    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> GenerativeModel:
+        """``.to(device)`` and its kin move the components with the model."""
+        super()._apply(fn, recurse)
+        for component in self.built_on.values():
+            component._apply(fn, recurse)
+        return self
 
     # --- generation ---------------------------------------------------------------------
     def sample(self, n: int, labels: Tensor | None = None,

@@ -16,6 +16,7 @@ from torch.distributions import Distribution, Independent, Normal
 from genlab.errors import ConfigError
 from genlab.models.core.base import Batch, EncoderDecoderModel, LossOutput
 from genlab.models.core.config import LatentConfig
+from genlab.models.core.scale import LikelihoodScale, pixel_likelihood_scale
 from genlab.models.parts.likelihoods import PixelDistribution, build_likelihood
 from genlab.models.parts.nets import BackboneConfig, build_decoder, build_encoder
 
@@ -55,6 +56,11 @@ class Autoencoder(EncoderDecoderModel):
 
     def prior(self) -> Distribution:
         return Independent(Normal(self.code_mean, self.code_std), 1)
+
+    def likelihood_scale(self, binarize: str) -> LikelihoodScale:
+        """What its decoder's pixel likelihood is of (it has no likelihood of its own: a model
+        built on its codes with a prior, ``gmm-prior``, has one on this scale)."""
+        return pixel_likelihood_scale(LOSSES[self.config.loss], binarize)
 
     def loss(self, batch: Batch) -> LossOutput:
         dist = self.decode(self.encode(batch.x))
