@@ -30,6 +30,7 @@ HEAVY = ("torch", "matplotlib", "sklearn", "scipy", "PIL", "numpy", "yaml")
         (common.positive, "1e-3", 1e-3),
         (common.int_list, "1, 2,3", [1, 2, 3]),
         (common.float_list, "0,-0.5", [0.0, -0.5]),
+        (common.name_list, "horse, bird", ["horse", "bird"]),
         (common.device, "cuda:1", "cuda:1"),
     ],
 )
@@ -155,6 +156,30 @@ def test_train_flags_come_from_the_config_dataclasses_and_registries() -> None:
     assert "--net {" + ",".join(BACKBONES) + "}" in help_text
     assert "(model.net, for ae, vae, beta-vae, cvae, iwae, vaegan, default mlp)" in " ".join(
         help_text.split())
+
+
+LIST_VALUES = {"int list": "16,32", "float list": "0.5,0.9", "str list": "horse,bird"}
+
+
+def test_every_list_flag_takes_comma_separated_values_the_config_accepts() -> None:
+    """``--classes horse,bird`` as ``--channels 16,32``: each list flag's value is a list
+    that its config key takes (a field of a kind not listed here fails the test)."""
+    from genlab.training.config import config_from_dict
+
+    fields = train_flags.load()["fields"]
+    lists = {n: e for n, e in fields.items() if e["kind"].endswith(" list")}
+    assert {"classes", "channels", "betas"} <= set(lists)
+    for name, entry in lists.items():
+        p = argparse.ArgumentParser()
+        train_flags.add_train_flags(p)
+        family = next(f for f in entry["defaults"] if f) if entry["section"] == "model" else ""
+        args = p.parse_args([family or "vae", f"--{name.replace('_', '-')}",
+                             LIST_VALUES[entry["kind"]]])
+        values = train_flags.flag_values(args)
+        raw = {**values, "model": {**values.get("model", {}), "name": family or "vae"}}
+        config = config_from_dict(raw)
+        section = getattr(config, entry["section"])
+        assert getattr(section, name) == values[entry["section"]][name], name
 
 
 def _loaded_after(argv: list[str]) -> list[str]:

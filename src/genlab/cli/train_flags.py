@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from genlab.cli.common import device, int_range, listed, real
+from genlab.cli.common import device, int_range, listed, name_list, real
 from genlab.errors import ConfigError
 from genlab.io import write_text
 from genlab.version import __version__
@@ -33,9 +33,11 @@ TYPES = {
     "float": real(),
     "int list": listed(int_range()),
     "float list": listed(real()),
+    "str list": name_list,
     "device": device,
 }
-"""argparse type per field kind (``str`` fields take any text, or one of their choices)."""
+"""argparse type per field kind (``str`` fields take any text, or one of their choices); a
+list is typed as users type ``--channels 16,32`` or ``--classes horse,bird``."""
 
 
 def kind_of(annotation: Any) -> str | None:
