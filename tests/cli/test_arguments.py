@@ -200,3 +200,29 @@ def test_help_loads_nothing_heavy() -> None:
                  ["latent", "perturb", "--help"]):
         assert _loaded_after(argv) == [], argv
     assert not {"matplotlib", "sklearn"} & set(_loaded_after(["latent", "complete", "--help"]))
+
+
+def test_import_genlab_names_every_subpackage_and_loads_them_when_used() -> None:
+    """``import genlab; genlab.latent.encode(...)``: the subpackages are attributes of the
+    package, imported on first use, so ``import genlab`` (and ``--help``) loads no torch."""
+    import genlab
+
+    package = Path(genlab.__file__).parent
+    modules = {p.stem for p in package.iterdir()
+               if p.suffix == ".py" or (p / "__init__.py").is_file()} - {"__init__", "__main__"}
+    assert set(genlab.SUBMODULES) == modules
+    code = (
+        "import json, sys\nimport genlab\n"
+        f"heavy = lambda: sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+        "before = heavy()\n"
+        "named = [callable(genlab.latent.encode), callable(genlab.evaluation.evaluate_run),\n"
+        "         callable(genlab.data.load_dataset), callable(genlab.runs.open_run)]\n"
+        "try:\n    genlab.nope\nexcept AttributeError as exc:\n    missing = str(exc)\n"
+        "print(json.dumps([before, 'torch' in heavy(), named, missing,\n"
+        "                  {'latent', 'models'} <= set(dir(genlab))]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    before, torch_after, named, missing, listed = json.loads(out.strip().splitlines()[-1])
+    assert before == [] and torch_after and named == [True] * 4 and listed
+    assert missing == "module 'genlab' has no attribute 'nope'"
