@@ -150,8 +150,9 @@ def test_train_flags_come_from_the_config_dataclasses_and_registries() -> None:
     table = train_flags.load()
     assert table == train_flags.derive()
     assert list(table["models"]) == list(MODELS)
-    assert table["fields"]["net"]["choices"] == list(BACKBONES)
-    assert table["fields"]["binarize"]["choices"] == list(BINARIZE)
+    net = table["fields"]["net"]
+    assert net["choices"] == {family: list(BACKBONES) for family in net["defaults"]}
+    assert table["fields"]["binarize"]["choices"] == {"": list(BINARIZE)}
     help_text = _parser("genlab train").format_help()
     assert "--net {" + ",".join(BACKBONES) + "}" in help_text
     assert "(model.net, for ae, vae, beta-vae, cvae, iwae, vaegan, default mlp)" in " ".join(

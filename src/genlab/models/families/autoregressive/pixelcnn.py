@@ -49,11 +49,10 @@ class PixelCNNConfig(ModelConfig):
     kernel: int = 3
     class_conditional: bool = False
 
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"likelihood": PIXEL_LIKELIHOODS}
+
     def validate(self) -> None:
         super().validate()
-        if self.likelihood not in PIXEL_LIKELIHOODS:
-            raise ConfigError(f"model.likelihood={self.likelihood!r} is not a PixelCNN pixel "
-                              f"distribution; choose one of {', '.join(PIXEL_LIKELIHOODS)}")
         if self.likelihood == "categorical" and not 2 <= self.bins <= 256:
             raise ConfigError(f"model.bins must be in 2..256, got {self.bins}")
         if self.layers < 1 or self.features < 1:
