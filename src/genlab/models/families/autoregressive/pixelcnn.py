@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from genlab.errors import ConfigError
 from genlab.models.core.base import Batch, GenerativeModel, LossOutput
@@ -83,6 +83,9 @@ class PixelCNN(GenerativeModel):
         self.net = GatedPixelCNN(shape[0], config.features, config.layers, config.kernel,
                                  self.pixels.params_per_channel,
                                  num_classes if self.conditional else 0)
+
+    def full_precision_layers(self) -> list[nn.Module]:
+        return self.pixels.full_precision_layers(self.net)
 
     def _labels(self, y: Tensor | None) -> Tensor | None:
         if not self.conditional:
