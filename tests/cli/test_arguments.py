@@ -30,6 +30,7 @@ HEAVY = ("torch", "matplotlib", "sklearn", "scipy", "PIL", "numpy", "yaml")
         (common.positive, "1e-3", 1e-3),
         (common.int_list, "1, 2,3", [1, 2, 3]),
         (common.float_list, "0,-0.5", [0.0, -0.5]),
+        (common.name_list, "horse, bird", ["horse", "bird"]),
         (common.device, "cuda:1", "cuda:1"),
     ],
 )
@@ -149,12 +150,37 @@ def test_train_flags_come_from_the_config_dataclasses_and_registries() -> None:
     table = train_flags.load()
     assert table == train_flags.derive()
     assert list(table["models"]) == list(MODELS)
-    assert table["fields"]["net"]["choices"] == list(BACKBONES)
-    assert table["fields"]["binarize"]["choices"] == list(BINARIZE)
+    net = table["fields"]["net"]
+    assert net["choices"] == {family: list(BACKBONES) for family in net["defaults"]}
+    assert table["fields"]["binarize"]["choices"] == {"": list(BINARIZE)}
     help_text = _parser("genlab train").format_help()
     assert "--net {" + ",".join(BACKBONES) + "}" in help_text
     assert "(model.net, for ae, vae, beta-vae, cvae, iwae, vaegan, default mlp)" in " ".join(
         help_text.split())
+
+
+LIST_VALUES = {"int list": "16,32", "float list": "0.5,0.9", "str list": "horse,bird"}
+
+
+def test_every_list_flag_takes_comma_separated_values_the_config_accepts() -> None:
+    """``--classes horse,bird`` as ``--channels 16,32``: each list flag's value is a list
+    that its config key takes (a field of a kind not listed here fails the test)."""
+    from genlab.training.config import config_from_dict
+
+    fields = train_flags.load()["fields"]
+    lists = {n: e for n, e in fields.items() if e["kind"].endswith(" list")}
+    assert {"classes", "channels", "betas"} <= set(lists)
+    for name, entry in lists.items():
+        p = argparse.ArgumentParser()
+        train_flags.add_train_flags(p)
+        family = next(f for f in entry["defaults"] if f) if entry["section"] == "model" else ""
+        args = p.parse_args([family or "vae", f"--{name.replace('_', '-')}",
+                             LIST_VALUES[entry["kind"]]])
+        values = train_flags.flag_values(args)
+        raw = {**values, "model": {**values.get("model", {}), "name": family or "vae"}}
+        config = config_from_dict(raw)
+        section = getattr(config, entry["section"])
+        assert getattr(section, name) == values[entry["section"]][name], name
 
 
 def _loaded_after(argv: list[str]) -> list[str]:
@@ -175,3 +201,29 @@ def test_help_loads_nothing_heavy() -> None:
                  ["latent", "perturb", "--help"]):
         assert _loaded_after(argv) == [], argv
     assert not {"matplotlib", "sklearn"} & set(_loaded_after(["latent", "complete", "--help"]))
+
+
+def test_import_genlab_names_every_subpackage_and_loads_them_when_used() -> None:
+    """``import genlab; genlab.latent.encode(...)``: the subpackages are attributes of the
+    package, imported on first use, so ``import genlab`` (and ``--help``) loads no torch."""
+    import genlab
+
+    package = Path(genlab.__file__).parent
+    modules = {p.stem for p in package.iterdir()
+               if p.suffix == ".py" or (p / "__init__.py").is_file()} - {"__init__", "__main__"}
+    assert set(genlab.SUBMODULES) == modules
+    code = (
+        "import json, sys\nimport genlab\n"
+        f"heavy = lambda: sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+        "before = heavy()\n"
+        "named = [callable(genlab.latent.encode), callable(genlab.evaluation.evaluate_run),\n"
+        "         callable(genlab.data.load_dataset), callable(genlab.runs.open_run)]\n"
+        "try:\n    genlab.nope\nexcept AttributeError as exc:\n    missing = str(exc)\n"
+        "print(json.dumps([before, 'torch' in heavy(), named, missing,\n"
+        "                  {'latent', 'models'} <= set(dir(genlab))]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    before, torch_after, named, missing, listed = json.loads(out.strip().splitlines()[-1])
+    assert before == [] and torch_after and named == [True] * 4 and listed
+    assert missing == "module 'genlab' has no attribute 'nope'"

@@ -162,3 +162,37 @@ def test_a_sampling_option_the_family_lacks_exits_2(run, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["sample", str(run), "--sampler", "euler", "--out", str(tmp_path / "x.png")])
     assert exit_info.value.code == 2 and "--sampler: invalid choice" in capsys.readouterr().err
+
+
+def test_classes_are_typed_as_a_comma_separated_list(tmp_path):
+    """``--classes 3,5`` keeps those classes of mnist-mini (their names are digits)."""
+    from genlab.runs import open_run
+
+    out = tmp_path / "mean"
+    assert main(["train", "mean", "--classes", "3,5", "--out", str(out)]) == 0
+    run = open_run(str(out))
+    assert run.config.data.classes == ["3", "5"]
+    assert set(run.dataset.split("train").labels.unique().tolist()) == {3, 5}
+
+
+@pytest.fixture(scope="module")
+def pixelcnn_run(tmp_path_factory):
+    """A tiny unconditional PixelCNN (8 x 8 images, one epoch)."""
+    out = tmp_path_factory.mktemp("cli") / "pixelcnn"
+    argv = ["train", "pixelcnn", "--layers", "1", "--features", "4", "--binarize", "dynamic",
+            "--size", "8", "--val-size", "5000", "--epochs", "1", "--epoch-samples", "0",
+            "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    return out
+
+
+@pytest.mark.parametrize("which", ["tiny_vae", "pixelcnn_run"])
+def test_labels_on_an_unconditional_family_exit_2(which, request, tmp_path, capsys):
+    run = request.getfixturevalue(which)
+    family = "vae" if which == "tiny_vae" else "pixelcnn"
+    out = tmp_path / "x.png"
+    assert main(["sample", str(run), "--labels", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"genlab: error: --labels: {family} is unconditional; it samples without "
+                   "labels (leave --labels out)")
+    assert not out.exists()

@@ -12,6 +12,11 @@ from torch import nn
 
 from genlab import train
 from genlab.errors import ConfigError
+from genlab.models.core.base import GenerativeModel
+from genlab.models.core.config import ModelConfig
+from genlab.models.parts.likelihoods import build_likelihood
+from genlab.models.parts.logistic import DiscretisedLogisticLikelihood
+from genlab.models.registry import MODELS as MODELS_REGISTRY
 from genlab.models.registry import build_model
 from genlab.training import precision as precision_module
 from genlab.training.checkpoint import read_checkpoint
@@ -174,9 +179,16 @@ def test_a_failing_compiler_falls_back_to_eager_once(tmp_path, tiny, monkeypatch
     assert "forward" not in vars(compiled.model.encoder), "the eager forward is back"
 
 
-@needs_bf16
+@pytest.fixture
+def emulated_bf16(monkeypatch) -> None:
+    """bf16 as if the CPU had it: autocast computes bf16 on any CPU (slowly, without
+    oneDNN's kernels), which is all the dtype tests below need."""
+    monkeypatch.setattr(precision_module, "bf16_supported", lambda device: True)
+
+
 @pytest.mark.parametrize("likelihood, fp32_head", [("logistic", True), ("gaussian", False)])
-def test_a_likelihood_finer_than_bf16_gets_an_fp32_output_layer(likelihood, fp32_head):
+def test_a_likelihood_finer_than_bf16_gets_an_fp32_output_layer(likelihood, fp32_head,
+                                                                emulated_bf16):
     """The logistic mixture's means need more than bf16's 8 bits: the decoder's output layer
     computes in fp32 (under autocast its output would be bf16), the layers before it in bf16;
     a Gaussian's head stays bf16. Detach removes it with the rest."""
@@ -196,3 +208,86 @@ def test_a_likelihood_finer_than_bf16_gets_an_fp32_output_layer(likelihood, fp32
     chosen.detach(model)
     model.decode(torch.randn(2, 4))
     assert seen == {"before": torch.float32, "head": torch.float32}
+
+
+def _head_input(model, head: nn.Module, run) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """What ``head`` read during ``run()``, and what each declared fp32 layer output."""
+    read, made = [], []
+    handles = [head.register_forward_pre_hook(lambda m, a: read.append(a[0]))]
+    handles += [layer.register_forward_hook(lambda m, a, out: made.append(out))
+                for layer in model.full_precision_layers()]
+    with torch.no_grad():
+        run()
+    for h in handles:
+        h.remove()
+    return read[-1], made
+
+
+FP32_FAMILIES = [f for f, m in MODELS_REGISTRY.items()
+                 if any(build_likelihood(name, 1, 4, 4).fp32_parameters
+                        for name in m.config_class.field_choices().get("likelihood", ()))]
+
+
+@pytest.mark.parametrize("family", FP32_FAMILIES)
+@pytest.mark.parametrize("net", ["mlp", "conv"])
+def test_the_declared_fp32_layer_is_the_one_the_likelihood_reads(family, net):
+    """Every family that offers a likelihood finer than bf16 declares the layer whose output
+    that likelihood reads (its values, before any reshape), and no layer for another one."""
+    assert {"vae", "cvae", "iwae", "vaegan"} <= set(FP32_FAMILIES)
+    cls = MODELS_REGISTRY[family]
+    options = {**cls.tiny, "name": family, "net": net, "channels": [4, 8],
+               "likelihood": "logistic", "mixtures": 2}
+    model = build_model(config_from_dict({"model": options, "data": {"binarize": "none"}}).model,
+                        (3, 8, 8), 10)
+    z, y = torch.randn(2, model.latent_dim), torch.tensor([1, 2])
+    read, made = _head_input(model, model.likelihood, lambda: model.decode(z, y))
+    assert len(made) == 1 and torch.equal(made[0].flatten(1), read.flatten(1))
+    options["likelihood"] = "gaussian"
+    model = build_model(config_from_dict({"model": options}).model, (3, 8, 8), 10)
+    assert model.full_precision_layers() == []
+
+
+def test_a_family_declares_under_its_own_attribute_names(monkeypatch):
+    """PixelCNN keeps its head in ``pixels`` and its network in ``net``: were its head finer
+    than bf16, the declaration names the network's output layer (no ``decoder`` is looked for)."""
+    raw = {"model": {"name": "pixelcnn", "layers": 2, "features": 4},
+           "data": {"binarize": "dynamic"}}
+    model = build_model(config_from_dict(raw).model, (1, 8, 8), 10)
+    assert model.full_precision_layers() == []
+    monkeypatch.setattr(type(model.pixels), "fp32_parameters", True)
+    x = torch.rand(2, 1, 8, 8).round()
+    read, made = _head_input(model, model.pixels, lambda: model.conditionals(x))
+    assert len(made) == 1 and torch.equal(made[0], read)
+
+
+class _Declared(GenerativeModel):
+    """A toy whose networks are not named decoder/likelihood: only its declaration counts."""
+
+    def __init__(self, declare: bool) -> None:
+        super().__init__(ModelConfig(name="toy"), (1, 4, 4), 0)
+        self.body = nn.Sequential(nn.Linear(3, 5), nn.Linear(5, 2))
+        self.decoder = nn.Sequential(nn.Linear(3, 2))
+        self.likelihood = DiscretisedLogisticLikelihood((1, 4, 4), mixtures=1)
+        self.declare = declare
+
+    def full_precision_layers(self) -> list[nn.Module]:
+        return [self.body[1]] if self.declare else []
+
+
+@pytest.mark.parametrize("declare", [True, False])
+def test_precision_reads_only_the_declaration(declare, emulated_bf16):
+    """The declared layer computes in fp32 under autocast (its input cast up), the rest in
+    bf16; a ``decoder`` beside a ``likelihood`` finer than bf16 gets nothing undeclared."""
+    model = _Declared(declare)
+    dtypes: dict[str, torch.dtype] = {}
+    for name, layer in (("first", model.body[0]), ("last", model.body[1]),
+                        ("decoder", model.decoder[0])):
+        layer.register_forward_hook(lambda m, a, out, name=name: dtypes.update({name: out.dtype}))
+    chosen = Precision(TrainConfig(precision="bf16"), torch.device("cpu"))
+    chosen.attach(model)
+    assert model.body(torch.randn(2, 3)).dtype == torch.float32
+    model.decoder(torch.randn(2, 3))
+    last = torch.float32 if declare else torch.bfloat16
+    assert dtypes == {"first": torch.bfloat16, "last": last, "decoder": torch.bfloat16}
+    chosen.detach(model)
+    assert "forward" not in vars(model.body[1])

@@ -167,6 +167,11 @@ def listed(item: Callable[[str], T]) -> Callable[[str], list[T]]:
     return _expects(parse, words)
 
 
+def _name(text: str) -> str:
+    """A name in a list (a class), surrounding spaces dropped (``horse, bird``)."""
+    return text.strip()
+
+
 def device(text: str) -> str:
     """A torch device name genlab can use."""
     if not DEVICE.fullmatch(text):
@@ -182,6 +187,7 @@ positive = real(0, low_open=True)
 non_negative = real(0)
 int_list = listed(non_negative_int)
 float_list = listed(real())
+name_list = listed(_expects(_name, "a name"))
 
 
 def run_source(run: Run) -> str:

@@ -122,6 +122,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
                           "use --format npz or --format folder for more")
     run = open_run(args.run, args.which, args.device, args.data_dir)
     labels = args.labels
+    if labels is not None and not run.model.conditional:
+        raise ConfigError(f"--labels: {run.config.model.name} is unconditional; it samples "
+                          "without labels (leave --labels out)")
     bad = [v for v in labels or [] if v >= run.model.num_classes]
     if bad:
         raise ConfigError(f"--labels: {bad[0]} is not a class (0..{run.model.num_classes - 1})")

@@ -27,8 +27,9 @@ be named."""
 
 
 def derive() -> dict[str, dict[str, Any]]:
-    """Per sampling option: its kind, its choices and each owning family's default; an
-    option named like a sample argument, or of two kinds in two families, is an error."""
+    """Per sampling option: its kind and each owning family's default and choices (None: any
+    text); an option named like a sample argument, or of two kinds in two families, is an
+    error."""
     from genlab.models.registry import MODELS
 
     fields: dict[str, dict[str, Any]] = {}
@@ -37,31 +38,34 @@ def derive() -> dict[str, dict[str, Any]]:
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             kind = train_flags.kind_of(hints[f.name])
-            entry = fields.setdefault(f.name, {"kind": kind, "defaults": {},
-                                               "choices": cls.choices.get(f.name)})
+            entry = fields.setdefault(f.name, {"kind": kind, "defaults": {}, "choices": {}})
             if f.name in RESERVED or entry["kind"] != kind:
                 raise ConfigError(f"{family}'s sampling option {f.name} clashes with a sample "
                                   "argument or another family's option of another kind")
             entry["defaults"][family] = f.default
+            valid = cls.choices.get(f.name)
+            entry["choices"][family] = None if valid is None else list(valid)
     return fields
 
 
 def add_sample_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per sampling option; its value lands in ``args`` as ``sampling.NAME`` (None
-    when not given)."""
+    """One flag per sampling option, taking the values of any family that has it (the run's
+    own family checks its choices once the run is open); its value lands in ``args`` as
+    ``sampling.NAME`` (None when not given)."""
     table = train_flags.load()["sampling"]
     group = p.add_argument_group("sampling options (each of the families named)")
     for name, entry in table.items():
         shown = "; ".join(f"{family}: {train_flags.shown(value)}"
                           for family, value in entry["defaults"].items())
-        text = f"(default {shown})".replace("%", "%%")
+        narrower = train_flags.narrower(entry["choices"])
+        text = f"(default {shown}{narrower})".replace("%", "%%")
         flag, dest = "--" + name.replace("_", "-"), f"sampling.{name}"
+        choices = train_flags.accepted(entry["choices"])
         if entry["kind"] == "bool":
             group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,
                                default=None, help=text)
-        elif entry["choices"]:
-            group.add_argument(flag, dest=dest, choices=entry["choices"], default=None,
-                               help=text)
+        elif choices:
+            group.add_argument(flag, dest=dest, choices=choices, default=None, help=text)
         else:
             group.add_argument(flag, dest=dest, type=train_flags.TYPES.get(entry["kind"], str),
                                default=None, help=text, metavar=name.upper())

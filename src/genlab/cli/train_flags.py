@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from genlab.cli.common import device, int_range, listed, real
+from genlab.cli.common import device, int_range, listed, name_list, real
 from genlab.errors import ConfigError
 from genlab.io import write_text
 from genlab.version import __version__
@@ -33,9 +33,11 @@ TYPES = {
     "float": real(),
     "int list": listed(int_range()),
     "float list": listed(real()),
+    "str list": name_list,
     "device": device,
 }
-"""argparse type per field kind (``str`` fields take any text, or one of their choices)."""
+"""argparse type per field kind (``str`` fields take any text, or one of their choices); a
+list is typed as users type ``--channels 16,32`` or ``--classes horse,bird``."""
 
 
 def kind_of(annotation: Any) -> str | None:
@@ -65,7 +67,8 @@ def _claim(fields: dict[str, dict[str, Any]], name: str, section: str, kind: str
            owner: str) -> dict[str, Any]:
     """The table entry of flag ``--name``; a name that two sections both use is an error,
     since one flag cannot set both (a family's ``seed`` beside ``train.seed``)."""
-    entry = fields.setdefault(name, {"section": section, "kind": kind, "defaults": {}})
+    entry = fields.setdefault(name, {"section": section, "kind": kind, "defaults": {},
+                                     "choices": {}})
     flag = f"--{name.replace('_', '-')}"
     if entry["section"] != section:
         raise ConfigError(f"{flag} would name both {entry['section']}.{name} and "
@@ -78,28 +81,27 @@ def _claim(fields: dict[str, dict[str, Any]], name: str, section: str, kind: str
 
 def derive() -> dict[str, Any]:
     """The table: model families with their one-line descriptions, and per config field its
-    section, kind, defaults (per family for model fields: the families owning it) and
-    choices."""
+    section, kind, defaults and choices (None: any text), both per family for model fields
+    (the families owning it, each with the choices its config declares), under "" else."""
     from genlab.cli import sample_flags
-    from genlab.models.parts.likelihoods import LIKELIHOODS, SIGMA_MODES
-    from genlab.models.parts.nets import BACKBONES
     from genlab.models.registry import MODELS
     from genlab.training.config import BINARIZE, OPTIMIZERS, PRECISIONS, SCHEDULES, SECTIONS
 
     choices = {"binarize": BINARIZE, "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
-               "precision": PRECISIONS,
-               "likelihood": LIKELIHOODS, "sigma_mode": SIGMA_MODES, "net": BACKBONES}
+               "precision": PRECISIONS}
     fields: dict[str, dict[str, Any]] = {}
     for section, cls in SECTIONS.items():
         for name, kind, default in _fields(cls):
             if kind:
-                _claim(fields, name, section, kind, section)["defaults"][""] = default
+                entry = _claim(fields, name, section, kind, section)
+                entry["defaults"][""], entry["choices"][""] = default, choices.get(name)
     for family, model in MODELS.items():
+        declared = model.config_class.field_choices()
         for name, kind, default in _fields(model.config_class):
             if name != "name" and kind:
-                _claim(fields, name, "model", kind, family)["defaults"][family] = default
+                entry = _claim(fields, name, "model", kind, family)
+                entry["defaults"][family], entry["choices"][family] = default, declared.get(name)
     for name, entry in fields.items():
-        entry["choices"] = list(choices[name]) if name in choices else None
         entry["kind"] = "device" if name == "device" else entry["kind"]
     models = {k: (m.__doc__ or k).strip().splitlines()[0] for k, m in MODELS.items()}
     table = {"models": models, "fields": fields, "sampling": sample_flags.derive()}
@@ -141,8 +143,29 @@ def shown(value: Any) -> str:
     return str(value).lower() if value is None or isinstance(value, bool) else str(value)
 
 
+def accepted(choices: dict[str, list[str] | None]) -> list[str] | None:
+    """The values a flag takes for any of its owners: every owner's choices, or None (any
+    text) where an owner declares none."""
+    if any(c is None for c in choices.values()):
+        return None
+    return list(dict.fromkeys(v for c in choices.values() for v in c or ()))
+
+
+def narrower(choices: dict[str, list[str] | None]) -> str:
+    """``; pixelcnn takes bernoulli, categorical``: the owners whose choices are not all of
+    the flag's."""
+    union = accepted(choices) or []
+    by_set: dict[tuple[str, ...], list[str]] = {}
+    for owner, values in choices.items():
+        if values is not None and values != union:
+            by_set.setdefault(tuple(values), []).append(owner)
+    return "".join(f"; {', '.join(owners)} take{'s' * (len(owners) == 1)} {', '.join(values)}"
+                   for values, owners in by_set.items())
+
+
 def describe(name: str, entry: dict[str, Any], families: list[str]) -> str:
-    """``(model.beta, for vae, beta-vae, iwae, default 1.0; beta-vae: 4.0)``."""
+    """``(model.beta, for vae, beta-vae, iwae, default 1.0; beta-vae: 4.0)``, and the owners
+    whose choices are narrower (``; pixelcnn takes bernoulli, categorical``)."""
     by_value: dict[str, list[str]] = {}
     for family, value in entry["defaults"].items():
         by_value.setdefault(shown(value), []).append(family)
@@ -153,14 +176,15 @@ def describe(name: str, entry: dict[str, Any], families: list[str]) -> str:
     owners = list(entry["defaults"])
     if entry["section"] == "model" and len(owners) < len(families):
         where += f", for {', '.join(owners)}"
-    return f"({where}, {defaults})".replace("%", "%%")
+    return f"({where}, {defaults}{narrower(entry['choices'])})".replace("%", "%%")
 
 
 def add_train_flags(p: argparse.ArgumentParser, family: str | None = None) -> None:
     """The ``model`` argument and one flag per config field, grouped by section; each flag's
     value lands in ``args`` as ``cfg.SECTION.NAME`` (None when not given). With ``family``
     (``genlab train dcgan --help``) the help lists that family's model options only; the
-    others still parse, so that ``cmd_train`` can name the option the family lacks."""
+    others still parse, so that ``cmd_train`` can name the option the family lacks) and a
+    model flag takes that family's choices only (``genlab train pixelcnn --likelihood``)."""
     table = load()
     families = list(table["models"])
     p.add_argument("model", nargs="?", choices=families,
@@ -170,19 +194,19 @@ def add_train_flags(p: argparse.ArgumentParser, family: str | None = None) -> No
         groups["model"].title = f"{family} options"
     for name, entry in table["fields"].items():
         flag, dest = "--" + name.replace("_", "-"), f"cfg.{entry['section']}.{name}"
-        text = describe(name, entry, families)
+        text, choices = describe(name, entry, families), accepted(entry["choices"])
         if family in families and entry["section"] == "model":
             if family not in entry["defaults"]:
                 text = argparse.SUPPRESS
             else:
-                text = describe(name, {**entry, "defaults": {family: entry["defaults"][family]}},
-                                [family])
+                own = {k: {family: entry[k][family]} for k in ("defaults", "choices")}
+                text, choices = describe(name, {**entry, **own}, [family]), own["choices"][family]
         group = groups[entry["section"]]
         if entry["kind"] == "bool":
             group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,
                                default=None, help=text)
-        elif entry["choices"]:
-            group.add_argument(flag, dest=dest, choices=entry["choices"], default=None, help=text)
+        elif choices:
+            group.add_argument(flag, dest=dest, choices=choices, default=None, help=text)
         else:
             group.add_argument(flag, dest=dest, type=TYPES.get(entry["kind"], str), default=None,
                                help=text, metavar=name.upper())

@@ -3,9 +3,10 @@
 bf16 runs each of the model's networks (its direct sub-modules: encoder, decoder, generator,
 discriminator, an EMA) under ``torch.autocast`` and casts what they return to fp32, so that
 everything the model computes from those outputs (likelihoods, KL terms, adversarial losses)
-and the trainer logs is fp32, as are the weights and the optimiser states. A decoder's output
-layer stays fp32 where its likelihood needs finer parameters than bf16 holds (the discretised
-logistic mixture's means, on bins 2/255 wide). channels_last holds
+and the trainer logs is fp32, as are the weights and the optimiser states. The layers a model
+declares stay fp32 (``GenerativeModel.full_precision_layers``: a decoder's output layer where
+its likelihood needs finer parameters than bf16 holds, the discretised logistic mixture's
+means on bins 2/255 wide). channels_last holds
 inside the networks only: their weights are channels-last (a convolution then computes
 channels-last whatever its input's layout) and the maps they return come back in the plain
 layout, the one the data and the likelihoods' arithmetic use (an elementwise op between the
@@ -25,7 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genlab.models.parts.likelihoods import Likelihood
+from genlab.models.core.base import GenerativeModel
+from genlab.models.core.pixels import Likelihood
 from genlab.training.config import TrainConfig
 
 
@@ -44,22 +46,10 @@ def pieces(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.children() if not isinstance(m, Likelihood)]
 
 
-OUTPUT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
-                 nn.ConvTranspose2d, nn.ConvTranspose3d)
-"""The layer kinds a decoder can end with."""
-
-
 def full_precision_layers(model: nn.Module) -> list[nn.Module]:
-    """Layers that compute in fp32 in a bf16 run: the output layer of a model's ``decoder``
-    where its ``likelihood`` reads the parameters finer than bf16 resolves
-    (``Likelihood.fp32_parameters``). The output layer is the decoder's last Linear or
-    convolution, as every decoder of ``models.parts.nets`` ends."""
-    likelihood, decoder = getattr(model, "likelihood", None), getattr(model, "decoder", None)
-    if not (isinstance(likelihood, Likelihood) and likelihood.fp32_parameters
-            and isinstance(decoder, nn.Module)):
-        return []
-    layers = [m for m in decoder.modules() if isinstance(m, OUTPUT_LAYERS)]
-    return layers[-1:]
+    """Layers that compute in fp32 in a bf16 run: those the model declares
+    (``GenerativeModel.full_precision_layers``; a network that is no model declares none)."""
+    return model.full_precision_layers() if isinstance(model, GenerativeModel) else []
 
 
 def _returned(value: Any, fp32: bool, plain: bool) -> Any:

@@ -160,6 +160,12 @@ class GenerativeModel(nn.Module):
     def fit_prior(self, x: Tensor, y: Tensor) -> None:
         """Refit p(z) to training codes after an epoch; only families without a fixed prior."""
 
+    def full_precision_layers(self) -> list[nn.Module]:
+        """The layers that compute in fp32 when the networks run in bf16 (``train.precision``,
+        ``training.precision``): none by default; a family with a pixel likelihood returns
+        what its head declares of the network feeding it (``Likelihood.full_precision_layers``)."""
+        return []
+
     # --- helpers ------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:

@@ -24,9 +24,27 @@ class ModelConfig:
 
     aliases: ClassVar[dict[str, str]] = {}
     """Other accepted names of a field (``n_components`` for PCA's ``latent_dim``)."""
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """The accepted values of text fields, declared by the class that owns the field; a
+    subclass narrows them (PixelCNN's ``likelihood``). ``genlab train FAMILY --help`` lists
+    them and :meth:`validate` checks them (:meth:`field_choices` merges the bases')."""
+
+    @classmethod
+    def field_choices(cls) -> dict[str, tuple[str, ...]]:
+        """Each text field's accepted values, the most derived declaration winning."""
+        merged: dict[str, tuple[str, ...]] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(vars(klass).get("choices", {}))
+        return merged
 
     def validate(self) -> None:
-        """Reject values of this family's own fields before any work starts."""
+        """Reject values of this family's own fields before any work starts (subclasses call
+        this first, so declared choices are checked)."""
+        for name, valid in self.field_choices().items():
+            value = getattr(self, name)
+            if value not in valid:
+                raise ConfigError(f"model.{name}={value!r} is not valid for {self.name}; "
+                                  f"choose one of {', '.join(valid)}")
 
     def validate_data(self, binarize: str, size: tuple[int, int] | None) -> None:
         """Refuse options ``data.binarize`` or the image (height, width), if known, rule out."""

@@ -54,6 +54,11 @@ INVERSION_SIGMA = 0.1
 a generator by pixel loss alone; the prior keeps z where the decoder was trained)."""
 
 
+OUTPUT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
+                 nn.ConvTranspose2d, nn.ConvTranspose3d)
+"""The layer kinds a network can end with: the layer whose output a head reads."""
+
+
 class Likelihood(nn.Module):
     """Decoder head: raw (N, C * params_per_channel, H, W) output -> ``PixelDistribution``.
 
@@ -65,6 +70,14 @@ class Likelihood(nn.Module):
     fp32_parameters: ClassVar[bool] = False
     """Whether the layer that outputs this head's parameters computes in fp32 in a bf16 run: a
     head that reads them finer than bf16's 8-bit mantissa resolves (``training.precision``)."""
+
+    def full_precision_layers(self, network: nn.Module) -> list[nn.Module]:
+        """The layers of ``network``, the one whose output this head reads, that compute in
+        fp32 in a bf16 run: its output layer (its last Linear or convolution, as every
+        decoder of ``parts.nets`` ends) where the head needs ``fp32_parameters``, else none."""
+        if not self.fp32_parameters:
+            return []
+        return [m for m in network.modules() if isinstance(m, OUTPUT_LAYERS)][-1:]
 
     def __init__(self, shape: tuple[int, int, int]) -> None:
         super().__init__()

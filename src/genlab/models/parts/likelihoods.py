@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -202,6 +203,9 @@ class PixelLikelihoodConfig:
     sigma_mode: str = "fixed"
     bins: int = 16
     mixtures: int = 10
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"likelihood": tuple(LIKELIHOODS),
+                                                     "sigma_mode": tuple(SIGMA_MODES)}
 
     def build_likelihood(self, shape: tuple[int, int, int]) -> Likelihood:
         """This config's likelihood head for images of ``shape``."""

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from itertools import pairwise
 from numbers import Integral
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -37,6 +38,8 @@ class BackboneConfig:
     channels: list[int] = field(default_factory=lambda: [32, 64, 128])
     res_blocks: int = 2
     batchnorm: bool = True
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"net": tuple(BACKBONES)}
 
     def net_spec(self) -> NetSpec:
         return NetSpec(kind=self.net, hidden=tuple(self.hidden), channels=tuple(self.channels),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
 from genlab.errors import ConfigError
@@ -47,6 +47,9 @@ class Autoencoder(EncoderDecoderModel):
         self.decoder = build_decoder(spec, shape, config.latent_dim, self.likelihood.out_channels)
         self.register_buffer("code_mean", torch.zeros(config.latent_dim))
         self.register_buffer("code_std", torch.ones(config.latent_dim))
+
+    def full_precision_layers(self) -> list[nn.Module]:
+        return self.likelihood.full_precision_layers(self.decoder)
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.encoder(x)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from genlab.errors import ConfigError
@@ -46,6 +46,9 @@ class VAE(EncoderDecoderModel):
         self.decoder = build_decoder(
             spec, shape, config.latent_dim + cond, self.likelihood.out_channels
         )
+
+    def full_precision_layers(self) -> list[nn.Module]:
+        return self.likelihood.full_precision_layers(self.decoder)
 
     def _cond(self, y: Tensor | None) -> Tensor | None:
         if not self.conditional:

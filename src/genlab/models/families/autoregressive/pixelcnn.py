@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from genlab.errors import ConfigError
 from genlab.models.core.base import Batch, GenerativeModel, LossOutput
@@ -49,11 +49,10 @@ class PixelCNNConfig(ModelConfig):
     kernel: int = 3
     class_conditional: bool = False
 
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"likelihood": PIXEL_LIKELIHOODS}
+
     def validate(self) -> None:
         super().validate()
-        if self.likelihood not in PIXEL_LIKELIHOODS:
-            raise ConfigError(f"model.likelihood={self.likelihood!r} is not a PixelCNN pixel "
-                              f"distribution; choose one of {', '.join(PIXEL_LIKELIHOODS)}")
         if self.likelihood == "categorical" and not 2 <= self.bins <= 256:
             raise ConfigError(f"model.bins must be in 2..256, got {self.bins}")
         if self.layers < 1 or self.features < 1:
@@ -84,6 +83,9 @@ class PixelCNN(GenerativeModel):
         self.net = GatedPixelCNN(shape[0], config.features, config.layers, config.kernel,
                                  self.pixels.params_per_channel,
                                  num_classes if self.conditional else 0)
+
+    def full_precision_layers(self) -> list[nn.Module]:
+        return self.pixels.full_precision_layers(self.net)
 
     def _labels(self, y: Tensor | None) -> Tensor | None:
         if not self.conditional:
