@@ -142,6 +142,11 @@ class GenerativeModel(nn.Module):
     def fit_prior(self, x: Tensor, y: Tensor) -> None:
         """Refit p(z) to training codes after an epoch; only families without a fixed prior."""
 
+    def likelihood_name(self) -> str:
+        """What the likelihood of a ``HasLikelihood`` model is, for its evaluation record: the
+        config's pixel likelihood; a family whose likelihood is not a configured one names it."""
+        return str(self.config.likelihood)
+
     # --- helpers ------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
