@@ -66,7 +66,7 @@ def format_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
         scale = likelihood_scale(result["metrics"])
         runs.append((name, {"scale": scale, **{k: v for k, v in summary(result).items()
                                                if HEADLINES[k].shown_on(scale)}}))
-    found = list(dict.fromkeys(k for _, v in runs for k in v if k != "scale"))
+    found = [k for k in HEADLINES if any(k in v for _, v in runs)]  # in the suite's order
     at = next((i for i, k in enumerate(found) if HEADLINES[k].scaled), None)
     columns = found if at is None else [*found[:at], "scale", *found[at:]]
     table = [["run", *columns]] + [[name, *(_cell(v.get(c)) for c in columns)] for name, v in runs]
