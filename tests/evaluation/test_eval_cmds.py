@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -36,11 +37,41 @@ def test_evaluate_writes_json_per_run_and_prints_a_table(runs, tiny_classifier, 
     mean = json.loads((Path(runs["mean"]) / "evaluation.json").read_text())
     assert "nll" in mean["skipped"]
     header = next(line for line in out.splitlines() if line.startswith("run "))
-    assert header.split() == ["run", "nll_nats", "nll_bpd", "nll_8bit_bpd", "neg_elbo_nats",
-                              "mse", "psnr_db", "fid"]
+    assert header.split() == ["run", "scale", "nll_nats", "neg_elbo_nats", "mse", "psnr_db",
+                              "fid"]
+    at = header.index("scale")
+    row = next(line for line in out.splitlines() if line.startswith(runs["vae"] + " "))
+    assert row[at:].startswith("discrete, binarisation dynamic  ")
     row = next(line for line in out.splitlines() if line.startswith(runs["mean"] + " "))
-    assert row.split()[1:5] == ["-", "-", "-", "-"]
+    assert row[at:].split()[:3] == ["-", "-", "-"]
     assert f"{runs['mean']}: skipped nll:" in out
+
+
+def _result(scale: str, **nll: float) -> dict:
+    return {"metrics": {"nll": {"scale": scale, **nll}, "fid": {"fid": 9.0}}, "skipped": {}}
+
+
+def test_the_table_prints_the_scale_beside_each_likelihood() -> None:
+    """A flow's density, a binarised likelihood and a cross-entropy: each run's likelihood
+    under the headlines shown on its scale, the scale beside them."""
+    text = eval_cmds.format_table([
+        ("flow", _result("density, binarisation none, 8-bit dequantised", nll_nats=-3441.0,
+                         nll_8bit_bpd=1.668)),
+        ("cvae", _result("discrete, binarisation dynamic", nll_nats=88.03,
+                         neg_elbo_nats=93.5)),
+        ("bernoulli", _result("cross-entropy, binarisation none", nll_nats=-20.5))])
+    header, *lines = text.splitlines()
+    names = ["run", "scale", "nll_8bit_bpd", "neg_elbo_8bit_bpd", "nll_nats", "neg_elbo_nats",
+             "fid"]
+    assert header.split() == names
+    starts = [header.index(n) for n in names] + [None]
+    cells = [[line[a:b].strip() for a, b in itertools.pairwise(starts)]
+             for line in lines]
+    assert cells == [["flow", "8-bit pixels", "1.668", "-", "-", "-", "9"],
+                     ["cvae", "discrete, binarisation dynamic", "-", "-", "88.03", "93.5", "9"],
+                     ["bernoulli", "cross-entropy, binarisation none", "-", "-", "-20.5", "-",
+                      "9"]]
+    assert "-3441" not in text  # a density's nats: its 8-bit bits/dim is what compares
 
 
 def test_a_checkpoint_file_writes_beside_its_run(runs, tiny_classifier) -> None:

@@ -12,9 +12,11 @@ from genlab.errors import ConfigError
 from genlab.evaluation import classifier as classifier_module
 from genlab.evaluation import evaluate as ev
 from genlab.evaluation.classifier import ClassifierConfig, ClassifierNet, save_classifier
-from genlab.evaluation.registry import DEFAULT_METRICS
+from genlab.evaluation.registry import DEFAULT_METRICS, EIGHT_BIT, REGISTRY, likelihood_scale
 from genlab.io import write_json
-from genlab.runs import open_run
+from genlab.models.registry import MODELS, build_model
+from genlab.runs import Run, open_run
+from genlab.training.config import config_from_dict
 
 SMALL = {"n": 120, "nll_images": 16, "iw_samples": 40}
 
@@ -41,17 +43,22 @@ def test_a_vae_gets_every_metric(runs, tiny_classifier: Path, tmp_path: Path) ->
 def test_pca_likelihood_is_exact(runs) -> None:
     result = ev.evaluate_run(open_run(runs["pca"]), metrics=["nll", "recon"], **SMALL)
     nll = result["metrics"]["nll"]
-    assert nll["nll_method"] == "exact (probabilistic PCA)" and nll["likelihood"] == "gaussian"
+    assert nll["nll_method"] == "exact (probabilistic PCA)"
+    assert nll["likelihood"] == "gaussian (probabilistic PCA)"
     assert "neg_elbo_nats" not in nll and "density" in nll["note"]
     assert nll["scale"] == "density, binarisation none, 8-bit dequantised"
+    assert likelihood_scale(result["metrics"]) == EIGHT_BIT
     assert nll["nll_8bit_bpd"] == pytest.approx(nll["nll_bpd"] + 8)  # + D log 256 nats
+    assert nll["nll_bpd_sem"] == pytest.approx(nll["nll_sem"] / (784 * math.log(2)))
     assert result["metrics"]["recon"]["mse"] < 0.05
 
 
 def test_the_class_mean_has_no_likelihood_but_targets_classes(runs, tiny_classifier) -> None:
     result = ev.evaluate_run(open_run(runs["mean"]), metrics=["nll", "confidence", "recon"],
                              classifier=tiny_classifier, **SMALL)
-    assert "has no likelihood" in result["skipped"]["nll"]
+    run = open_run(runs["mean"])
+    assert result["skipped"]["nll"] == REGISTRY["nll"].unmet(run.model)  # the declaration's
+    assert result["skipped"]["nll"].endswith("the 'mean' model has no likelihood")
     assert set(result["metrics"]) == {"confidence", "recon"}
     assert 0 <= result["metrics"]["confidence"]["target_accuracy"] <= 1
 
@@ -66,11 +73,11 @@ def test_a_conditional_vae_is_scored_per_class(runs, tiny_classifier) -> None:
 def test_a_gan_only_gets_sample_metrics(gan_run, tiny_classifier) -> None:
     result = ev.evaluate_run(gan_run, metrics=["nll", "recon", "fid", "kid"],
                              classifier=tiny_classifier, **SMALL)
-    assert set(result["skipped"]) == {"nll", "recon"}
-    assert "does not reconstruct" in result["skipped"]["recon"]
+    assert result["skipped"] == {m: REGISTRY[m].unmet(gan_run.model) for m in ("nll", "recon")}
+    assert result["skipped"]["recon"].endswith("the 'gan' model has no reconstruction")
     assert set(result["metrics"]) == {"fid", "kid"}
-    assert ev.summary(result) == {"nll_nats": None, "nll_bpd": None, "nll_8bit_bpd": None,
-                                  "neg_elbo_nats": None,
+    assert ev.summary(result) == {"nll_8bit_bpd": None, "neg_elbo_8bit_bpd": None,
+                                  "nll_nats": None, "neg_elbo_nats": None,
                                   "mse": None, "psnr_db": None,
                                   "fid": result["metrics"]["fid"]["fid"],
                                   "kid": result["metrics"]["kid"]["kid"]}
@@ -111,3 +118,31 @@ def test_fid_kid_and_pr_come_with_their_real_vs_real_floor(gan_run, tiny_classif
     assert m["pr"]["real_precision"] > m["pr"]["precision"]
     again = ev.evaluate_run(gan_run, metrics=["fid"], classifier=tiny_classifier, **SMALL)
     assert again["metrics"]["fid"]["real_fid"] == m["fid"]["real_fid"]  # seeded and cached
+
+
+@pytest.mark.parametrize(("family", "likelihood"), [
+    ("realnvp", "flow density (RealNVP)"),
+    ("ddpm", "diffusion bound, discretised gaussian decoder (Ho et al. 2020)")])
+def test_the_record_names_the_models_own_likelihood(family, likelihood, tmp_path) -> None:
+    """Neither a flow nor a diffusion model has a Gaussian likelihood (records said so)."""
+    config = config_from_dict({"model": {"name": family, **MODELS[family].tiny},
+                               "data": {"dataset": "mnist-mini", "binarize": "none"}})
+    model = build_model(config.model, (1, 28, 28), 10).eval()
+    nll = ev.likelihood_metrics(Run(model, config, tmp_path / "untrained.safetensors", {}),
+                                n=4, k=2)
+    assert nll["likelihood"] == likelihood == model.likelihood_name()
+    assert likelihood_scale({"nll": nll}) == EIGHT_BIT and math.isfinite(nll["nll_8bit_bpd"])
+
+
+def test_a_vae_on_8_bit_pixels_has_its_elbo_on_the_8_bit_scale(tmp_path) -> None:
+    """-ELBO of a dequantised density: + D log 256 nats, like its NLL, and above it."""
+    config = config_from_dict({"model": {"name": "vae", "likelihood": "gaussian",
+                                         **MODELS["vae"].tiny},
+                               "data": {"dataset": "mnist-mini", "binarize": "none"}})
+    model = build_model(config.model, (1, 28, 28), 10).eval()
+    nll = ev.likelihood_metrics(Run(model, config, tmp_path / "untrained.safetensors", {}),
+                                n=4, k=8)
+    dims = 784
+    assert nll["neg_elbo_8bit_bpd"] == pytest.approx(
+        (nll["neg_elbo_nats"] + dims * math.log(256)) / (dims * math.log(2)), rel=1e-12)
+    assert nll["neg_elbo_8bit_bpd"] >= nll["nll_8bit_bpd"] - 1e-6  # the bound, up to noise

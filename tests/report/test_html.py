@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
+from reportdata import BINARISED
+
+from genlab.evaluation.registry import EIGHT_BIT
 from genlab.report.html import details, method_notes, render_report
 
 
@@ -12,15 +15,12 @@ class Cells(HTMLParser):
         super().__init__()
         self.best: list[str] = []
         self.images = 0
-        self.sups: list[str] = []
         self._in_best = False
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         a = dict(attrs)
         self._in_best = tag == "td" and "best" in (a.get("class") or "")
         self.images += tag == "img" and a["src"].startswith("data:image/png;base64,")
-        if tag == "sup":
-            self.sups.append(a["title"])
 
     def handle_data(self, data: str) -> None:
         if self._in_best and data.strip():
@@ -35,8 +35,8 @@ def test_the_page_embeds_every_figure_and_bolds_the_best(parts) -> None:
     cells.feed(page)
     assert cells.images == 6 and "5" in cells.best and "80" in cells.best  # glance + sections
     assert "-600" not in cells.best
-    assert set(cells.sups) == {"discrete pixels, binarisation dynamic",
-                               "density, binarisation none"}
+    for scale in (BINARISED, EIGHT_BIT):  # each likelihood column names its scale
+        assert f"<small class='scale'>{scale}</small>" in page
     assert "needs an encoder" in page and "src='samples.png'" not in page
 
 

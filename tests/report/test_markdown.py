@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from reportdata import part
+from reportdata import BINARISED, part, scaled_parts
 
+from genlab.evaluation.registry import EIGHT_BIT
 from genlab.figures.images import save_image_grid
 from genlab.report.markdown import render_markdown, wall_time
 from genlab.report.perturbations import confidence_figure, confidence_table
@@ -46,7 +47,7 @@ def _parts(tmp_path: Path):
                 metrics={"believability": {"recon_confidence": 0.6, "settings": MOVED_SETTINGS},
                          "fid": {"fid": 300.0, "real_fid": 2.5, **SCORED}})
     mean.section.run["model"] = "mean"
-    vae = [part(tmp_path, "vae", {"fid": f, "nll_nats": n}, "discrete, binarisation dynamic",
+    vae = [part(tmp_path, "vae", {"fid": f, "nll_nats": n}, BINARISED,
                 seed=s, metrics={"believability": {**MOVED["believability"], "blend": b},
                                  "fid": {"fid": f, "real_fid": 2.5, **SCORED}})
            for s, (f, n, b) in enumerate([(50.0, 90.0, _blend(0.5, 0.2)),
@@ -82,11 +83,10 @@ def test_the_page_has_grouped_tables_the_floor_figures_and_provenance(tmp_path) 
     out = render_markdown("demo", _parts(tmp_path), tmp_path / "docs" / "demo.md", [SESSION],
                           "runs/demo")
     text = out.read_text()
-    assert "### likelihood" in text and "### samples" in text
-    assert "| vae (a) | vae | – | 1.5 | 52 ± 2.8 |" in text  # mean ± sd over the two seeds
+    assert f"### likelihood: {BINARISED}" in text and "### samples" in text
+    assert "| vae | vae | – | 1.5 | 52 ± 2.8 |" in text  # mean ± sd over the two seeds
     assert "**40**" in text  # the best FID in bold
     assert "| *real train images* | reference | | | 2.5 |" in text
-    assert "(a) likelihood scale: discrete, binarisation dynamic." in text
     assert "- Command: `genlab study configs/study_demo.yaml --out runs/demo`" in text
     assert "Wall time of the recorded sessions: 1.50 h over 1 session(s)" in text
     assert "2 CPUs" in text
@@ -105,6 +105,26 @@ def test_the_page_has_grouped_tables_the_floor_figures_and_provenance(tmp_path) 
                             "runs/demo", complete=False)
     assert not (assets / "vae-samples.png").exists()  # the folder is the page's alone
     assert "has not finished" in again.read_text()
+
+
+def _section(text: str, title: str) -> list[str]:
+    """The table rows under the heading ``### title``."""
+    block = text.split(f"### {title}\n\n", 1)[1].split("\n\n", 1)[0]
+    return block.splitlines()[2:]
+
+
+def test_a_likelihood_has_a_table_per_scale_and_a_best_in_each(tmp_path) -> None:
+    text = render_markdown("demo", scaled_parts(tmp_path), tmp_path / "demo.md", [],
+                           "runs/demo").read_text()
+    eight = _section(text, f"likelihood: {EIGHT_BIT}")
+    assert [r.split(" | ")[0] for r in eight] == ["| flow", "| ddpm"]
+    assert eight[0].endswith("| **1.668** |") and eight[1].endswith("| 2.425 |")
+    binarised = _section(text, f"likelihood: {BINARISED}")
+    assert [r.split(" | ")[0] for r in binarised] == ["| vae", "| cvae"]
+    assert binarised[1].endswith("| **88.03** | **93.5** |")
+    crossed = _section(text, "likelihood: cross-entropy, binarisation none")
+    assert crossed[1].endswith("| **-40.25** |") and "**" not in crossed[0]
+    assert "3441" not in text and text.count("**") == 2 * 4  # one best per column
 
 
 def test_overlapping_sessions_count_once_in_the_wall_time() -> None:

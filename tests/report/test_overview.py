@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 
 from PIL import Image
-from reportdata import part
+from reportdata import part, scaled_parts
 
-from genlab.report.overview import curve_figures, glance, objectives, quality_figure
+from genlab.evaluation.registry import EIGHT_BIT, REGISTRY
+from genlab.report.overview import curve_figures, glance, objectives, plotted, quality_figure
 from genlab.report.table import ModelPart, rows
 
 
@@ -60,3 +61,14 @@ def test_samples_side_by_side_in_model_order_then_the_figures(tmp_path: Path) ->
 def test_without_shared_numbers_there_is_no_quality_figure(parts) -> None:
     assert quality_figure(rows(parts)) is None  # the two NLLs are on different scales
     assert curve_figures(rows(parts)) == []  # no run directories
+
+
+def test_the_declared_plots_take_the_likelihood_scale_most_models_share(tmp_path) -> None:
+    parts = scaled_parts(tmp_path)
+    for p, fid in zip(parts, (30.0, 20.0, 50.0, 40.0, 60.0, 70.0), strict=True):
+        p.section.summary["fid"] = fid
+    parts[2].section.summary["fid"] = None  # two 8-bit models with a FID, one binarised
+    x, y, title = plotted(rows(parts), REGISTRY["fid"].plots[0])
+    assert (x.key, x.scale, y.key) == ("nll_8bit_bpd", EIGHT_BIT, "fid")
+    assert title == f"sample quality against likelihood (likelihood scale: {EIGHT_BIT})"
+    assert plotted(rows(parts), REGISTRY["pr"].plots[0]) is None  # no precision or recall

@@ -55,16 +55,28 @@ def _cell(value: Any) -> str:
 
 
 def format_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
-    """One line per run, one column per headline number; ``-`` where a run has none."""
-    columns = list(dict.fromkeys(key for _, values in rows for key in values))
-    table = [["run", *columns]] + [[name, *(_cell(v.get(c)) for c in columns)] for name, v in rows]
+    """One line per run (its ``evaluate_run`` result), one column per headline number, ``-``
+    where a run has none; beside the likelihoods, the scale each run's compare on
+    (``evaluation.registry``), and a likelihood only where its number is shown on it."""
+    from genlab.evaluation import summary
+    from genlab.evaluation.registry import HEADLINES, likelihood_scale
+
+    runs = []
+    for name, result in rows:
+        scale = likelihood_scale(result["metrics"])
+        runs.append((name, {"scale": scale, **{k: v for k, v in summary(result).items()
+                                               if HEADLINES[k].shown_on(scale)}}))
+    found = [k for k in HEADLINES if any(k in v for _, v in runs)]  # in the suite's order
+    at = next((i for i, k in enumerate(found) if HEADLINES[k].scaled), None)
+    columns = found if at is None else [*found[:at], "scale", *found[at:]]
+    table = [["run", *columns]] + [[name, *(_cell(v.get(c)) for c in columns)] for name, v in runs]
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
                      for r in table)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from genlab.evaluation import evaluate_run, summary
+    from genlab.evaluation import evaluate_run
     from genlab.evaluation.settings import EvaluationSettings
     from genlab.io import write_json
     from genlab.runs import open_run
@@ -80,7 +92,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{name}: wrote {out}")
         for metric, why in result["skipped"].items():
             print(f"{name}: skipped {metric}: {why}")
-        rows.append((name, summary(result)))
+        rows.append((name, result))
     print(format_table(rows))
     return 0
 

@@ -1,7 +1,8 @@
 """``evaluate_run``: every metric of the evaluation suite on one trained run, as one dict.
 
-Each metric asks the model what it can do (``models.core.capabilities``) and is skipped, with
-the reason in the result, when it cannot: no likelihood (``HasLikelihood``) -> no ``nll``, no
+Each metric's declared needs (``registry.Needs``: capabilities of ``models.core.capabilities``
+and a classifier) are checked before it is measured; one a model lacks is skipped, with the
+reason the declaration gives: no likelihood (``HasLikelihood``) -> no ``nll``, no
 reconstruction -> no ``recon``, no classifier for the image shape -> no sample metrics.
 Samples are drawn once (seeded) and shared by FID, KID, precision/recall, IS and confidence.
 """
@@ -37,14 +38,10 @@ from genlab.evaluation.metrics import (
 )
 from genlab.evaluation.neighbours import manifold_scores
 from genlab.evaluation.reference import ReferenceSet, dataset_key, reference_set
-from genlab.evaluation.registry import (
-    METRICS,
-    REGISTRY,
-    SUMMARY,
-)
+from genlab.evaluation.registry import METRICS, REGISTRY, SUMMARY
 from genlab.evaluation.settings import NLL_IMAGES, EvaluationSettings
 from genlab.evaluation.unavailable import MetricUnavailable
-from genlab.models.core.capabilities import HasELBO, HasLikelihood, Reconstructor, has
+from genlab.models.core.capabilities import HasELBO, has
 from genlab.models.parts.density import IW_SAMPLES, dequantise, eight_bit_nats
 from genlab.runs import Run, condition
 
@@ -62,16 +59,15 @@ def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
                        k: int = IW_SAMPLES, seed: int = 0) -> dict[str, Any]:
     """The model's own log-likelihood (exact or a bound it names: ``HasLikelihood``) and,
     where it has one, -ELBO, of n images spread over ``split``; nats per image and bits per
-    dimension, on the scale the model declares. A density of 8-bit pixels is evaluated on
-    dequantised pixels (seeded) and also given on the 8-bit scale (``models.core.scale``)."""
+    dimension (with their standard errors over images), on the scale the model declares. A
+    density of 8-bit pixels is evaluated on dequantised pixels (seeded) and also given on the
+    8-bit scale (``models.core.scale``); ``likelihood`` is the model's name for it."""
     model = run.model
-    if not has(model, HasLikelihood):
-        raise MetricUnavailable(f"the {model.config.name!r} model has no likelihood to evaluate")
     x, y = _spread(run, split, n, seed)
     dims = x[0].numel()
     scale = model.likelihood_scale(run.config.data.binarize)
     out: dict[str, Any] = {"images": len(x), "split": split, "binarize": scale.binarize,
-                           "likelihood": getattr(model.config, "likelihood", "gaussian")}
+                           "likelihood": model.likelihood_name(), "levels": scale.levels}
     if scale.dequantised:
         x = dequantise(x, torch.Generator().manual_seed(seed))
     with seeded(seed, x.device), torch.no_grad():
@@ -82,12 +78,14 @@ def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
     out["nll_nats"] = float(nll.mean())
     out["nll_sem"] = float(nll.std() / math.sqrt(len(nll))) if len(nll) > 1 else 0.0
     out["nll_bpd"] = bits_per_dim(out["nll_nats"], dims)
+    out["nll_bpd_sem"] = bits_per_dim(out["nll_sem"], dims)  # bits/dim: nats over D ln 2
+    if scale.dequantised or scale.eight_bit:  # the 8-bit scale: a density's + D log 256 nats
+        for name in [k for k in ("nll", "neg_elbo") if f"{k}_nats" in out]:
+            nats = out[f"{name}_nats"]
+            out[f"{name}_8bit_bpd"] = bits_per_dim(
+                eight_bit_nats(nats, dims) if scale.dequantised else nats, dims)
     if "neg_elbo_nats" in out:
         out["neg_elbo_bpd"] = bits_per_dim(out["neg_elbo_nats"], dims)
-    if scale.dequantised:
-        out["nll_8bit_bpd"] = bits_per_dim(eight_bit_nats(out["nll_nats"], dims), dims)
-    elif scale.eight_bit:  # already a probability of the 8-bit pixels
-        out["nll_8bit_bpd"] = out["nll_bpd"]
     out["scale"], out["note"] = str(scale), scale.note
     return out
 
@@ -95,9 +93,7 @@ def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
 def reconstruction_metrics(run: Run, split: str = "test", n: int = 10_000,
                            seed: int = 0) -> dict[str, Any]:
     """Per-pixel MSE, PSNR (dB, data range 1, averaged per image) and per-image BCE (nats)
-    of the model's reconstructions of n images spread over ``split``."""
-    if not has(run.model, Reconstructor):
-        raise MetricUnavailable(f"the {run.model.config.name!r} model does not reconstruct")
+    of the model's reconstructions (``Reconstructor``) of n images spread over ``split``."""
     x, y = _spread(run, split, n, seed)
     mse, bce = [], []
     with torch.no_grad():
@@ -141,21 +137,14 @@ def sample_metrics(run: Run, wanted: list[str], clf: Judge, n: int = 10_000,
     samples = Samples(fake, probs, ref, intended if clf.class_names == run.class_names else None,
                       seed)
     out = {m: {**common, **_timed(lambda m=m: SAMPLED[m](samples))} for m in wanted}
-    floors = [m for m in wanted if m in FLOORED]
-    if floors:
+    floors = [m for m in wanted if REGISTRY[m].floor]
+    if floors:  # the declared floor: real training images in place of samples (``real_*``)
         train = _floor(run, clf, n, seed, cache)
         real = Samples(train.features.to(clf.device), train.probs, ref, None, seed)
         for m in floors:
             out[m].update({f"real_{k}": v for k, v in SAMPLED[m](real).items()
-                           if k in FLOORED[m]})
+                           if k in REGISTRY[m].floor})
     return out
-
-
-FLOORED = {"fid": ("fid", "fid_bootstrap_sd"), "kid": ("kid", "kid_std"),
-           "pr": ("precision", "recall", "density", "coverage")}
-"""Sample metrics also measured on real training images in place of samples (``real_*``):
-the floor a perfect model would reach with as many images, which a reader needs beside
-each FID and KID."""
 
 
 def _floor(run: Run, clf: Judge, n: int, seed: int, cache: bool) -> ReferenceSet:
@@ -230,6 +219,9 @@ def evaluate_run(run: Run, settings: EvaluationSettings | None = None, *,
                               "seed": s.seed, "metrics": {}, "skipped": {}}
     context = Context(run, s, perturbations or PerturbationSettings(seed=s.seed),
                       augmentation or AugmentationSettings(), experiments, cache)
+    unmet = {m: why for m in wanted if (why := REGISTRY[m].unmet(run.model))}
+    result["skipped"].update(unmet)
+    wanted = [m for m in wanted if m not in unmet]
     for name in [m for m in wanted if m in SINGLE]:
         try:
             result["metrics"][name] = _timed(lambda n=name: SINGLE[n](context))

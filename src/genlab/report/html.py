@@ -57,31 +57,10 @@ def _small_table(caption: str, header: Sequence[str], lines: Sequence[Sequence[A
 
 
 def details(metrics: dict[str, Any]) -> str:
-    """The numbers behind the headline of the perturbations and the augmentation study."""
-    out = []
-    b = metrics.get("believability", {})
-    if "perturb" in b:
-        p = b["perturb"]
-        out.append(_small_table("noise on the codes: classifier confidence", ["σ", "confidence"],
-                                list(zip(p["sigmas"], p["mean_max_softmax"], strict=True))))
-    if "toward_class" in b:
-        t = b["toward_class"]
-        out.append(_small_table(f"class {t['source']} toward class {t['target']}",
-                                ["α", "classified as target", "confidence"],
-                                list(zip(t["alphas"], t["target_accuracy"],
-                                         t["mean_max_softmax"], strict=True))))
-    if "centroid" in b:
-        c = b["centroid"]
-        out.append(_small_table("toward the class centroid", ["α", "own class", "confidence"],
-                                list(zip(c["alphas"], c["own_class_accuracy"],
-                                         c["mean_max_softmax"], strict=True))))
-    if "augment" in metrics:
-        a = metrics["augment"]
-        out.append(_small_table(
-            f"augmentation (labels: {a['label_source']}): test accuracy",
-            ["fraction", "real images", "real only", "+ generated", "gain"],
-            [(r["fraction"], r["real_images"], r["accuracy_real"], r["accuracy_augmented"],
-              r["gain"]) for r in a["fractions"]]))
+    """The numbers behind the headlines, as the metrics declare them (``Metric.details``:
+    the perturbations, the augmentation study)."""
+    out = [_small_table(*table) for name, metric in REGISTRY.items()
+           if metric.details and name in metrics for table in metric.details(metrics[name])]
     return f"<div class='figs'>{''.join(out)}</div>" if out else ""
 
 

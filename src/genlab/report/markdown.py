@@ -16,86 +16,71 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from genlab.evaluation.registry import SUMMARY
+from genlab.evaluation.registry import METRIC_OF, floor
 from genlab.io import write_text
 from genlab.report.html import method_notes
 from genlab.report.perturbations import confidence_figure, confidence_table, png_bytes
 from genlab.report.table import (
-    HEADINGS,
+    Column,
     ModelPart,
     ModelRow,
-    arrow,
     best_rows,
     columns,
     fmt,
+    heading,
     rows,
     seeded,
 )
 
-FLOOR_KEYS = {"fid": ("fid", "real_fid"), "kid": ("kid", "real_kid"),
-              "precision": ("pr", "real_precision"), "recall": ("pr", "real_recall"),
-              "density": ("pr", "real_density"), "coverage": ("pr", "real_coverage")}
-"""Headline -> (metric, key) of its value on real training images (``evaluation``)."""
 
-
-def _cell(model: ModelRow, key: str, best: bool) -> str:
-    s = model.spread(key)
+def _cell(model: ModelRow, column: Column, best: bool) -> str:
+    s = model.value(column)
     if s is None:
         return "–"
     text = fmt(s.mean) + (f" ± {s.sd:.2g}" if s.sd is not None else "")
     return f"**{text}**" if best else text
 
 
-def floor_row(models: Sequence[ModelRow], keys: Sequence[str]) -> list[str] | None:
-    """The sample metrics of real training images against the test images (the floor)."""
+def floor_row(models: Sequence[ModelRow], cols: Sequence[Column]) -> list[str] | None:
+    """The declared floors (``Metric.floor``): the sample metrics of real training images
+    against the test images."""
     cells, found = [], False
-    for key in keys:
-        metric, name = FLOOR_KEYS.get(key, ("", ""))
-        values = [m.first.metrics.get(metric, {}).get(name) for m in models]
-        value = next((v for v in values if isinstance(v, float)), None)
+    for column in cols:
+        value = next((v for m in models if isinstance(v := floor(m.first.metrics, column.key),
+                                                       float)), None)
         found |= value is not None
         cells.append(fmt(value) if value is not None else "")
     return cells if found else None
 
 
-GROUPS = {"likelihood": ("nll",), "reconstruction": ("recon",),
-          "samples": ("fid", "kid", "pr", "is", "confidence"),
-          "classifier confidence of moved codes": ("believability",)}
-"""Tables of the page, by the metrics of ``evaluation.registry`` they show."""
-
-
-def tables(models: Sequence[ModelRow], parts: Sequence[ModelPart]) -> list[str]:
-    """The comparison as one Markdown table per group of metrics (a row per model that has
-    a number in it), with the likelihood-scale footnotes."""
-    keys = columns(parts)
-    grouped = {name: [k for m in metrics for k in SUMMARY.get(m, ()) if k in keys]
-               for name, metrics in GROUPS.items()}
-    grouped["other"] = [k for k in keys if not any(k in g for g in grouped.values())]
-    scales = list(dict.fromkeys(s for m in models if (s := m.first.likelihood_scale)))
+def tables(models: Sequence[ModelRow]) -> list[str]:
+    """The comparison as Markdown tables, one per group the metrics declare
+    (``Metric.group``) and, for a likelihood, per scale: a row per model with a number in
+    it, so that each table's best is the best on one scale."""
+    grouped: dict[tuple[str, str | None], list[Column]] = {}
+    for column in columns(models):
+        grouped.setdefault((METRIC_OF[column.key].group, column.scale), []).append(column)
     lines = []
-    for name, group in grouped.items():
-        shown = [m for m in models if any(m.spread(k) for k in group)]
-        if group and shown:
-            lines += [f"### {name}", "", *_table(shown, group, scales), ""]
-    lines += [f"({'abcdefghij'[i]}) likelihood scale: {s}." for i, s in enumerate(scales)]
+    for (group, scale), cols in grouped.items():
+        shown = [m for m in models if any(m.value(c) for c in cols)]
+        title = f"{group}: {scale}" if scale else group
+        lines += [f"### {title}", "", *_table(shown, cols), ""]
     return lines
 
 
-def _table(models: Sequence[ModelRow], keys: Sequence[str], scales: list[str]) -> list[str]:
-    bold = {k: best_rows(models, k)[0] for k in keys}
-    head = ["model", "family", "epochs", "train s", *[f"{HEADINGS.get(k, k)} {arrow(k)}"
-                                                      for k in keys]]
+def _table(models: Sequence[ModelRow], cols: Sequence[Column]) -> list[str]:
+    bold = [best_rows(models, c)[0] for c in cols]
+    head = ["model", "family", "epochs", "train s", *(heading(c) for c in cols)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i, m in enumerate(models):
-        facts, scale = m.first.training, m.first.likelihood_scale
-        mark = f" ({'abcdefghij'[scales.index(scale)]})" if scale in scales else ""
-        cells = [f"{m.label}{mark}", str(m.first.run.get("model", "")),
-                 fmt(facts.get("epochs_run")), fmt(facts.get("seconds")),
-                 *[_cell(m, k, i in bold[k]) for k in keys]]
+        facts = m.first.training
+        cells = [m.label, str(m.first.run.get("model", "")), fmt(facts.get("epochs_run")),
+                 fmt(facts.get("seconds")),
+                 *(_cell(m, c, i in best) for c, best in zip(cols, bold, strict=True))]
         lines.append("| " + " | ".join(cells) + " |")
-    floor = floor_row(models, keys)
-    if floor:
-        lines.append("| *real train images* | reference | | | " + " | ".join(floor) + " |")
+    found = floor_row(models, cols)
+    if found:
+        lines.append("| *real train images* | reference | | | " + " | ".join(found) + " |")
     return lines
 
 
@@ -148,11 +133,12 @@ def render_markdown(title: str, parts: Sequence[ModelPart], out: Path,
     lines = [f"# {title}", ""]
     if not complete:
         lines += ["*The study has not finished: the models below are those done so far.*", ""]
-    lines += ["## Comparison", "", *tables(models, parts), "",
+    lines += ["## Comparison", "", *tables(models), "",
               "Arrows say which way is better; the best of each column is in bold"
               + (" (mean ± sd over seeds)." if seeded(models) else ".")
-              + " The last row scores real training images in place of samples: the floor of "
-              "each sample metric with as many images.", ""]
+              + " A likelihood has a table per scale and compares only within it. The last "
+              "row of the samples scores real training images in place of samples: the floor "
+              "of each sample metric with as many images.", ""]
     fig = confidence_figure(models)
     if fig is not None:
         (assets / "confidence.png").write_bytes(png_bytes(fig))

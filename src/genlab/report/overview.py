@@ -1,11 +1,11 @@
 """The first screen of a study page: what a reader takes in at a glance.
 
 Every model's samples side by side at one size (the same count and seed: the study's
-``figures.samples`` drawn with ``evaluation.seed``), a figure of sample quality against
-likelihood (FID against NLL) and of precision against recall, with the seed intervals as
-error bars, and the validation curves of all models, one figure per objective (the mean over
-seeds, the band their range). The figures are drawn into memory and embedded; one colour per
-model throughout.
+``figures.samples`` drawn with ``evaluation.seed``), the figures the metrics declare
+(``Metric.plots``: FID against the NLL on the scale most models share, precision against
+recall) with the seed intervals as error bars, and the validation curves of all models, one
+figure per objective (the mean over seeds, the band their range). The figures are drawn into
+memory and embedded; one colour per model throughout.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import base64
 import html
 import io
 import json
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genlab.report.table import HEADINGS, ModelRow, fmt
+from genlab.evaluation.registry import HEADLINES, REGISTRY, Plot
+from genlab.report.table import Column, ModelRow, columns, fmt
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -65,45 +65,55 @@ def _png(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _errorbar(ax: Axes, models: Sequence[ModelRow], x: str, y: str, colours: list[str]) -> None:
+def _label(column: Column) -> str:
+    return column.headline.heading + (f", {column.scale}" if column.scale else "")
+
+
+def _errorbar(ax: Axes, models: Sequence[ModelRow], x: Column, y: Column,
+              colours: list[str]) -> None:
     """One point per model at its means, bars spanning its seed intervals."""
     for m, c in zip(models, colours, strict=True):
-        sx, sy = m.spread(x), m.spread(y)
+        sx, sy = m.value(x), m.value(y)
         if sx is None or sy is None:
             continue
         (xl, xh), (yl, yh) = sx.bounds(), sy.bounds()
         ax.errorbar([sx.mean], [sy.mean], xerr=[[sx.mean - xl], [xh - sx.mean]],
                     yerr=[[sy.mean - yl], [yh - sy.mean]], fmt="o", color=c, capsize=3,
                     label=m.label)
-    ax.set_xlabel(f"{HEADINGS.get(x, x)}")
-    ax.set_ylabel(f"{HEADINGS.get(y, y)}")
+    ax.set_xlabel(_label(x))
+    ax.set_ylabel(_label(y))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
 
 
+def plotted(models: Sequence[ModelRow], plot: Plot) -> tuple[Column, Column, str] | None:
+    """The declared ``plot``'s axes: ``y`` against the column of ``x`` (for a likelihood,
+    the scale) that most models have both numbers in, where two or more do; and its title."""
+    y = Column(HEADLINES[plot.y])
+    both = [(c, sum(1 for m in models if m.value(c) and m.value(y)))
+            for c in columns(models) if c.key in plot.x]
+    if not both or max(n for _, n in both) < 2:
+        return None
+    x = max(both, key=lambda found: found[1])[0]
+    return x, y, plot.title + (f" (likelihood scale: {x.scale})" if x.scale else "")
+
+
 def quality_figure(models: Sequence[ModelRow]) -> str | None:
-    """FID against NLL (the models on the most common likelihood scale) and precision
-    against recall, each where two or more models have both numbers; None without either."""
+    """The plots the metrics declare (``Metric.plots``: sample quality against likelihood,
+    precision against recall), each where two or more models have both numbers; None
+    without any."""
     from matplotlib.figure import Figure
 
     colours = [colour(i) for i in range(len(models))]
-    both = [m for m in models if m.spread("fid") and m.spread("nll_nats")]
-    common = Counter(m.first.likelihood_scale for m in both).most_common(1)
-    pairs = []
-    if common and common[0][1] >= 2:
-        pairs.append(("nll_nats", "fid", f"likelihood scale: {common[0][0]}"))
-    if sum(1 for m in models if m.spread("recall") and m.spread("precision")) >= 2:
-        pairs.append(("recall", "precision", "higher is better on both"))
+    pairs = [found for m in REGISTRY.values() for p in m.plots if (found := plotted(models, p))]
     if not pairs:
         return None
     fig = Figure(figsize=(4.2 * len(pairs), 3.4), dpi=100, layout="constrained")
-    for ax, (x, y, note) in zip(fig.subplots(1, len(pairs), squeeze=False)[0], pairs,
-                                strict=True):
-        keep = [(m, c) for m, c in zip(models, colours, strict=True)
-                if x != "nll_nats" or m.first.likelihood_scale == common[0][0]]
-        _errorbar(ax, [m for m, _ in keep], x, y, [c for _, c in keep])
-        ax.set_title(note, fontsize=8)
-    fig.suptitle("sample quality against likelihood (bars: 95% seed intervals)", fontsize=10)
+    for ax, (x, y, title) in zip(fig.subplots(1, len(pairs), squeeze=False)[0], pairs,
+                                 strict=True):
+        _errorbar(ax, models, x, y, colours)
+        ax.set_title(title, fontsize=8)
+    fig.suptitle("the metrics against each other (bars: 95% seed intervals)", fontsize=10)
     return _png(fig)
 
 

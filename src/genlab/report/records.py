@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from genlab.evaluation.registry import likelihood_scale
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -51,8 +53,9 @@ class ModelSection:
 
     @property
     def likelihood_scale(self) -> str | None:
-        """The scale of the model's likelihood (NLLs compare only within one)."""
-        return self.metrics.get("nll", {}).get("scale")
+        """The scale of the model's likelihood (NLLs compare only within one;
+        ``evaluation.registry.likelihood_scale``)."""
+        return likelihood_scale(self.metrics)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

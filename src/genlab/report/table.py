@@ -14,32 +14,28 @@ import csv
 import html
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genlab.evaluation.registry import HEADLINES, LIKELIHOOD_KEYS, LOWER_IS_BETTER, SUMMARY
+from genlab.evaluation.registry import HEADLINES, REGISTRY, Headline, noise
 from genlab.report.records import ModelSection
 from genlab.report.stats import Spread, best_and_tied, spread
 
-HEADINGS = {key: h.heading for key, h in HEADLINES.items()}
-"""Column headings of the headline numbers (``evaluation.registry``)."""
-ORDER = [key for keys in SUMMARY.values() for key in keys]
 
+@dataclass(frozen=True)
+class Column:
+    """A column of the comparison: a headline number (``evaluation.registry``) and, for a
+    likelihood, the one scale whose models it holds, so that its best is the best on that
+    scale (8-bit bits/dim, binarised nats and a cross-entropy never share a column)."""
 
-def _nll_bpd_se(nll: dict[str, Any]) -> float | None:
-    """The NLL's standard error in bits/dim (bits/dim is nats scaled by one constant)."""
-    sem, nats, bpd = nll.get("nll_sem"), nll.get("nll_nats"), nll.get("nll_bpd")
-    return sem * bpd / nats if None not in (sem, nats, bpd) and nats else None
+    headline: Headline
+    scale: str | None = None
 
-
-EVAL_NOISE: dict[str, Callable[[dict[str, Any]], float | None]] = {
-    "nll_nats": lambda m: m.get("nll", {}).get("nll_sem"),
-    "nll_bpd": lambda m: _nll_bpd_se(m.get("nll", {})),
-    "fid": lambda m: m.get("fid", {}).get("fid_bootstrap_sd"),
-}
-"""Headline -> the standard error of one run's evaluation, from its metric record."""
+    @property
+    def key(self) -> str:
+        return self.headline.key
 
 
 @dataclass
@@ -68,14 +64,28 @@ class ModelRow:
     def first(self) -> ModelSection:
         return self.parts[0].section
 
+    @property
+    def scale(self) -> str | None:
+        """The scale of the model's likelihood (its first seed's)."""
+        return self.first.likelihood_scale
+
     def spread(self, key: str) -> Spread | None:
-        """``key`` over the seeds (None where no run has a number for it)."""
+        """``key`` over the seeds (None where no run has a number for it, or the model's
+        likelihood is on a scale the number is not shown on), with one run's declared
+        evaluation noise."""
+        if not HEADLINES[key].shown_on(self.scale):
+            return None
         values = [v for p in self.parts if _number(v := p.section.summary.get(key))]
         if not values:
             return None
-        noise = [e for p in self.parts if key in EVAL_NOISE
-                 and _number(e := EVAL_NOISE[key](p.section.metrics))]
-        return spread(values, noise)
+        errors = [e for p in self.parts if _number(e := noise(p.section.metrics, key))]
+        return spread(values, errors)
+
+    def value(self, column: Column) -> Spread | None:
+        """The model's number in ``column``: none in a likelihood column of another scale."""
+        if column.scale is not None and column.scale != self.scale:
+            return None
+        return self.spread(column.key)
 
 
 def rows(parts: Sequence[ModelPart]) -> list[ModelRow]:
@@ -90,10 +100,17 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def columns(parts: Sequence[ModelPart]) -> list[str]:
-    """The headline numbers any run has, in the evaluation suite's order."""
-    present = {k for p in parts for k, v in p.section.summary.items() if _number(v)}
-    return [k for k in ORDER if k in present]
+def columns(models: Sequence[ModelRow]) -> list[Column]:
+    """The columns some model has a number in, in the evaluation suite's order; a likelihood
+    headline once per scale it is shown on, the scales in the order the models have them."""
+    scales = list(dict.fromkeys(s for m in models if (s := m.scale)))
+    out = []
+    for metric in REGISTRY.values():
+        scaled = [h for h in metric.headlines if h.scaled]
+        found = [Column(h) for h in metric.headlines if not h.scaled]
+        found += [Column(h, s) for s in scales for h in scaled if h.shown_on(s)]
+        out += [c for c in found if any(m.value(c) for m in models)]
+    return out
 
 
 def seeded(models: Sequence[ModelRow]) -> bool:
@@ -101,26 +118,15 @@ def seeded(models: Sequence[ModelRow]) -> bool:
     return any(len(m.parts) > 1 for m in models)
 
 
-def best_rows(models: Sequence[ModelRow], key: str) -> tuple[set[int], set[int]]:
-    """(bold, tied) model indices for ``key`` (``stats.best_and_tied``); for a likelihood,
-    within each group of two or more models on the same scale."""
-    groups: dict[str | None, dict[int, Spread]] = {}
-    for i, m in enumerate(models):
-        s = m.spread(key)
-        if s is not None:
-            scale = m.first.likelihood_scale if key in LIKELIHOOD_KEYS else None
-            groups.setdefault(scale, {})[i] = s
-    bold: set[int] = set()
-    tied: set[int] = set()
-    for spreads in groups.values():
-        b, t = best_and_tied(spreads, key in LOWER_IS_BETTER)
-        bold |= b
-        tied |= t
-    return bold, tied
+def best_rows(models: Sequence[ModelRow], column: Column) -> tuple[set[int], set[int]]:
+    """(bold, tied) model indices of ``column`` (``stats.best_and_tied``): a likelihood's
+    only among the models on its scale."""
+    spreads = {i: s for i, m in enumerate(models) if (s := m.value(column))}
+    return best_and_tied(spreads, column.headline.lower_is_better)
 
 
 def arrow(key: str) -> str:
-    return "↓" if key in LOWER_IS_BETTER else "↑"
+    return "↓" if HEADLINES[key].lower_is_better else "↑"
 
 
 def fmt(value: Any) -> str:
@@ -133,30 +139,33 @@ def _facts(section: ModelSection) -> dict[str, Any]:
     run, training = section.run, section.training
     return {"model": section.label, "seed": section.seed, "family": run.get("model"),
             "dataset": run.get("dataset"), "epoch": run.get("epoch"),
-            "train_seconds": training.get("seconds")}
+            "train_seconds": training.get("seconds"),
+            "likelihood_scale": section.likelihood_scale or ""}
 
 
 def _stat_columns(keys: Sequence[str], many: bool) -> list[str]:
     spread_cols = ("sd", "ci95_low", "ci95_high") if many else ()
     return [f"{k}_{c}" for k in keys
-            for c in (*spread_cols, *(("eval_se",) if k in EVAL_NOISE else ()))]
+            for c in (*spread_cols, *(("eval_se",) if HEADLINES[k].noise else ()))]
 
 
 def results_csv(parts: Sequence[ModelPart]) -> str:
     """The table as CSV: one row per run (model, seed), then, when a model has several seeds,
-    one aggregate row per model (seed ``all``: means, sds, intervals, evaluation noise)."""
-    keys, models = columns(parts), rows(parts)
-    many = seeded(models)
+    one aggregate row per model (seed ``all``: means, sds, intervals, evaluation noise). A
+    likelihood headline has one column, each row's number on the scale its
+    ``likelihood_scale`` names, blank where the number is not shown on that scale."""
+    models = rows(parts)
+    keys, many = list(dict.fromkeys(c.key for c in columns(models))), seeded(models)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     facts = list(_facts(parts[0].section)) if parts else []
-    writer.writerow([*facts, "runs", *keys, *_stat_columns(keys, many)])
     stat_columns = _stat_columns(keys, many)
+    writer.writerow([*facts, "runs", *keys, *stat_columns])
     for p in parts:
-        stats = {f"{k}_eval_se": EVAL_NOISE[k](p.section.metrics) for k in keys
-                 if k in EVAL_NOISE}
+        one = ModelRow([p])
+        stats = {f"{k}_eval_se": noise(p.section.metrics, k) for k in keys if one.spread(k)}
         writer.writerow([*_facts(p.section).values(), 1,
-                         *(_csv(p.section.summary.get(k)) for k in keys),
+                         *(_csv(s.mean if (s := one.spread(k)) else None) for k in keys),
                          *(_csv(stats.get(c)) for c in stat_columns)])
     for m in models if many else []:
         spreads = {k: s for k in keys if (s := m.spread(k))}
@@ -178,23 +187,22 @@ def _csv(value: Any) -> Any:
 
 
 def aggregates(parts: Sequence[ModelPart]) -> dict[str, dict[str, Any]]:
-    """Per model label, every headline number's seed statistics (``results.json``)."""
-    keys = columns(parts)
-    return {m.label: {k: s.as_dict() for k in keys if (s := m.spread(k))} for m in rows(parts)}
+    """Per model label, every headline number's seed statistics (``results.json``), on the
+    model's likelihood scale (``likelihood_scale``)."""
+    models = rows(parts)
+    keys = list(dict.fromkeys(c.key for c in columns(models)))
+    return {m.label: {"likelihood_scale": m.scale,
+                      **{k: s.as_dict() for k in keys if (s := m.spread(k))}} for m in models}
 
 
-def _scales(models: Sequence[ModelRow]) -> dict[str, str]:
-    """A footnote letter per likelihood scale present."""
-    found = dict.fromkeys(s for m in models if (s := m.first.likelihood_scale))
-    return {s: "abcdefghij"[i % 10] for i, s in enumerate(found)}
+def heading(column: Column) -> str:
+    """The column's heading and arrow; a likelihood's scale is the table's or under it."""
+    return f"{column.headline.heading} {arrow(column.key)}"
 
 
-def _cell(model: ModelRow, key: str, mark: str, letters: dict[str, str]) -> str:
+def _cell(model: ModelRow, column: Column, mark: str) -> str:
     """A number (mean ± sd over seeds, the interval and the evaluation noise below)."""
-    s, scale = model.spread(key), model.first.likelihood_scale
-    sup = ""
-    if key in LIKELIHOOD_KEYS and s is not None and scale in letters:
-        sup = f"<sup title='{html.escape(str(scale))}'>{letters[str(scale)]}</sup>"
+    s = model.value(column)
     if s is None:
         return "<td class='num'>–</td>"
     text, below = fmt(s.mean), []
@@ -205,30 +213,35 @@ def _cell(model: ModelRow, key: str, mark: str, letters: dict[str, str]) -> str:
         below.append(f"eval ±{s.eval_se:.2g}")
     tie = "<span class='tie' title='tied with the best'>≈</span>" if mark == "tied" else ""
     small = f"<br><small>{' · '.join(below)}</small>" if below else ""
-    return f"<td class='num {mark}'>{text}{sup}{tie}{small}</td>"
+    return f"<td class='num {mark}'>{text}{tie}{small}</td>"
+
+
+def _head(column: Column) -> str:
+    scale = (f"<br><small class='scale'>{html.escape(column.scale)}</small>"
+             if column.scale else "")
+    return f"<th title='{html.escape(column.key)}'>{html.escape(heading(column))}{scale}</th>"
 
 
 def comparison_table(parts: Sequence[ModelPart]) -> str:
-    """The HTML table: a row per model, a column per headline number, and its legend."""
-    keys, models = columns(parts), rows(parts)
-    many = seeded(models)
-    marks = {k: best_rows(models, k) for k in keys}
-    letters = _scales(models)
-    head = "".join(f"<th title='{html.escape(k)}'>{html.escape(HEADINGS.get(k, k))} "
-                   f"{arrow(k)}</th>" for k in keys)
+    """The HTML table: a row per model, a column per headline number (a likelihood's per
+    scale, its scale under the heading), and its legend."""
+    models = rows(parts)
+    cols, many = columns(models), seeded(models)
+    marks = [best_rows(models, c) for c in cols]
     body = []
     for i, m in enumerate(models):
         facts = _facts(m.first)
-        cells = "".join(_cell(m, k, "best" if i in marks[k][0] else
-                              "tied" if i in marks[k][1] else "", letters) for k in keys)
+        cells = "".join(_cell(m, c, "best" if i in bold else "tied" if i in tied else "")
+                        for c, (bold, tied) in zip(cols, marks, strict=True))
         seeds = f"<td class='num'>{len(m.parts)}</td>" if many else ""
         body.append(f"<tr><td><a href='#{html.escape(m.label)}'>{html.escape(m.label)}</a>"
                     f"</td><td>{html.escape(str(facts['family']))}</td>{seeds}"
                     f"<td class='num'>{fmt(facts['epoch'])}</td>"
                     f"<td class='num'>{fmt(facts['train_seconds'])}</td>{cells}</tr>")
-    legend = "; ".join(f"{letter}: {html.escape(s)}" for s, letter in letters.items())
-    note = (f"<p class='note'>Likelihoods compare only on the same scale ({legend}).</p>"
-            if letters else "")
+    note = ("<p class='note'>A likelihood has a column per scale (named under its heading): "
+            "it compares, and its best is marked, only among the models on that scale.</p>"
+            if any(c.scale for c in cols) else "")
     seeds_head = "<th>seeds</th>" if many else ""
     return (f"<div class='wide'><table><tr><th>model</th><th>family</th>{seeds_head}"
-            f"<th>epoch</th><th>train s</th>{head}</tr>{''.join(body)}</table></div>{note}")
+            f"<th>epoch</th><th>train s</th>{''.join(_head(c) for c in cols)}</tr>"
+            f"{''.join(body)}</table></div>{note}")

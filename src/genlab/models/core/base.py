@@ -166,6 +166,11 @@ class GenerativeModel(nn.Module):
         what its head declares of the network feeding it (``Likelihood.full_precision_layers``)."""
         return []
 
+    def likelihood_name(self) -> str:
+        """What the likelihood of a ``HasLikelihood`` model is, for its evaluation record: the
+        config's pixel likelihood; a family whose likelihood is not a configured one names it."""
+        return str(self.config.likelihood)
+
     # --- helpers ------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:

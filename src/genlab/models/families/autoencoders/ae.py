@@ -65,6 +65,9 @@ class Autoencoder(EncoderDecoderModel):
         built on its codes with a prior, ``gmm-prior``, has one on this scale)."""
         return pixel_likelihood_scale(LOSSES[self.config.loss], binarize)
 
+    def likelihood_name(self) -> str:
+        return LOSSES[self.config.loss]
+
     def loss(self, batch: Batch) -> LossOutput:
         dist = self.decode(self.encode(batch.x))
         mse = (dist.mean - batch.x).pow(2).flatten(1).sum(1).mean()

@@ -150,6 +150,9 @@ class PCAModel(EncoderDecoderModel):
     def likelihood_method(self, k: int) -> str:
         return "exact (probabilistic PCA)"
 
+    def likelihood_name(self) -> str:
+        return "gaussian (probabilistic PCA)"
+
     def likelihood_scale(self, binarize: str) -> LikelihoodScale:
         return pixel_likelihood_scale("gaussian", binarize)
 

@@ -249,6 +249,9 @@ class DDPM(EncoderDecoderModel):
         return (f"variational bound (Ho et al. 2020, eq. 5) with the discretised Gaussian "
                 f"decoder, {used} of {self.schedule.steps} timesteps per image, unbiased")
 
+    def likelihood_name(self) -> str:
+        return "diffusion bound, discretised gaussian decoder (Ho et al. 2020)"
+
     def likelihood_scale(self, binarize: str) -> LikelihoodScale:
         return LikelihoodScale("density", binarize, "a bound on the probability of the 8-bit "
                                "pixels, as a density constant on each pixel's bin: compare "

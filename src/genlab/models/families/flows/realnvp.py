@@ -228,6 +228,9 @@ class RealNVP(EncoderDecoderModel):
         return (f"variational dequantisation (Ho et al. 2019), importance-sampled with "
                 f"{max(1, min(k, DEQUANTISATION_DRAWS))} draws of u ~ q(u | x)")
 
+    def likelihood_name(self) -> str:
+        return "flow density (RealNVP)"
+
     def likelihood_scale(self, binarize: str) -> LikelihoodScale:
         if self.dequantiser is not None:
             return LikelihoodScale("discrete", binarize, "a bound on the probability of the "

@@ -163,3 +163,6 @@ class GMMPrior(EncoderDecoderModel):
 
     def likelihood_scale(self, binarize: str) -> LikelihoodScale:
         return self.stage.likelihood_scale(binarize)
+
+    def likelihood_name(self) -> str:
+        return self.stage.likelihood_name()
