@@ -210,12 +210,16 @@ def test_sampling_is_seeded_guided_and_checks_its_options() -> None:
         again = model.sample(3, generator=torch.Generator().manual_seed(0))
         ddpm = model.sample(3, generator=torch.Generator().manual_seed(0),
                             options=DDPMSampleOptions(sampler="ddpm", steps=20))
+        solver = [model.sample(3, generator=torch.Generator().manual_seed(0), options=opts)
+                  for opts in [DDPMSampleOptions(sampler="dpm-solver++", steps=8)] * 2]
         xt, t, y = torch.randn(2, *SHAPE), torch.tensor([5]), torch.tensor([1, 2])
         cond, uncond = model.eps(xt, t, y), model.eps(xt, t, None)
         torch.testing.assert_close(model.eps(xt, t, y, guidance=2.0), 3 * cond - 2 * uncond,
                                    rtol=1e-5, atol=1e-6)  # one batched call vs two
     assert torch.equal(first, again) and first.shape == (3, *SHAPE)
     assert float(ddpm.min()) >= 0 and float(ddpm.max()) <= 1 and not torch.equal(ddpm, first)
+    assert torch.equal(solver[0], solver[1]) and not torch.equal(solver[0], first)
+    assert float(solver[0].min()) >= 0 and float(solver[0].max()) <= 1
     for bad, word in [({"steps": 0}, "steps"), ({"eta": -1.0}, "eta"),
                       ({"guidance": -0.5}, "guidance"), ({"sampler": "euler"}, "sampler"),
                       ({"sampler": "dpm-solver++", "eta": 0.5}, "eta=0.5 applies to sampler ddim")]:

@@ -12,7 +12,8 @@ and the float64 table abar. Level -1 is the clean data, abar = 1. The samplers:
   Algorithm 2 when every timestep is visited.
 - ``dpm-solver++``: DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", Algorithm 2), the
   second-order multistep solver of the same ODE in the data prediction, exact for the linear
-  part in lambda = log(alpha / sigma); few steps (10 to 20) reach what DDIM needs 50 or more for.
+  part in lambda = log(alpha / sigma), on timesteps uniform in lambda; few steps (10 to 20)
+  reach what DDIM needs 50 or more for.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch import Tensor
 
 from genlab.errors import ConfigError
 from genlab.models.core.sampling import SampleOptions
-from genlab.models.parts.diffusion.schedule import timestep_sequence
+from genlab.models.parts.diffusion.schedule import log_snr, logsnr_sequence, timestep_sequence
 
 Predict = Callable[[Tensor, int], tuple[Tensor, Tensor]]
 """(x_t, timestep index t) -> (x0_hat, eps_hat), consistent at abar_t."""
@@ -102,11 +103,6 @@ def _one_step(predict: Predict, abar: Tensor, seq: list[int], xt: Tensor,
     return xt
 
 
-def _log_snr(a: Tensor) -> Tensor:
-    """lambda = log(alpha / sigma) = log(abar / (1 - abar)) / 2."""
-    return 0.5 * (a.log() - (1 - a).log())
-
-
 def dpm_solver_pp(predict: Predict, abar: Tensor, seq: list[int], xt: Tensor,
                   options: DiffusionSampleOptions, generator: torch.Generator | None) -> Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2): from level s to t, h = lambda_t -
@@ -120,7 +116,7 @@ def dpm_solver_pp(predict: Predict, abar: Tensor, seq: list[int], xt: Tensor,
         if i + 1 == len(seq):
             return x0
         a, b = table[t], table[seq[i + 1]]
-        h = _log_snr(b) - _log_snr(a)
+        h = log_snr(b) - log_snr(a)
         d = x0
         if previous is not None:
             half_inv_r = previous[1] / h / 2  # 1 / (2 r)
@@ -131,8 +127,15 @@ def dpm_solver_pp(predict: Predict, abar: Tensor, seq: list[int], xt: Tensor,
     return xt
 
 
-SAMPLERS: dict[str, Callable[..., Tensor]] = {"ddim": _one_step, "ddpm": _one_step,
-                                              "dpm-solver++": dpm_solver_pp}
+Sampler = Callable[[Predict, Tensor, list[int], Tensor, DiffusionSampleOptions,
+                    torch.Generator | None], Tensor]
+SAMPLERS: dict[str, tuple[Callable[[Tensor, int], list[int]], Sampler]] = {
+    "ddim": (lambda abar, steps: timestep_sequence(len(abar), steps), _one_step),
+    "ddpm": (lambda abar, steps: timestep_sequence(len(abar), steps), _one_step),
+    "dpm-solver++": (logsnr_sequence, dpm_solver_pp),
+}
+"""Each sampler's timesteps (uniform in t, Song et al. 2021; uniform in lambda for the
+second-order solver, Lu et al. 2022) and its loop."""
 
 
 def run_sampler(predict: Predict, abar: Tensor, xt: Tensor, options: DiffusionSampleOptions,
@@ -140,5 +143,5 @@ def run_sampler(predict: Predict, abar: Tensor, xt: Tensor, options: DiffusionSa
     """x_T -> x_0 by the sampler of ``options`` over ``options.steps`` of the len(abar)
     training timesteps (noise drawn on the CPU from ``generator``)."""
     options.validate()
-    seq = timestep_sequence(len(abar), options.steps)
-    return SAMPLERS[options.sampler](predict, abar, seq, xt, options, generator)
+    timesteps, sampler = SAMPLERS[options.sampler]
+    return sampler(predict, abar, timesteps(abar, options.steps), xt, options, generator)

@@ -100,6 +100,31 @@ def timestep_sequence(total: int, steps: int) -> list[int]:
                   reverse=True)
 
 
+def log_snr(abar: Tensor) -> Tensor:
+    """lambda = log(alpha / sigma) = log(abar / (1 - abar)) / 2, the variable in which the
+    probability-flow ODE's linear part is exact (Lu et al. 2022)."""
+    return 0.5 * (abar.log() - (1 - abar).log())
+
+
+def logsnr_sequence(abar: Tensor, steps: int) -> list[int]:
+    """``steps`` distinct timestep indices (all of them when steps >= T) nearest to a grid
+    uniform in lambda from lambda_0 to lambda_{T-1}, descending from T - 1: the "logSNR" steps
+    of Lu et al. (2022) for few-step solvers, equal steps in the variable they integrate
+    (uniform timesteps leave a lambda step of 3.6 from t = 111 to 0 at 10 of 1,000 linear
+    steps). Each index is kept at least one above the one below, so none is lost to rounding."""
+    total = len(abar)
+    if steps == 1 or steps >= total:
+        return timestep_sequence(total, steps)
+    lam = log_snr(abar.to(torch.float64))
+    grid = torch.linspace(float(lam[0]), float(lam[-1]), steps, dtype=torch.float64)
+    nearest = (lam[None] - grid[:, None]).abs().argmin(1).tolist()
+    chosen: list[int] = []
+    for k, index in enumerate(nearest):
+        low = chosen[-1] + 1 if chosen else 0
+        chosen.append(min(max(index, low), total - steps + k))
+    return chosen[::-1]
+
+
 def discretised_gaussian_log_prob(x0: Tensor, mean: Tensor, log_scale: Tensor | float) -> Tensor:
     """log p(x_0 | x_1) per image, nats: each 8-bit pixel's bin [x - 1/255, x + 1/255] (in
     [-1, 1]) under N(mean, scale^2), the outermost bins open-ended (Ho et al. 2020, eq. 13)."""
