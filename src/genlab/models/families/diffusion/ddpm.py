@@ -18,7 +18,7 @@ its ODE the other way (DDIM inversion) is the encoder, so every latent tool appl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -45,25 +45,52 @@ activations leaving the cache (MNIST U-Net, one thread: 2.75 ms an image at 128,
 1,000). Sampling, inversion and the bound go through it; an accelerator takes whole batches."""
 
 
+FORMER_DEFAULTS = {"channels": [64, 128, 128], "res_blocks": 2, "dropout": 0.1,
+                   "prediction": "eps"}
+"""The defaults up to genlab 0.2.0.dev0 at 4bfde44 (a CIFAR-sized U-Net, eps-prediction),
+which a stored config that lacks one of these fields meant."""
+SMALLEST_SIDE = 7
+"""The U-Net halves the image while the side stays at least this (28 -> 14 -> 7)."""
+
+
+def default_widths(shape: tuple[int, int, int]) -> list[int]:
+    """The U-Net's widths when ``model.channels`` is unset: 16 channels per image channel at
+    full resolution, twice that at each lower level, halving while the side stays at least
+    ``SMALLEST_SIDE``: [16, 32, 32] for 28 x 28 grey (configs/ddpm_mnist.yaml), [48, 96, 96]
+    for 32 x 32 colour, [48, 96, 96, 96] at 64 x 64."""
+    base, side, levels = 16 * shape[0], min(shape[1:]), 1
+    while side // 2 >= SMALLEST_SIDE:
+        side, levels = side // 2, levels + 1
+    return [base] + [2 * base] * (levels - 1)
+
+
 @dataclass
 class DDPMConfig(ModelConfig):
     """``timesteps`` T of the ``noise_schedule`` (linear from ``beta_start`` to ``beta_end``,
-    or cosine); the U-Net's ``channels`` per resolution level (each halves the side),
-    ``res_blocks`` per level, ``attention`` at the lowest level, ``dropout``; ``label_dropout``:
-    how often training drops the label (0: no classifier-free guidance); ``prediction``: what
-    the net predicts, eps (Ho et al. 2020) or v = sqrt(abar) eps - sqrt(1 - abar) x_0
-    (Salimans & Ho 2022), whose errors at high noise do not grow 1 / sqrt(abar) in x_0."""
+    or cosine); the U-Net's ``channels`` per resolution level (each halves the side; unset:
+    sized from the images, :func:`default_widths`), ``res_blocks`` per level, ``attention``
+    at the lowest level, ``dropout``; ``label_dropout``: how often training drops the label
+    (0: no classifier-free guidance); ``prediction``: what the net predicts, eps (Ho et al.
+    2020) or v = sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022), whose errors at
+    high noise do not grow 1 / sqrt(abar) in x_0 (eps-prediction's MNIST samples came out
+    half all-bright). The defaults are configs/ddpm_mnist.yaml's recipe, sized for a CPU."""
 
     timesteps: int = 1000
     noise_schedule: str = "linear"
     beta_start: float = 1e-4
     beta_end: float = 0.02
-    channels: list[int] = field(default_factory=lambda: [64, 128, 128])
-    res_blocks: int = 2
+    channels: list[int] | None = None
+    res_blocks: int = 1
     attention: bool = True
-    dropout: float = 0.1
+    dropout: float = 0.0
     label_dropout: float = 0.1
-    prediction: str = "eps"
+    prediction: str = "v"
+
+    @classmethod
+    def upgrade(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """A stored config means the former defaults where it lacks a field (configs since
+        written hold every field)."""
+        return {**FORMER_DEFAULTS, **values}
 
     def validate(self) -> None:
         if self.noise_schedule not in SCHEDULES:
@@ -71,7 +98,7 @@ class DDPMConfig(ModelConfig):
                               f"choose one of {', '.join(SCHEDULES)}")
         if self.timesteps < 2 or self.res_blocks < 1:
             raise ConfigError("model.timesteps must be at least 2 and model.res_blocks positive")
-        if not self.channels or min(self.channels) < 1:
+        if self.channels is not None and (not self.channels or min(self.channels) < 1):
             raise ConfigError(f"model.channels must be positive widths, got {self.channels}")
         if not 0 < self.beta_start <= self.beta_end < 1:
             raise ConfigError("model.beta_start and model.beta_end must satisfy 0 < beta_start "
@@ -105,8 +132,9 @@ class DDPM(EncoderDecoderModel):
         self.schedule = Schedule(betas_for(config.noise_schedule, config.timesteps,
                                            config.beta_start, config.beta_end))
         self.process = GaussianDiffusion(self.schedule, config.prediction, clip=1.0)
-        self.net = UNet(shape[0], config.channels, config.res_blocks, config.attention,
-                        config.dropout, num_classes)
+        widths = config.channels if config.channels is not None else default_widths(shape)
+        self.net = UNet(shape[0], widths, config.res_blocks, config.attention, config.dropout,
+                        num_classes)
 
     @property
     def latent_dim(self) -> int:
