@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -38,10 +39,11 @@ TOL = {"rtol": 1e-9, "atol": 1e-9}
 
 
 def _model(timesteps: int = 6, seed: int = 0, **options) -> DDPM:
-    """A tiny DDPM whose output layer is random (a zero-initialised one predicts eps = 0)."""
+    """A tiny eps-predicting DDPM (unless ``options`` say otherwise) whose output layer is
+    random (a zero-initialised one predicts eps = 0)."""
     torch.manual_seed(seed)
     config = DDPMConfig(name="ddpm", timesteps=timesteps, channels=[4], res_blocks=1,
-                        attention=False, dropout=0.0, **options)
+                        attention=False, dropout=0.0, **{"prediction": "eps", **options})
     model = DDPM(config, SHAPE, 3).eval()
     torch.nn.init.normal_(model.net.out[-1].weight, std=0.3)
     return model.double()
@@ -346,3 +348,18 @@ def test_a_stored_config_without_the_new_defaults_fields_keeps_the_old_meaning()
         "eps", [64, 128, 128], 2, 0.1)
     now = dataclasses.asdict(DDPMConfig(name="ddpm"))
     assert upgrade_stored(dict(now)) == now
+
+
+def test_the_sample_grid_is_titled_with_its_sampler_not_decoder_means(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import genlab.figures.images as images_module
+    from genlab.cli.main import main
+
+    titles = []
+    grid = images_module.save_image_grid
+    monkeypatch.setattr(images_module, "save_image_grid",
+                        lambda x, path, **k: titles.append(k["title"]) or grid(x, path, **k))
+    run = str(Path(__file__).parent / "legacy_runs" / "ddpm")
+    assert main(["sample", run, "-n", "2", "--steps", "3", "--out", str(tmp_path / "s.png")]) == 0
+    assert titles[0].endswith("2 samples (draws, seed 0, sampler ddim, steps 3, eta 0.0, "
+                              "guidance 0.0)"), titles
