@@ -16,6 +16,7 @@ from genlab.models.families.diffusion import ddpm as ddpm_module
 from genlab.models.families.diffusion.ddpm import DDPM, DDPMConfig, DDPMSampleOptions
 from genlab.models.parts.density import eight_bit_nats
 from genlab.models.parts.diffusion.bound import bound_terms, pixel_bins, vlb_estimate
+from genlab.models.parts.diffusion.samplers import ancestral_step, ddim_step
 from genlab.models.parts.diffusion.schedule import (
     Schedule,
     betas_for,
@@ -30,10 +31,11 @@ TOL = {"rtol": 1e-9, "atol": 1e-9}
 
 
 def _model(timesteps: int = 6, seed: int = 0, **options) -> DDPM:
-    """A tiny DDPM whose output layer is random (a zero-initialised one predicts eps = 0)."""
+    """A tiny eps-predicting DDPM (unless ``options`` say otherwise) whose output layer is
+    random (a zero-initialised one predicts eps = 0)."""
     torch.manual_seed(seed)
     config = DDPMConfig(name="ddpm", timesteps=timesteps, channels=[4], res_blocks=1,
-                        attention=False, dropout=0.0, **options)
+                        attention=False, dropout=0.0, **{"prediction": "eps", **options})
     model = DDPM(config, SHAPE, 3).eval()
     torch.nn.init.normal_(model.net.out[-1].weight, std=0.3)
     return model.double()
@@ -177,15 +179,29 @@ def test_sampler_steps_are_ho_and_songs_updates() -> None:
     z = torch.randn(2, *SHAPE, generator=gen, dtype=torch.float64)
     t = 6
     xt = s.abar[t].sqrt() * x0 + (1 - s.abar[t]).sqrt() * eps
-    # ancestral, every timestep: Ho et al. 2020, Algorithm 2 (x0 inside [-1, 1]: no clipping)
+    # ancestral, every timestep: Ho et al. 2020, Algorithm 2
     ho = s.model_mean(xt, torch.tensor([t]), eps) + s.betas[t].sqrt() * z
-    torch.testing.assert_close(s.ancestral_step(xt, eps, s.abar[t], s.abar[t - 1], z), ho, **TOL)
+    torch.testing.assert_close(ancestral_step(xt, x0, s.abar[t], s.abar[t - 1], z), ho, **TOL)
     # DDIM, eta = 0: the same x0 and eps at the lower noise level (Song et al. 2021, eq. 12)
     b = s.abar[2]
-    torch.testing.assert_close(s.ddim_step(xt, eps, s.abar[t], b, 0.0, None),
+    torch.testing.assert_close(ddim_step(x0, eps, s.abar[t], b, 0.0, None),
                                b.sqrt() * x0 + (1 - b).sqrt() * eps, **TOL)
     assert timestep_sequence(1000, 4) == [999, 666, 333, 0]
     assert timestep_sequence(5, 50) == [4, 3, 2, 1, 0]
+
+
+def test_one_step_starts_from_the_noise_not_from_x_1() -> None:
+    """``--steps 1`` is one prediction of x_0 at t = T: the sequence is [T - 1] (it was [0],
+    which returned x_T rescaled as the sample)."""
+    assert timestep_sequence(1000, 1) == [999] and timestep_sequence(2, 1) == [1]
+    model = _model(timesteps=20).float()
+    seen = []
+    forward = model.net.forward
+    model.net.forward = lambda xt, t, y: seen.append(t.tolist()) or forward(xt, t, y)
+    with torch.no_grad():
+        model.sample(2, generator=torch.Generator().manual_seed(0),
+                     options=DDPMSampleOptions(steps=1))
+    assert seen == [[19, 19]]
 
 
 def test_sampling_is_seeded_guided_and_checks_its_options() -> None:
@@ -195,14 +211,19 @@ def test_sampling_is_seeded_guided_and_checks_its_options() -> None:
         again = model.sample(3, generator=torch.Generator().manual_seed(0))
         ddpm = model.sample(3, generator=torch.Generator().manual_seed(0),
                             options=DDPMSampleOptions(sampler="ddpm", steps=20))
+        solver = [model.sample(3, generator=torch.Generator().manual_seed(0), options=opts)
+                  for opts in [DDPMSampleOptions(sampler="dpm-solver++", steps=8)] * 2]
         xt, t, y = torch.randn(2, *SHAPE), torch.tensor([5]), torch.tensor([1, 2])
         cond, uncond = model.eps(xt, t, y), model.eps(xt, t, None)
         torch.testing.assert_close(model.eps(xt, t, y, guidance=2.0), 3 * cond - 2 * uncond,
                                    rtol=1e-5, atol=1e-6)  # one batched call vs two
     assert torch.equal(first, again) and first.shape == (3, *SHAPE)
     assert float(ddpm.min()) >= 0 and float(ddpm.max()) <= 1 and not torch.equal(ddpm, first)
+    assert torch.equal(solver[0], solver[1]) and not torch.equal(solver[0], first)
+    assert float(solver[0].min()) >= 0 and float(solver[0].max()) <= 1
     for bad, word in [({"steps": 0}, "steps"), ({"eta": -1.0}, "eta"),
-                      ({"guidance": -0.5}, "guidance"), ({"sampler": "euler"}, "sampler")]:
+                      ({"guidance": -0.5}, "guidance"), ({"sampler": "euler"}, "sampler"),
+                      ({"sampler": "dpm-solver++", "eta": 0.5}, "eta=0.5 applies to sampler ddim")]:
         with pytest.raises(ConfigError, match=word):
             DDPMSampleOptions(**bad).validate()
 
@@ -294,3 +315,4 @@ def test_v_prediction_gives_the_noise_its_v_implies() -> None:
 def test_bad_options_are_refused(options: dict) -> None:
     with pytest.raises(ConfigError, match="model."):
         DDPMConfig(name="ddpm", **options).validate()
+

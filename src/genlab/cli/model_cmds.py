@@ -140,7 +140,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     elif args.format == "folder":
         save_images_folder(images, out)
     else:
-        kind = "pixel draws" if args.draw else "decoder means"
+        kind = "pixel draws" if args.draw else "draws" if vars(options) else "decoder means"
         given = ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(options).items())
         what = f"{args.n} samples ({kind}, seed {args.seed}{', ' + given if given else ''})"
         save_image_grid(images, out, title=f"{run_source(run)}: {what}")

@@ -1,23 +1,24 @@
-"""Denoising diffusion probabilistic models (Ho et al. 2020), sampled by DDPM or DDIM.
+"""Denoising diffusion probabilistic models (Ho et al. 2020) of images: a U-Net and the
+pixel scaling over the diffusion parts.
 
-Pixels are scaled to [-1, 1] and noised by q(x_t | x_0) (``diffusion_schedule``); a U-Net
-(``unet``) learns eps_theta(x_t, t, y) by the simple loss ||eps - eps_theta||^2 at a uniform t
-(Ho et al. 2020, eq. 14). It is class-conditional with classifier-free guidance (Ho &
-Salimans 2022): the label is dropped (replaced by a "no label" index) with probability
-``label_dropout`` in training, and sampling mixes (1 + w) eps(x, y) - w eps(x) with the guidance
-weight w. The sampler is chosen at sampling time (:class:`DDPMSampleOptions`): ancestral DDPM
-(on a respaced chain of ``steps`` timesteps, all T of them for Ho et al.'s sampler) or DDIM
-(Song et al. 2021) with ``steps`` steps and ``eta``.
+Pixels are scaled to [-1, 1]; the process (``parts.diffusion.process.GaussianDiffusion``: the
+schedule, the loss, the samplers, DDIM inversion, guidance) does the rest, its x_0 predictions
+clipped to [-1, 1]. A U-Net (``parts.unet``) predicts eps (Ho et al. 2020) or v (Salimans & Ho
+2022) from (x_t, t, y). It is class-conditional with classifier-free guidance (Ho & Salimans
+2022): labels dropped with probability ``label_dropout`` in training, sampling mixing (1 + w)
+f(x, y) - w f(x). The sampler is chosen at sampling time (``DiffusionSampleOptions``): DDIM
+(Song et al. 2021), ancestral DDPM, or DPM-Solver++(2M) (Lu et al. 2022) for few steps.
 
 Latent space: x_T. DDIM with eta = 0 is a deterministic map x_T -> x_0, the decoder; running
 its ODE the other way (DDIM inversion) is the encoder, so every latent tool applies
-(interpolate by slerp, as x_T is Gaussian). Likelihood: the variational bound (``ddpm_bound``).
+(interpolate by slerp, as x_T is Gaussian). Likelihood: the variational bound
+(``parts.diffusion.bound``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -30,12 +31,12 @@ from genlab.models.core.pixels import INVERSION_SIGMA
 from genlab.models.core.sampling import SampleOptions
 from genlab.models.core.scale import LikelihoodScale
 from genlab.models.parts.diffusion.bound import vlb_estimate
-from genlab.models.parts.diffusion.schedule import SCHEDULES, Schedule, betas_for, timestep_sequence
+from genlab.models.parts.diffusion.process import PREDICTIONS, Denoiser, GaussianDiffusion, guided
+from genlab.models.parts.diffusion.samplers import DiffusionSampleOptions
+from genlab.models.parts.diffusion.schedule import SCHEDULES, Schedule, betas_for
 from genlab.models.parts.likelihoods import ImplicitPixels
 from genlab.models.parts.unet import UNet
 
-SAMPLERS = ("ddim", "ddpm")
-PREDICTIONS = ("eps", "v")
 LATENT_STEPS = 50
 """DDIM steps (eta = 0) of the encoder and decoder: the latent tools' x_0 <-> x_T map."""
 CPU_CHUNK = 128
@@ -44,25 +45,52 @@ activations leaving the cache (MNIST U-Net, one thread: 2.75 ms an image at 128,
 1,000). Sampling, inversion and the bound go through it; an accelerator takes whole batches."""
 
 
+FORMER_DEFAULTS = {"channels": [64, 128, 128], "res_blocks": 2, "dropout": 0.1,
+                   "prediction": "eps"}
+"""The defaults up to genlab 0.2.0.dev0 at 4bfde44 (a CIFAR-sized U-Net, eps-prediction),
+which a stored config that lacks one of these fields meant."""
+SMALLEST_SIDE = 7
+"""The U-Net halves the image while the side stays at least this (28 -> 14 -> 7)."""
+
+
+def default_widths(shape: tuple[int, int, int]) -> list[int]:
+    """The U-Net's widths when ``model.channels`` is unset: 16 channels per image channel at
+    full resolution, twice that at each lower level, halving while the side stays at least
+    ``SMALLEST_SIDE``: [16, 32, 32] for 28 x 28 grey (configs/ddpm_mnist.yaml), [48, 96, 96]
+    for 32 x 32 colour, [48, 96, 96, 96] at 64 x 64."""
+    base, side, levels = 16 * shape[0], min(shape[1:]), 1
+    while side // 2 >= SMALLEST_SIDE:
+        side, levels = side // 2, levels + 1
+    return [base] + [2 * base] * (levels - 1)
+
+
 @dataclass
 class DDPMConfig(ModelConfig):
     """``timesteps`` T of the ``noise_schedule`` (linear from ``beta_start`` to ``beta_end``,
-    or cosine); the U-Net's ``channels`` per resolution level (each halves the side),
-    ``res_blocks`` per level, ``attention`` at the lowest level, ``dropout``; ``label_dropout``:
-    how often training drops the label (0: no classifier-free guidance); ``prediction``: what
-    the net predicts, eps (Ho et al. 2020) or v = sqrt(abar) eps - sqrt(1 - abar) x_0
-    (Salimans & Ho 2022), whose errors at high noise do not grow 1 / sqrt(abar) in x_0."""
+    or cosine); the U-Net's ``channels`` per resolution level (each halves the side; unset:
+    sized from the images, :func:`default_widths`), ``res_blocks`` per level, ``attention``
+    at the lowest level, ``dropout``; ``label_dropout``: how often training drops the label
+    (0: no classifier-free guidance); ``prediction``: what the net predicts, eps (Ho et al.
+    2020) or v = sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022), whose errors at
+    high noise do not grow 1 / sqrt(abar) in x_0 (eps-prediction's MNIST samples came out
+    half all-bright). The defaults are configs/ddpm_mnist.yaml's recipe, sized for a CPU."""
 
     timesteps: int = 1000
     noise_schedule: str = "linear"
     beta_start: float = 1e-4
     beta_end: float = 0.02
-    channels: list[int] = field(default_factory=lambda: [64, 128, 128])
-    res_blocks: int = 2
+    channels: list[int] | None = None
+    res_blocks: int = 1
     attention: bool = True
-    dropout: float = 0.1
+    dropout: float = 0.0
     label_dropout: float = 0.1
-    prediction: str = "eps"
+    prediction: str = "v"
+
+    @classmethod
+    def upgrade(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """A stored config means the former defaults where it lacks a field (configs since
+        written hold every field)."""
+        return {**FORMER_DEFAULTS, **values}
 
     def validate(self) -> None:
         if self.noise_schedule not in SCHEDULES:
@@ -70,7 +98,7 @@ class DDPMConfig(ModelConfig):
                               f"choose one of {', '.join(SCHEDULES)}")
         if self.timesteps < 2 or self.res_blocks < 1:
             raise ConfigError("model.timesteps must be at least 2 and model.res_blocks positive")
-        if not self.channels or min(self.channels) < 1:
+        if self.channels is not None and (not self.channels or min(self.channels) < 1):
             raise ConfigError(f"model.channels must be positive widths, got {self.channels}")
         if not 0 < self.beta_start <= self.beta_end < 1:
             raise ConfigError("model.beta_start and model.beta_end must satisfy 0 < beta_start "
@@ -83,27 +111,8 @@ class DDPMConfig(ModelConfig):
                 raise ConfigError(f"model.{key} must be in [0, 1), got {getattr(self, key)}")
 
 
-@dataclass(frozen=True)
-class DDPMSampleOptions(SampleOptions):
-    """``sampler``: ddim | ddpm; ``steps``: timesteps visited (T or more: the whole chain of
-    the model's T); ``eta``:
-    DDIM's noise (0 deterministic, 1 DDPM-like); ``guidance``: the classifier-free weight w."""
-
-    sampler: str = "ddim"
-    steps: int = 50
-    eta: float = 0.0
-    guidance: float = 0.0
-
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"sampler": SAMPLERS}
-
-    def validate(self) -> None:
-        super().validate()
-        if self.steps < 1:
-            raise ConfigError(f"sampling option steps must be positive, got {self.steps}")
-        for key in ("eta", "guidance"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"sampling option {key} must not be negative, "
-                                  f"got {getattr(self, key)}")
+DDPMSampleOptions = DiffusionSampleOptions
+"""The diffusion parts' sampling options (sampler, steps, eta, guidance), under this name."""
 
 
 class DDPM(EncoderDecoderModel):
@@ -122,8 +131,10 @@ class DDPM(EncoderDecoderModel):
         super().__init__(config, shape, num_classes)
         self.schedule = Schedule(betas_for(config.noise_schedule, config.timesteps,
                                            config.beta_start, config.beta_end))
-        self.net = UNet(shape[0], config.channels, config.res_blocks, config.attention,
-                        config.dropout, num_classes)
+        self.process = GaussianDiffusion(self.schedule, config.prediction, clip=1.0)
+        widths = config.channels if config.channels is not None else default_widths(shape)
+        self.net = UNet(shape[0], widths, config.res_blocks, config.attention, config.dropout,
+                        num_classes)
 
     @property
     def latent_dim(self) -> int:
@@ -138,100 +149,50 @@ class DDPM(EncoderDecoderModel):
         y = torch.as_tensor(y, device=self.device).long().expand(n)
         return torch.where(y < 0, null, y)
 
-    def _network(self, xt: Tensor, t: Tensor, labels: Tensor) -> Tensor:
-        """The net's output, in chunks of ``CPU_CHUNK`` images on a CPU."""
+    def denoiser(self, xt: Tensor, t: Tensor, y: Tensor | None) -> Tensor:
+        """The U-Net's prediction f(x_t, t, y), in chunks of ``CPU_CHUNK`` images on a CPU."""
+        labels = self._labels(y, len(xt))
         if xt.device.type != "cpu" or len(xt) <= CPU_CHUNK:
             return self.net(xt, t, labels)
         parts = zip(xt.split(CPU_CHUNK), t.split(CPU_CHUNK), labels.split(CPU_CHUNK), strict=True)
         return torch.cat([self.net(*part) for part in parts])
 
+    def _guided(self, guidance: float) -> Denoiser:
+        return self.denoiser if guidance == 0 else guided(self.denoiser, guidance)
+
     def eps(self, xt: Tensor, t: Tensor, y: Tensor | None, guidance: float = 0.0) -> Tensor:
         """eps_theta(x_t, t, y), guided: (1 + w) eps(x, y) - w eps(x) (Ho & Salimans 2022)."""
-        n = len(xt)
-        labels = self._labels(y, n)
-        if guidance == 0:
-            out = self._network(xt, t.expand(n), labels)
-        else:
-            both = self._network(torch.cat([xt, xt]), t.expand(n).repeat(2),
-                                 torch.cat([labels, self._labels(None, n)]))
-            cond, uncond = both.chunk(2)
-            out = (1 + guidance) * cond - guidance * uncond
-        if self.config.prediction == "eps":
-            return out
-        a = self.schedule.abar.to(xt.device)[t.expand(n)].to(xt.dtype).view(-1, 1, 1, 1)
-        return a.sqrt() * out + (1 - a).sqrt() * xt  # eps from v
+        return self.process.eps(self._guided(guidance), xt, t, y)
 
     def loss(self, batch: Batch) -> LossOutput:
-        """||eps - eps_theta(x_t, t, y)||^2 per pixel at a uniform t (Ho et al. 2020, eq. 14),
-        or the same of v; labels dropped with probability ``label_dropout`` for guidance."""
-        x0 = batch.x * 2 - 1
-        n = len(x0)
-        t = torch.randint(0, self.schedule.steps, (n,), device=x0.device)
-        noise = torch.randn_like(x0)
-        keep = torch.rand(n, device=x0.device) >= self.config.label_dropout
-        y = torch.where(keep, batch.y, torch.full_like(batch.y, -1))
-        target = noise
-        if self.config.prediction == "v":
-            a = self.schedule.abar.to(x0.device)[t].to(x0.dtype).view(-1, 1, 1, 1)
-            target = a.sqrt() * noise - (1 - a).sqrt() * x0
-        mse = (self.net(self.schedule.q_sample(x0, t, noise), t, self._labels(y, n))
-               - target).pow(2).mean()
+        """The diffusion loss of pixels scaled to [-1, 1]: ||eps - eps_theta||^2, or the same
+        of v, labels dropped with probability ``label_dropout`` for guidance. The whole batch
+        in one network call (no chunks: one graph for the backward pass)."""
+        mse = self.process.loss(lambda xt, t, y: self.net(xt, t, self._labels(y, len(xt))),
+                                batch.x * 2 - 1, batch.y, self.config.label_dropout)
         return LossOutput(mse, {"mse": mse})
 
     # --- sampling -----------------------------------------------------------------------
-    def _abar(self, t: int, like: Tensor) -> Tensor:
-        """abar of timestep index t (-1: the clean image, abar = 1) as a scalar of ``like``."""
-        value = self.schedule.abar[t] if t >= 0 else torch.ones((), dtype=torch.float64)
-        return value.to(like)
-
-    def _generate(self, xt: Tensor, y: Tensor | None, options: DDPMSampleOptions,
-                  generator: torch.Generator | None) -> Tensor:
-        """x_T -> x_0 in [-1, 1] by the sampler of ``options`` (noise drawn on the CPU)."""
-        seq = timestep_sequence(self.schedule.steps, options.steps)
-        for i, t in enumerate(seq):
-            nxt = seq[i + 1] if i + 1 < len(seq) else -1
-            eps = self.eps(xt, torch.tensor([t], device=xt.device), y, options.guidance)
-            a, b = self._abar(t, xt), self._abar(nxt, xt)
-            stochastic = options.sampler == "ddpm" or options.eta > 0
-            noise = None
-            if stochastic and nxt >= 0:
-                noise = torch.randn(xt.shape, generator=generator, device="cpu").to(xt)
-            if options.sampler == "ddpm":
-                xt = self.schedule.ancestral_step(xt, eps, a, b, noise)
-            else:
-                xt = self.schedule.ddim_step(xt, eps, a, b, options.eta, noise)
-        return xt
-
     def sample(self, n: int, labels: Tensor | None = None,
                generator: torch.Generator | None = None, mean: bool = True,
                options: SampleOptions | None = None) -> Tensor:
         """n images from x_T ~ N(0, I) by the chosen sampler (``mean`` does not apply: every
         sample is a draw of the chain)."""
-        opts = options if isinstance(options, DDPMSampleOptions) else DDPMSampleOptions()
-        opts.validate()
+        opts = options if isinstance(options, DiffusionSampleOptions) else DDPMSampleOptions()
         xt = self.sample_prior(n, generator).view(n, *self.shape)
-        x0 = self._generate(xt, self.labels_for(n, labels), opts, generator)
+        x0 = self.process.generate(self.denoiser, xt, self.labels_for(n, labels), opts,
+                                   generator)
         return ((x0 + 1) / 2).clamp(0, 1)
 
     # --- the latent space: DDIM inversion and decoding ----------------------------------
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """x_T of x by DDIM inversion (eta = 0, ``LATENT_STEPS`` steps): each step from abar_a
-        to the noisier abar_b with eps_theta(x_a, t_b) (Song et al. 2021, 4.3; Dhariwal &
-        Nichol 2021, appendix F)."""
-        xt = x * 2 - 1
-        seq = timestep_sequence(self.schedule.steps, LATENT_STEPS)[::-1]
-        for i, t in enumerate(seq):
-            prev = seq[i - 1] if i > 0 else -1
-            eps = self.eps(xt, torch.tensor([t], device=xt.device), y)
-            a, b = self._abar(prev, xt), self._abar(t, xt)
-            x0 = (xt - (1 - a).sqrt() * eps) / a.sqrt()
-            xt = b.sqrt() * x0 + (1 - b).sqrt() * eps
-        return xt.flatten(1)
+        """x_T of x by DDIM inversion (eta = 0, ``LATENT_STEPS`` steps)."""
+        return self.process.invert(self.denoiser, x * 2 - 1, y, LATENT_STEPS).flatten(1)
 
     def decode(self, z: Tensor, y: Tensor | None = None) -> ImplicitPixels:
         """The deterministic DDIM image (eta = 0, ``LATENT_STEPS`` steps) of x_T = z."""
         opts = DDPMSampleOptions(steps=LATENT_STEPS)
-        x0 = self._generate(z.view(-1, *self.shape), y, opts, None)
+        x0 = self.process.generate(self.denoiser, z.view(-1, *self.shape), y, opts, None)
         return ImplicitPixels(((x0 + 1) / 2).clamp(0, 1), INVERSION_SIGMA)
 
     # --- the likelihood -----------------------------------------------------------------
