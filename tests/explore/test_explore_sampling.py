@@ -51,7 +51,7 @@ def pixels(url: str) -> np.ndarray:
 def test_runs_list_their_familys_sampling_options(client: TestClient) -> None:
     ddpm = client.get(f"/api/runs/{DDPM_RUN}").json()
     assert set(ddpm["sampling"]) == {"sampler", "steps", "eta", "guidance"}
-    assert ddpm["sampling_choices"]["sampler"] == ["ddim", "ddpm"]
+    assert ddpm["sampling_choices"]["sampler"] == ["ddim", "ddpm", "dpm-solver++"]
     vae = client.get(f"/api/runs/{VAE_RUN}").json()
     assert vae["sampling"] == {} and vae["sampling_choices"] == {}
 

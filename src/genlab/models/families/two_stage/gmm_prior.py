@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from sklearn.mixture import GaussianMixture
 from torch import Tensor
 from torch.distributions import (
     Categorical,
@@ -102,6 +101,8 @@ class GMMPrior(EncoderDecoderModel):
         posterior, the prior that best fits the first stage (Hoffman & Johnson 2016). Not on
         the posterior means: a VAE's inactive dimensions have means near 0 and q near N(0, 1),
         and a mixture fitted to the means would give every draw of q a vanishing density."""
+        from sklearn.mixture import GaussianMixture  # here: scikit-learn costs --help 0.5 s
+
         codes = torch.cat([self.code_draws(c) for c in x.split(CODE_CHUNK)]).double()
         gmm = GaussianMixture(self.config.mixtures, covariance_type=self.config.covariance,
                               random_state=int(torch.randint(2**31 - 1, ())), reg_covar=1e-6)
