@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -23,6 +23,9 @@ from genlab.models.core.capabilities import Decoder
 from genlab.models.core.config import ModelConfig
 from genlab.models.core.pixels import PixelDistribution
 from genlab.models.core.sampling import SampleOptions
+
+if TYPE_CHECKING:
+    from genlab.models.core.callbacks import Callback
 
 
 @dataclass
@@ -141,6 +144,11 @@ class GenerativeModel(nn.Module):
 
     def fit_prior(self, x: Tensor, y: Tensor) -> None:
         """Refit p(z) to training codes after an epoch; only families without a fixed prior."""
+
+    def callbacks(self) -> list[Callback]:
+        """Callbacks on the trainer's events (``models.core.callbacks``) that training this
+        family needs, beside the trainer's own; none by default."""
+        return []
 
     # --- helpers ------------------------------------------------------------------------
     @property
