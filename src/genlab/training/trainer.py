@@ -52,7 +52,8 @@ from genlab.training.validation import evaluate_split, selection_value
 
 @dataclass
 class RunResult:
-    """What a finished (or resumed-and-finished) run returns to the Python API."""
+    """What a finished (or resumed-and-finished) run returns to the Python API;
+    ``stopped_early``: a callback ended it before ``train.epochs`` (``summary["stopped_by"]``)."""
 
     run_dir: Path
     model: GenerativeModel
