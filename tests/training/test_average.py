@@ -7,10 +7,10 @@ import torch
 import yaml
 
 import genlab
-from genlab.errors import CheckpointError
+from genlab.errors import CheckpointError, ConfigError
 from genlab.models.registry import build_model, model_config_class
 from genlab.runs import open_run
-from genlab.training.average import WeightAverage
+from genlab.training.average import ExponentialMovingAverage, WeightAverage
 from genlab.training.checkpoint import atomic_save, read_checkpoint
 
 
@@ -23,6 +23,7 @@ def _dcgan():
 def test_only_the_stepped_players_parameters_move_by_the_decay_and_buffers_are_copied():
     model = _dcgan()
     average = WeightAverage(model, 0.9)
+    average.updates = {"generator": 100}  # past the warm-up: (1 + 100) / (10 + 100) > 0.9
     groups = model.param_groups()
     start = {k: v.clone() for k, v in average.model.state_dict().items()}
     with torch.no_grad():
@@ -31,7 +32,7 @@ def test_only_the_stepped_players_parameters_move_by_the_decay_and_buffers_are_c
         for b in model.buffers():
             if b.is_floating_point():
                 b.add_(2.0)
-    average.update(groups["generator"])
+    average.update("generator", groups["generator"])
     after = average.model.state_dict()
     trained = model.state_dict()
     params = {name for name, _ in model.named_parameters()}
@@ -43,11 +44,28 @@ def test_only_the_stepped_players_parameters_move_by_the_decay_and_buffers_are_c
         else:  # buffers follow the trained model as they are
             assert torch.equal(value, trained[name]), name
     assert not any(p.requires_grad for p in average.model.parameters())
+    assert average.updates == {"generator": 101}
+
+
+def test_the_first_update_of_a_player_takes_nine_tenths_of_its_trained_weights():
+    model = _dcgan()
+    average = WeightAverage(model, 0.999)
+    start = {k: v.clone() for k, v in average.model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    average.update("generator", model.param_groups()["generator"])
+    for name, value in average.model.generator.state_dict().items():
+        if name in dict(model.generator.named_parameters()):  # d_0 = min(0.999, 1 / 10)
+            torch.testing.assert_close(value, start[f"generator.{name}"] + 0.9, rtol=0,
+                                       atol=1e-6)
 
 
 def test_a_decay_outside_the_open_interval_is_refused():
-    with pytest.raises(ValueError, match="decay"):
+    with pytest.raises(ConfigError, match="decay"):
         WeightAverage(_dcgan(), 1.0)
+    with pytest.raises(ConfigError, match=r"train\.ema must be in \(0, 1\)"):
+        ExponentialMovingAverage(0.0)
 
 
 def _config(epochs: int, **train) -> dict:

@@ -15,61 +15,71 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from torch import Tensor
 
 from genlab.errors import ConfigError
 from genlab.io import naming
+from genlab.models.core.base import LossOutput
+from genlab.models.core.callbacks import Callback, EpochEnd
+from genlab.training.logs import EpochLog
 
 
-class Board:
-    """One training session's writer; every method is a no-op when TensorBoard is off (or
-    on a rank other than the first)."""
+class TensorBoard(Callback):
+    """``train.tensorboard`` as a callback: one training session's writer. It runs after
+    every other callback, so it logs the numbers and figures they add to an epoch; on a rank
+    other than the first it writes nothing."""
 
-    def __init__(self, enabled: bool, run_dir: Path, is_main: bool) -> None:
-        self.log_dir = Path(run_dir) / "tensorboard"
+    name = "tensorboard"
+
+    def __init__(self) -> None:
+        try:  # on every rank: the same error everywhere, before any work
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ConfigError(
+                "train.tensorboard needs the tensorboard package: "
+                "pip install 'genlab[tensorboard]' (or pip install tensorboard)"
+            ) from None
+        self._writer_class = SummaryWriter
         self.writer: Any = None
-        self.enabled = enabled and is_main
-        if enabled:  # on every rank: the same error everywhere, before any work
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                raise ConfigError(
-                    "train.tensorboard needs the tensorboard package: "
-                    "pip install 'genlab[tensorboard]' (or pip install tensorboard)"
-                ) from None
-            self._writer_class = SummaryWriter
 
-    def start(self, config_yaml: str, step: int, resumed: bool) -> None:
-        """Open the event file; a resumed session purges events after ``step``."""
+    def setup(self, trainer: Any) -> None:
+        self.log_dir = Path(trainer.run_dir) / "tensorboard"
+        self.enabled = trainer.dist.is_main
+        self.log = EpochLog(len(trainer.model.players()))  # names each player's loss
+
+    def on_train_start(self, trainer: Any, resumed: bool) -> None:
+        """Open the event file; a resumed session purges events after its step."""
         if not self.enabled:
             return
+        config_yaml = (Path(trainer.run_dir) / "config.yaml").read_text()
         text = "\n".join("    " + line for line in config_yaml.splitlines())  # a code block
+        step = trainer.state.step
         with naming(self.log_dir):
             self.writer = self._writer_class(str(self.log_dir),
                                              purge_step=step + 1 if resumed else None)
             self.writer.add_text("config", text, step)
 
-    def step(self, tag: str, value: Tensor, step: int) -> None:
-        """One player's loss after one of its updates."""
+    def on_step_end(self, trainer: Any, player: str, out: LossOutput) -> None:
+        """The player's loss after one of its updates."""
         if self.writer is not None:
             with naming(self.log_dir):
-                self.writer.add_scalar(f"step/{tag}", float(value.detach()), step)
+                self.writer.add_scalar(f"step/{self.log.key(player)}", float(out.total.detach()),
+                                       trainer.state.step)
 
-    def epoch(self, row: dict[str, Any], grid: Path | None) -> None:
-        """The epoch's row (its numbers) and sample grid, flushed to disk."""
+    def on_epoch_end(self, trainer: Any, epoch: EpochEnd) -> None:
+        """The epoch's numbers and figures, flushed to disk."""
         if self.writer is None:
             return
-        step = row["step"]
+        step = epoch.row["step"]
         with naming(self.log_dir):
-            for key, value in row.items():
+            for key, value in epoch.row.items():
                 if key != "step" and isinstance(value, int | float):
                     self.writer.add_scalar(key, value, step)
-            if grid is not None:
-                image = np.asarray(Image.open(grid).convert("RGB"))
-                self.writer.add_image("samples", image, step, dataformats="HWC")
+            for tag, path in epoch.images.items():
+                image = np.asarray(Image.open(path).convert("RGB"))
+                self.writer.add_image(tag, image, step, dataformats="HWC")
             self.writer.flush()
 
-    def close(self) -> None:
+    def on_train_end(self, trainer: Any) -> None:
         if self.writer is not None:
             writer, self.writer = self.writer, None
             with naming(self.log_dir):

@@ -5,16 +5,16 @@ on a machine without one; callers move the model where they want it.
 
 Tensors: the model's state (``model.*``: with ``train.ema`` on, the weight average, which is
 what a run is opened for), the trained weights that training continues from when they differ
-(``live.*``), each optimiser's tensor state (``optim.NAME.*``) and the RNG states (``rng.*``).
-The JSON part (config, image shape, epoch, step, optimiser hyper-parameters, scheduler state,
-history) lives in the safetensors header's metadata under ``genlab``, so weights and state
-can never disagree: the file is replaced in one rename.
+(``live.*``), each optimiser's tensor state (``optim.NAME.*``), the RNG states (``rng.*``)
+and callbacks' tensors (``callback.KEY.*``). The JSON part (config, image shape, epoch, step,
+optimiser hyper-parameters, scheduler state, history, callbacks' other state) lives in the
+safetensors header's metadata under ``genlab``, so weights and state can never disagree: the
+file is replaced in one rename. ``training.state`` packs and restores what a resumed run needs.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -164,82 +164,6 @@ def model_meta(model: GenerativeModel, config_dict: dict[str, Any]) -> dict[str,
         "config": config_dict,
         **({"components": component_records(model)} if model.built_on else {}),
     }
-
-
-@dataclass
-class TrainState:
-    """Where a gradient-trained run stands: what a resumed run continues from."""
-
-    epoch: int = 0
-    step: int = 0
-    best_val: float = math.inf
-    best_epoch: int = 0
-    bad_epochs: int = 0
-    stopped_early: bool = False
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def pack_training(
-    model: GenerativeModel,
-    average: GenerativeModel | None,
-    config_dict: dict[str, Any],
-    state: TrainState,
-    opts: dict[str, torch.optim.Optimizer],
-    scheds: dict[str, Any],
-    rngs: dict[str, Tensor],
-) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Everything a run needs to continue, as (tensors, JSON metadata) for :func:`atomic_save`:
-    the weights (``average``, when there is one, as ``model.*`` and the trained ones as
-    ``live.*``), every optimiser, every scheduler and the RNG states."""
-    tensors = {f"model.{k}": v for k, v in (average or model).state_dict().items()}
-    if average is not None:
-        tensors.update({f"live.{k}": v for k, v in model.state_dict().items()})
-    optim_meta = {}
-    for name, opt in opts.items():
-        t, m = optimizer_state(name, opt)
-        tensors.update(t)
-        optim_meta[name] = m
-    tensors.update({f"rng.{k}": v for k, v in rngs.items()})
-    meta = model_meta(model, config_dict)
-    meta.update(
-        epoch=state.epoch,
-        step=state.step,
-        best_val=state.best_val,
-        best_epoch=state.best_epoch,
-        bad_epochs=state.bad_epochs,
-        stopped_early=state.stopped_early,
-        history=state.history,
-        optimizers=optim_meta,
-        schedulers={k: s.state_dict() for k, s in scheds.items()},
-    )
-    return tensors, meta
-
-
-def restore_training(
-    ckpt: Checkpoint,
-    source: Path,
-    model: GenerativeModel,
-    average: GenerativeModel | None,
-    opts: dict[str, torch.optim.Optimizer],
-    scheds: dict[str, Any],
-) -> tuple[TrainState, dict[str, Tensor]]:
-    """Load what :func:`pack_training` stored into the given objects; returns the state and
-    the RNG states for the caller to set."""
-    live = ckpt.section("live")
-    if (average is not None) != bool(live):
-        raise CheckpointError(f"{source} was written with train.ema "
-                              f"{'off' if average is not None else 'on'}: resume it so")
-    load_weights(model, live or ckpt.section("model"), source)
-    if average is not None:
-        load_weights(average, ckpt.section("model"), source)
-    for name, opt in opts.items():
-        restore_optimizer(ckpt, name, opt)
-    for name, sched in scheds.items():
-        sched.load_state_dict(ckpt.meta["schedulers"][name])
-    m = ckpt.meta
-    state = TrainState(m["epoch"], m["step"], m["best_val"], m["best_epoch"], m["bad_epochs"],
-                       m["stopped_early"], list(m["history"]))
-    return state, ckpt.section("rng")
 
 
 def check_run_dir(ckpt_dir: Path, resume: bool, is_main: bool) -> None:

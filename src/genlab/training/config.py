@@ -68,8 +68,8 @@ class TrainConfig:
     after every epoch (0 = off). ``precision``: fp32 | bf16 (networks under autocast; losses,
     metrics, weights and optimiser states fp32); ``channels_last``: convolutional networks and
     batches in that memory format; ``compile``: ``torch.compile`` the networks (eager where it
-    fails); ``tensorboard``: event files in ``RUN/tensorboard/``; ``ema``: decay of a moving
-    average of the weights for validation, sampling and evaluation (0 = off; training.average)."""
+    fails); ``tensorboard``: event files in ``RUN/tensorboard/``; ``ema``: decay of a warmed-up
+    moving average of the weights for validation, sampling and evaluation (0 = off; average.py)."""
 
     epochs: int = 10
     batch_size: int = 128

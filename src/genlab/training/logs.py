@@ -25,8 +25,8 @@ from genlab.figures.images import save_image_grid
 from genlab.io import append_text, write_text
 from genlab.models.core.base import GenerativeModel, LossOutput
 from genlab.training import distributed
-from genlab.training.checkpoint import TrainState
 from genlab.training.config import RunConfig
+from genlab.training.state import TrainState
 
 CURVES_EVERY = 300.0
 """Seconds of training between two drawings of curves.png before the run ends."""
@@ -125,7 +125,8 @@ def run_summary(
     model: GenerativeModel, config: RunConfig, state: TrainState, eval_split: str,
     seconds: float, dist: distributed.DistInfo,
 ) -> dict[str, Any]:
-    """summary.json: where the run ended, what chose its best epoch, and each rank's checksum."""
+    """summary.json: where the run ended (and which callback ended it before ``train.epochs``:
+    early stopping, the time limit, a user's), what chose its best epoch, each rank's checksum."""
     metric = model.selection_metric
     return {
         "model": config.model.name,
@@ -134,7 +135,8 @@ def run_summary(
         "epochs_run": state.epoch,
         "best_epoch": state.best_epoch,
         "selection": {"metric": metric or "last epoch", "best": state.best_val if metric else None},
-        "stopped_early": state.stopped_early,
+        "stopped_early": bool(state.stopped_by),
+        "stopped_by": state.stopped_by or None,
         "seconds": seconds,
         "parameters": sum(p.numel() for p in model.parameters()),
         "final": state.history[-1] if state.history else {},

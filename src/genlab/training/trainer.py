@@ -3,16 +3,20 @@
 The loop owns the data, the devices, the optimisers and the run directory; the model owns its
 training step. Each batch, the trainer calls ``model.train_step(batch, update, step)``, where
 ``update(player, loss)`` is one optimiser step of that player (gradients all-reduced under
-torchrun, clipped, NaN-checked, logged, and the player's weights averaged when ``train.ema`` is
-on); then every scheduler steps once. An atomic checkpoint after every epoch restores weights,
-optimisers, schedulers and RNGs, so on CPU a killed-and-resumed run ends as an uninterrupted one.
+torchrun, clipped, NaN-checked, logged); then every scheduler steps once. Everything else
+(the weight average, prior refits, epoch grids, early stopping, the time limit, TensorBoard, a
+family's or a user's extras) is a callback on the loop's events (``training.callbacks``). An
+atomic checkpoint after every epoch restores weights, optimisers, schedulers, RNGs and the
+callbacks' states, so on CPU a killed-and-resumed run ends as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,44 +26,34 @@ from tqdm import tqdm
 
 from genlab.data import BatchIterator, load_dataset
 from genlab.data.prepare import batch_input, eval_seed, fixed_draw
-from genlab.devices import frozen_heap, resolve_device, seeded
-from genlab.errors import CheckpointError, ConfigError
+from genlab.devices import frozen_heap, resolve_device
 from genlab.io import write_json
 from genlab.models.core.base import Batch, GenerativeModel, LossOutput
+from genlab.models.core.callbacks import Callback
 from genlab.training import distributed
-from genlab.training.average import WeightAverage
-from genlab.training.board import Board
-from genlab.training.checkpoint import (
-    TrainState,
-    atomic_save,
-    check_run_dir,
-    pack_training,
-    read_checkpoint,
-    restore_training,
-)
+from genlab.training.callbacks import run_callbacks
+from genlab.training.checkpoint import atomic_save, check_run_dir, read_checkpoint
 from genlab.training.components import build_with_components
 from genlab.training.config import RunConfig, config_from_dict, load_config, save_config
 from genlab.training.lock import train_lock
 from genlab.training.logs import (
     EpochLog,
     MetricsFiles,
-    another_epoch_fits,
     check_finite,
     epoch_line,
     prefixed,
     run_summary,
-    write_epoch_samples,
 )
 from genlab.training.optim import Optimizers, Schedulers, build_optimizers, build_schedulers
 from genlab.training.precision import Precision
-
-PRIOR_FIT_IMAGES = 10_000
-EVAL_SEED_OFFSET = 7919
+from genlab.training.state import TrainState, check_model_config, pack_training, restore_training
+from genlab.training.validation import evaluate_split, selection_value
 
 
 @dataclass
 class RunResult:
-    """What a finished (or resumed-and-finished) run returns to the Python API."""
+    """What a finished (or resumed-and-finished) run returns to the Python API;
+    ``stopped_early``: a callback ended it before ``train.epochs`` (``summary["stopped_by"]``)."""
 
     run_dir: Path
     model: GenerativeModel
@@ -70,9 +64,11 @@ class RunResult:
 
 
 class Trainer:
-    """Owns one run directory: config.yaml, metrics.jsonl/csv, curves.png, checkpoints/."""
+    """Owns one run directory: config.yaml, metrics.jsonl/csv, curves.png, checkpoints/.
+    ``callbacks``: a user's, heard after the trainer's own and the family's."""
 
-    def __init__(self, config: RunConfig, run_dir: Path, resume: bool = False):
+    def __init__(self, config: RunConfig, run_dir: Path, resume: bool = False,
+                 callbacks: Sequence[Callback] = ()):
         self.config = config
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
@@ -82,15 +78,15 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         self.dist = distributed.setup(self.device)
         check_run_dir(self.ckpt_dir, resume, self.dist.is_main)
-        self.board = Board(config.train.tensorboard, self.run_dir, self.dist.is_main)
         torch.manual_seed(config.train.seed)
         self._load_data()
         self.model = build_with_components(config, self.shape, self.num_classes,
                                            self.run_dir).to(self.device)
-        self.average = WeightAverage(self.model, config.train.ema) if config.train.ema else None
-        self.averaged = self.average.model if self.average else None
-        self.scored = self.averaged or self.model  # what validation, grids and best see
-        self.copies = [self.model, *([self.averaged] if self.averaged else [])]
+        self.scored: GenerativeModel = self.model  # what validation, grids and best see
+        self.copies = [self.model]
+        self.state = TrainState()
+        self.callbacks = run_callbacks(self.model, config.train, callbacks)
+        self.callbacks.setup(self)  # the weight average makes its copy the scored one
         self.precision = Precision(config.train, self.device)
         for model in self.copies:
             self.precision.attach(model)
@@ -98,7 +94,6 @@ class Trainer:
         torch.manual_seed(config.train.seed + 1000 * self.dist.rank)
         self.shuffle_gen = torch.Generator().manual_seed(config.train.seed)
         self.binarize_gen = torch.Generator().manual_seed(config.train.seed + 1)
-        self.state = TrainState()
         self.metrics = MetricsFiles(self.run_dir, self.title, draws=self.dist.is_main)
 
     # --- setup --------------------------------------------------------------------------
@@ -139,7 +134,7 @@ class Trainer:
         finally:  # also after a divergence or an interrupt: the curves up to there
             for model in self.copies:
                 self.precision.detach(model)
-            self.board.close()
+            self.callbacks.on_train_end(self)
             if self.dist.is_main:
                 self.metrics.draw(self.state.history)
         summary = self._summary(time.perf_counter() - start)
@@ -147,7 +142,7 @@ class Trainer:
             write_json(self.run_dir / "summary.json", summary)
         self.scored.eval()
         s = self.state
-        return RunResult(self.run_dir, self.scored, s.history, s.best_epoch, s.stopped_early,
+        return RunResult(self.run_dir, self.scored, s.history, s.best_epoch, bool(s.stopped_by),
                          summary)
 
     def _fit_closed_form(self) -> None:
@@ -158,10 +153,11 @@ class Trainer:
         row.update(prefixed("train", self.evaluate(self.train_images, self.train_labels)))
         row.update(prefixed("val", self.evaluate(self.val_images, self.val_labels)))
         self.state = TrainState(epoch=1, best_epoch=1, history=[row])
-        self.state.best_val = self._selection_value(row)
+        self.state.best_val = selection_value(self.model, row)
         # Fitting may resolve options (PCA's number of components): save the resolved config.
         self._start_fresh()
-        self.board.epoch(row, None)
+        self.callbacks.on_train_start(self, resumed=False)
+        self.callbacks.on_epoch_end(self, row, improved=True)
         self._save(best=True, opts={}, scheds={})
 
     def _fit_gradient(self, resume: bool) -> None:
@@ -176,16 +172,15 @@ class Trainer:
             self._restore(opts, scheds)
         else:
             self._start_fresh()
-        while self.state.epoch < cfg.epochs and not self.state.stopped_early:
-            if cfg.time_limit > 0 and not another_epoch_fits(self.state.history,
-                                                               60 * cfg.time_limit):
+        self.callbacks.on_train_start(self, resumed=resume)
+        while self.state.epoch < cfg.epochs:
+            if stopping := self.callbacks.stopping(self):  # named in summary.json
+                self.state.stopped_by = stopping
                 break
             row = self._train_epoch(batches, opts, scheds)
             row.update(prefixed("val", self.evaluate(self.val_images, self.val_labels)))
             improved = self._record(row)
-            grid = write_epoch_samples(self.scored, self.run_dir, row["epoch"], cfg.epoch_samples,
-                                       cfg.seed) if self.dist.is_main else None
-            self.board.epoch(row, grid)  # before the checkpoint: a resume purges it if lost
+            self.callbacks.on_epoch_end(self, row, improved)  # before the checkpoint
             self._save(best=improved, opts=opts, scheds=scheds)
             if cfg.progress and self.dist.is_main:
                 tqdm.write(epoch_line(row))
@@ -195,7 +190,6 @@ class Trainer:
         if self.dist.is_main:
             save_config(self.config, self.run_dir / "config.yaml")
             self.metrics.rewrite([])
-            self.board.start((self.run_dir / "config.yaml").read_text(), 0, resumed=False)
 
     def _train_epoch(
         self, batches: BatchIterator, opts: Optimizers, scheds: Schedulers
@@ -222,10 +216,8 @@ class Trainer:
                 if cfg.clip_grad > 0:
                     torch.nn.utils.clip_grad_norm_(groups[name], cfg.clip_grad)
                 opts[name].step()
-                if self.average:
-                    self.average.update(groups[name])
-                self.board.step(log.key(name), out.total, self.state.step)
                 log.add(name, out, batch.x.shape[0])
+                self.callbacks.on_step_end(self, name, out)
 
             self.model.train_step(batch, update, self.state.step)
             for sched in scheds.values():
@@ -233,64 +225,28 @@ class Trainer:
             if self.state.step % 20 == 0:
                 bar.set_postfix(loss=f"{log.means()['loss']:.4g}")
         distributed.broadcast_buffers(self.model, self.dist)
-        if type(self.model).fit_prior is not GenerativeModel.fit_prior:  # a learnt prior
-            for model in self.copies:
-                model.fit_prior(*self._prior_subset())
+        self.callbacks.before_validation(self)  # a prior refit: in the epoch's seconds
         lr = next(iter(scheds.values())).get_last_lr()[0]  # the first player's
         row = {"epoch": epoch, "step": self.state.step, "seconds": time.perf_counter() - t0,
                "lr": lr}
         return {**row, **prefixed("train", log.means())}
 
     def _record(self, row: dict[str, Any]) -> bool:
-        """Append the epoch's row; update best and early stopping. Returns whether it is best."""
-        s, patience = self.state, self.config.train.patience
+        """Append the epoch's row and update the best epoch. Returns whether it is best."""
+        s = self.state
         s.epoch = row["epoch"]
         s.history.append(row)
-        value = distributed.broadcast_float(self._selection_value(row), self.dist)
+        value = distributed.broadcast_float(selection_value(self.model, row), self.dist)
         improved = self.model.selection_metric is None or value < s.best_val
         if improved:
-            s.best_val, s.best_epoch, s.bad_epochs = value, s.epoch, 0
-        else:
-            s.bad_epochs += 1
-            s.stopped_early = 0 < patience <= s.bad_epochs
+            s.best_val, s.best_epoch = value, s.epoch
         return improved
 
-    def _selection_value(self, row: dict[str, Any]) -> float:
-        metric = self.model.selection_metric
-        if metric is None:
-            return float(row["epoch"])
-        if metric not in row:
-            raise ConfigError(f"the {self.config.model.name!r} model selects checkpoints by "
-                              f"{metric!r}, which its evaluation does not log (logged: "
-                              f"{', '.join(row)})")
-        return float(row[metric])
-
-    def _prior_subset(self) -> tuple[Tensor, Tensor]:
-        n = min(PRIOR_FIT_IMAGES, len(self.train_labels))
-        batch = self.prepare(self.train_images[:n], self.train_labels[:n], train=False)
-        return batch.x, batch.y
-
     def evaluate(self, images: Tensor, labels: Tensor) -> dict[str, float]:
-        """Mean of every player's objective and terms over a split, in eval mode.
-
-        Runs under a forked RNG with a fixed seed: every epoch sees the same posterior noise
-        (so validation curves and early stopping compare like with like), and the training
-        random stream is left exactly where it was. Autograd is on only for families that
-        differentiate in their objectives (a gradient penalty)."""
-        model = self.scored
-        was_training = model.training
-        model.eval()
-        log = EpochLog(len(model.players()))
-        grad = torch.enable_grad() if model.eval_with_grad else torch.no_grad()
-        with seeded(self.config.train.seed + EVAL_SEED_OFFSET, self.device), grad:
-            size = self.config.train.eval_batch_size
-            for start in range(0, len(labels), size):
-                batch = self.prepare(images[start:start + size], labels[start:start + size],
-                                     train=False)
-                for name, out in model.evaluation(batch):
-                    log.add(name, out, batch.x.shape[0])
-        model.train(was_training)
-        return log.means()
+        """The scored copy's objectives over a split (``training.validation``)."""
+        cfg = self.config.train
+        return evaluate_split(self.scored, images, labels, partial(self.prepare, train=False),
+                              cfg.eval_batch_size, cfg.seed, self.device)
 
     # --- persistence --------------------------------------------------------------------
     def _rngs(self) -> dict[str, Tensor]:
@@ -300,8 +256,8 @@ class Trainer:
     def _save(self, best: bool, opts: Optimizers, scheds: Schedulers) -> None:
         if not self.dist.is_main:
             return
-        tensors, meta = pack_training(self.model, self.averaged, self.config.to_dict(),
-                                      self.state, opts, scheds, self._rngs())
+        tensors, meta = pack_training(self.model, self._second_copy(), self.config.to_dict(),
+                                      self.state, opts, scheds, self._rngs(), self.callbacks)
         names = ["last", "best"] if best else ["last"]
         atomic_save([self.ckpt_dir / f"{n}.safetensors" for n in names], tensors, meta)
         self.metrics.append(self.state.history)
@@ -309,21 +265,19 @@ class Trainer:
     def _restore(self, opts: Optimizers, scheds: Schedulers) -> None:
         source = self.ckpt_dir / "last.safetensors"
         ckpt = read_checkpoint(source)
-        saved = config_from_dict(ckpt.meta["config"], stored=True).to_dict()["model"]
-        if saved != self.config.to_dict()["model"]:
-            diff = sorted(k for k in saved if saved[k] != getattr(self.config.model, k, None))
-            raise CheckpointError(f"{source} was trained with another model config (differs "
-                                  f"in model.{diff[0]})")
-        self.state, rngs = restore_training(ckpt, source, self.model, self.averaged, opts,
-                                            scheds)
+        check_model_config(ckpt, source, self.config.model)
+        self.state, rngs = restore_training(ckpt, source, self.model, self._second_copy(), opts,
+                                            scheds, self.callbacks)
         torch.set_rng_state(rngs["torch"])
         self.shuffle_gen.set_state(rngs["shuffle"])
         self.binarize_gen.set_state(rngs["binarize"])
         if self.dist.is_main:
             save_config(self.config, self.run_dir / "config.yaml")
             self.metrics.rewrite(self.state.history)
-            self.board.start((self.run_dir / "config.yaml").read_text(), self.state.step,
-                             resumed=True)
+
+    def _second_copy(self) -> GenerativeModel | None:
+        """The scored copy when a callback keeps one apart from the trained weights."""
+        return None if self.scored is self.model else self.scored
 
     def _summary(self, seconds: float) -> dict[str, Any]:
         summary = run_summary(self.model, self.config, self.state, self.eval_split, seconds,
@@ -335,8 +289,11 @@ def train(
     config: RunConfig | dict[str, Any] | str | Path,
     out: str | Path | None = None,
     resume: bool = False,
+    callbacks: Sequence[Callback] = (),
 ) -> RunResult:
-    """Train (or resume) a run. ``config`` is a RunConfig, a nested dict, or a YAML path."""
+    """Train (or resume) a run. ``config`` is a RunConfig, a nested dict, or a YAML path;
+    ``callbacks`` (``training.callbacks.Callback``) hear the run's events after the trainer's
+    own, and one may end it (resume it with the same callbacks)."""
     if isinstance(config, str | Path):
         config = load_config(config)
     elif isinstance(config, dict):
@@ -344,4 +301,4 @@ def train(
     run_dir = Path(out or config.out or Path("runs") / config.model.name)
     config.out = str(run_dir)
     with train_lock(run_dir):  # one process per run directory
-        return Trainer(config, run_dir, resume=resume).run(resume=resume)
+        return Trainer(config, run_dir, resume=resume, callbacks=callbacks).run(resume=resume)

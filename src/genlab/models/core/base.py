@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,9 @@ from genlab.models.core.components import Component, check_components
 from genlab.models.core.config import ModelConfig
 from genlab.models.core.pixels import PixelDistribution
 from genlab.models.core.sampling import SampleOptions
+
+if TYPE_CHECKING:
+    from genlab.models.core.callbacks import Callback
 
 
 @dataclass
@@ -170,6 +173,11 @@ class GenerativeModel(nn.Module):
         """What the likelihood of a ``HasLikelihood`` model is, for its evaluation record: the
         config's pixel likelihood; a family whose likelihood is not a configured one names it."""
         return str(self.config.likelihood)
+
+    def callbacks(self) -> list[Callback]:
+        """Callbacks on the trainer's events (``models.core.callbacks``) that training this
+        family needs, beside the trainer's own; none by default."""
+        return []
 
     # --- helpers ------------------------------------------------------------------------
     @property
