@@ -9,8 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import genlab
+from genlab.cli.latent_cmds import COMMANDS as LATENT_COMMANDS
 from genlab.cli.main import main
+from genlab.errors import ConfigError
 from genlab.latent.moves import CENTROID_IMAGES
+from genlab.latent.requirements import REQUIREMENTS, check
+from genlab.models.registry import build_model, model_config_class
+from latentspaces import GRID_SPACE, fake_families  # noqa: F401 (a fixture)
 
 COMMON = ["--net", "mlp", "--hidden", "64", "--epochs", "1", "--val-size", "500",
           "--binarize", "dynamic", "--no-progress"]
@@ -160,7 +166,8 @@ def test_the_help_gives_the_default_pool_and_an_empty_pool_is_refused(capsys):
         ("vae", ["blend", "--a-index", "0"], "needs a selection B"),
         ("vae", ["blend", "--a-index", "0", "--b-index", "1", "--flip", "4"], "out of range"),
         ("vae", ["perturb", "--index", "0", "--class", "1"], "choose one of"),
-        ("pca", ["grid"], "2-D latent space; this model has 8 dimensions"),
+        ("pca", ["grid"], r"the manifold grid needs a flat, continuous 2-D latent space, but "
+                          r"the 'pca' model's is continuous \(8,\) \(use --prior"),
         ("mean", ["perturb"], "'mean' model has no latent space"),
         ("mean", ["centroid"], "'mean' model has no latent space"),
         ("mean", ["infer"], "'mean' model has no latent space"),
@@ -207,3 +214,35 @@ def test_a_pixelcnn_completes_in_raster_order_and_refuses_code_moves(tmp_path, c
     assert "needs every hidden pixel after every observed" in capsys.readouterr().err
     assert latent("perturb", str(out), "--out", str(tmp_path / "p")) == 2
     assert "perturb needs a latent space" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def grid_run(fake_families, tmp_path_factory):  # noqa: F811
+    """A fitted ``PosterGrid``: a discrete 4 x 4 grid of 8 codes."""
+    out = tmp_path_factory.mktemp("discrete") / "poster-grid"
+    genlab.train({"model": {"name": "poster-grid"}, "data": {"val_size": 500},
+                  "train": {"progress": False, "epoch_samples": 0}}, out=out)
+    return str(out)
+
+
+def test_every_command_declares_what_it_needs_and_a_completer_needs_no_codes():
+    assert {c.name for c in LATENT_COMMANDS} <= set(REQUIREMENTS)
+    config = model_config_class("pixelcnn")(name="pixelcnn", layers=2, features=8)
+    pixelcnn = build_model(config, (1, 28, 28), 10)
+    check(pixelcnn, "complete")  # a Completer completes in raster order, without codes
+    with pytest.raises(ConfigError, match="perturb needs a latent space"):
+        check(pixelcnn, "perturb")
+
+
+def test_a_discrete_space_is_refused_in_one_line_by_every_continuous_command(
+        grid_run, tmp_path, capsys):
+    for name, argv in COMMANDS.items():
+        op = "the manifold grid" if name == "grid" else name
+        assert latent(name, grid_run, *argv, "--out", str(tmp_path)) == 2, name
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"genlab: error: {op} needs a ") and "\n" not in err, err
+        assert f"but the 'poster-grid' model's is {GRID_SPACE}" in err, err
+    assert not list(tmp_path.iterdir())  # refused before any figure was drawn
+    assert latent("grid", grid_run, "--prior", "-n", "3", "--out", str(tmp_path)) == 0
+    numbers = report(tmp_path, "grid")
+    assert numbers["latent_space"] == GRID_SPACE and numbers["latent_dim"] == 16

@@ -69,7 +69,9 @@ def test_a_prior_draw_with_options_is_the_samplers_image(client: TestClient,
         assert out["numbers"]["sampling"] == {**run.sample_options().__dict__, **options,
                                               "eta": float(options.get("eta", 0.0))}
         code = run.model.sample_prior(1, torch.Generator().manual_seed(5))[0]
-        assert torch.equal(torch.tensor(out["z"]), code)  # the code the sampler started from
+        assert code.shape == run.model.shape  # x_T, in the image's shape
+        # the code the sampler started from, flattened as the sliders hold it
+        assert torch.equal(torch.tensor(out["z"]), code.flatten())
 
 
 @pytest.mark.parametrize(("rid", "sampling", "says"), [

@@ -11,7 +11,7 @@ from reportdata import BINARISED, part, scaled_parts
 from genlab.evaluation.registry import EIGHT_BIT
 from genlab.figures.images import save_image_grid
 from genlab.report.markdown import render_markdown, wall_time
-from genlab.report.perturbations import confidence_figure, confidence_table
+from genlab.report.perturbations import baseline, confidence_figure, confidence_table
 from genlab.report.records import Figure
 from genlab.report.table import rows
 
@@ -46,7 +46,7 @@ def _parts(tmp_path: Path):
     mean = part(tmp_path, "mean", {"fid": 300.0, "recon_confidence": 0.6},
                 metrics={"believability": {"recon_confidence": 0.6, "settings": MOVED_SETTINGS},
                          "fid": {"fid": 300.0, "real_fid": 2.5, **SCORED}})
-    mean.section.run["model"] = "mean"
+    mean.section.run["latent_space"] = None  # what a model without a decoder records
     vae = [part(tmp_path, "vae", {"fid": f, "nll_nats": n}, BINARISED,
                 seed=s, metrics={"believability": {**MOVED["believability"], "blend": b},
                                  "fid": {"fid": f, "real_fid": 2.5, **SCORED}})
@@ -76,7 +76,21 @@ def test_the_confidence_table_averages_seeds_and_names_the_target(tmp_path) -> N
     assert bars == [0.4, 0.3, 0.3]  # one model with blends: source, target, other
     assert "0.6·horse" in fig.axes[3].get_title()
     labels = fig.axes[0].get_legend_handles_labels()[1]
-    assert labels == ["vae", "class means"]  # the baseline: the class means' confidence
+    assert labels == ["vae", "mean (no codes)"]  # the baseline: the class means' confidence
+
+
+def test_the_baseline_is_the_model_without_codes_whatever_its_name(tmp_path) -> None:
+    parts = _parts(tmp_path)
+    mean, vae = parts[0], parts[1]
+    assert baseline(rows(parts)) == ("mean", 0.6)
+    mean.section.run.update(model="class-prototypes", latent_space=None)
+    assert baseline(rows(parts)) == ("mean", 0.6)  # the record's declaration, not the name
+    mean.section.run.update(model="mean", latent_space="continuous (4,)")
+    assert baseline(rows(parts)) is None  # named "mean", but it has codes to move
+    del mean.section.run["latent_space"]
+    assert baseline(rows(parts)) is None  # a record that declares nothing is not a baseline
+    vae.section.run["latent_space"] = None  # reconstructs, no codes: its confidence is the line
+    assert baseline(rows(parts)) == ("vae", 0.9)
 
 
 def test_the_page_has_grouped_tables_the_floor_figures_and_provenance(tmp_path) -> None:

@@ -39,7 +39,8 @@ MAX_IMAGES = 10_000  # -n at most: a t-SNE map of 10,000 codes already takes min
 @dataclass(frozen=True)
 class LatentCommand:
     """One ``genlab latent`` command: its help, examples (one per line), the handler that turns
-    arguments into an experiment call, its options, its default ``-n``, if it needs an encoder."""
+    arguments into an experiment call, its options and its default ``-n``. What it needs of a
+    model is its experiment's, declared under its name in ``latent.requirements``."""
 
     name: str
     help: str
@@ -47,7 +48,6 @@ class LatentCommand:
     run: Handler
     add_options: Callable[[argparse.ArgumentParser], None]
     default_n: int
-    needs_encoder: bool
 
 
 def _pool(run: Run, args: argparse.Namespace) -> TrainingCodes | None:
@@ -61,14 +61,12 @@ COMMANDS: list[LatentCommand] = []
 
 
 def _command(name: str, text: str, example: str,
-             add_options: Callable[[argparse.ArgumentParser], None], default_n: int,
-             needs_encoder: bool = True) -> Callable[[Handler], Handler]:
+             add_options: Callable[[argparse.ArgumentParser], None],
+             default_n: int) -> Callable[[Handler], Handler]:
     """Register the decorated handler as ``genlab latent <name>``, beside its code."""
 
     def register(handler: Handler) -> Handler:
-        COMMANDS.append(
-            LatentCommand(name, text, example, handler, add_options, default_n, needs_encoder)
-        )
+        COMMANDS.append(LatentCommand(name, text, example, handler, add_options, default_n))
         return handler
 
     return register
@@ -101,7 +99,7 @@ def _fit_options(args: argparse.Namespace) -> ex.FitOptions:
 @_command("perturb", "decode codes plus Gaussian noise of several sizes",
           "genlab latent perturb runs/vae --index 0,1,2,3 --sigmas 0.5,1,2 --out fig\n"
           "genlab latent perturb runs/pca --class 3 -n 6 --seed 1 --out fig",
-          opts.perturb_options, default_n=8, needs_encoder=False)
+          opts.perturb_options, default_n=8)
 def _perturb(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     return ex.perturb(run, _select(run, args), args.sigmas, gen)
 
@@ -109,7 +107,7 @@ def _perturb(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Experi
 @_command("interpolate", "lerp/slerp rows from images of each class to an anchor image",
           "genlab latent interpolate runs/vae --index 0 --steps 10 --method slerp --out fig\n"
           "genlab latent interpolate runs/vae --index 3 --to 5,8 --out fig",
-          opts.interpolate_options, default_n=1, needs_encoder=False)
+          opts.interpolate_options, default_n=1)
 def _interpolate(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     anchor = _select(run, args, n=1)
     others = (run.select(args.split, index=args.to) if args.to
@@ -156,7 +154,7 @@ def _blend(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Experime
 @_command("grid", "decode a prior-quantile grid (2-D latents) or prior samples",
           "genlab latent grid runs/vae2d -n 20 --out fig\n"
           "genlab latent grid runs/vae --prior -n 8 --seed 2 --out fig",
-          opts.grid_options, default_n=15, needs_encoder=False)
+          opts.grid_options, default_n=15)
 def _grid(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     return ex.grid(run, args.n, args.edge, args.prior, args.label, gen)
 
@@ -177,7 +175,7 @@ def _map(run: Run, args: argparse.Namespace, gen: torch.Generator) -> LatentMap:
 @_command("infer", "fit q(z) per image through the decoder, no encoder; compare",
           "genlab latent infer runs/vae -n 10 --out fig\n"
           "genlab latent infer runs/gan --index 0,1,2 --max-steps 500 --lr 0.02 --out fig",
-          opts.infer_options, default_n=10, needs_encoder=False)
+          opts.infer_options, default_n=10)
 def _infer(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     return ex.infer(run, _select(run, args), _fit_options(args))
 
@@ -185,7 +183,7 @@ def _infer(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Experime
 @_command("complete", "complete images from observed pixels (half, box, random, mask)",
           "genlab latent complete runs/vae -n 10 --mask left --out fig\n"
           "genlab latent complete runs/vae --index 4,5 --mask random --rate 0.7 --out fig",
-          opts.complete_options, default_n=10, needs_encoder=False)
+          opts.complete_options, default_n=10)
 def _complete(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     sel = _select(run, args)
     mask, what = ex.completion_mask(run, len(sel), args.mask, args.rate, args.box,
@@ -194,27 +192,25 @@ def _complete(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Exper
 
 
 def _execute(command: LatentCommand, args: argparse.Namespace) -> int:
-    """Open the run, run the command's experiment with a generator seeded by ``--seed``, write
-    its figure and its numbers (under a header saying what produced them)."""
+    """Open the run, refuse it before any work if the command's experiment cannot run on its
+    model (``latent.requirements``), run it with a generator seeded by ``--seed``, write its
+    figure and its numbers (under a header saying what produced them)."""
     import torch
 
-    from genlab.latent.moves import require_encoder_codes
-    from genlab.models.core.capabilities import Completer, Decoder, has, require
+    from genlab.latent.requirements import check
     from genlab.report.latent import save_figure
     from genlab.runs import open_run
 
     run = open_run(args.run, args.which, args.device, args.data_dir)
-    if not (command.name == "complete" and has(run.model, Completer)):  # raster order
-        require(run.model, Decoder, command.name)
-    if command.needs_encoder:
-        require_encoder_codes(run.model, command.name)
+    check(run.model, command.name)
     result = command.run(run, args, torch.Generator().manual_seed(args.seed))
     out, name = Path(args.out), command.name
-    config = run.config
+    config, space = run.config, getattr(run.model, "latent_space", None)
     png = save_figure(result, out / f"{name}.png", arg.run_source(run))
     header = {
         "command": name, "run": str(args.run), "checkpoint": args.which,
         "model": config.model.name, "latent_dim": getattr(run.model, "latent_dim", None),
+        "latent_space": space.describe() if space else None,
         "dataset": config.data.dataset, "seed": args.seed,
     }
     record = write_json(out / f"{name}.json", {**header, **result.numbers})

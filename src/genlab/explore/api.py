@@ -1,9 +1,12 @@
 """The explorer's endpoints: thin adapters from validated bodies to genlab's latent functions.
 
 Every move calls the function ``genlab latent`` calls (``latent.moves``, ``latent.experiments``)
-and returns its images as PNG data URLs with the numbers behind them. Work that fits codes (a
-model without an encoder, completion) or projects many codes (maps) becomes a background job
-(``jobs``): the answer is then ``{"job": {...}}``, to poll at ``/api/jobs/ID``.
+and returns its images as PNG data URLs with the numbers behind them. What a move needs of the
+run's latent space is checked first, with the experiment's own requirement
+(``latent.requirements``): a refusal is one line naming the space, never a failed job. Codes
+travel as the sliders hold them, flattened to the space's ``latent_dim`` coordinates. Work that
+fits codes (a model without an encoder, completion) or projects many codes (maps) becomes a
+background job (``jobs``): the answer is then ``{"job": {...}}``, to poll at ``/api/jobs/ID``.
 Handlers are plain functions, which the server runs in its thread pool: a slow one never holds
 up the others.
 """
@@ -28,6 +31,7 @@ from genlab.latent import experiments as ex
 from genlab.latent import moves
 from genlab.latent.fit import FitOptions, fit_progress
 from genlab.latent.ops import decode
+from genlab.latent.requirements import check
 from genlab.latent.results import ExperimentResult
 from genlab.runs import Selection
 
@@ -114,6 +118,7 @@ def decode_code(rid: RunId, body: s.Decode, state: State) -> dict[str, Any]:
     """The decoder mean of one code: what the sliders call on every move."""
     served = state.get(rid)
     m = served.run.model
+    check(m, "the sliders")
     if len(body.z) != m.latent_dim:
         raise ConfigError(f"z has {len(body.z)} values; this run's codes have {m.latent_dim}")
     z = torch.tensor([body.z], dtype=torch.float32)
@@ -127,7 +132,7 @@ def prior_draw(rid: RunId, body: s.Prior, state: State) -> dict[str, Any]:
     family's sampler draws from that code (``Run.sample`` with the same seed)."""
     served = state.get(rid)
     m = served.run.model
-    z = m.sample_prior(1, torch.Generator().manual_seed(body.seed))
+    z = m.latent_space.sample(1, torch.Generator().manual_seed(body.seed))
     labels = _label(served, body.label, 1)
     numbers: dict[str, Any] = {"source": "prior", "seed": body.seed}
     if body.sampling is None:
@@ -136,7 +141,7 @@ def prior_draw(rid: RunId, body: s.Prior, state: State) -> dict[str, Any]:
         options = served.run.sample_options(_typed(body.sampling))
         image = served.run.sample(1, labels=labels, seed=body.seed, options=options)[0]
         numbers["sampling"] = dataclasses.asdict(options)
-    return {"z": z[0].tolist(), "image": data_url(image), "label": body.label,
+    return {"z": z[0].flatten().tolist(), "image": data_url(image), "label": body.label,
             "numbers": numbers}
 
 
@@ -152,11 +157,12 @@ def encode_image(rid: RunId, body: s.Pick, state: State) -> Any:
     """A dataset image's code: the encoder's, or (no encoder) a fitted inversion (a job)."""
     served = state.get(rid)
     sel, m = _select(served, body), served.run.model
+    check(m, "the sliders")
 
     def work() -> dict[str, Any]:
         z, source = moves.codes(m, sel.x, sel.y)
         label = int(sel.y[0])
-        return {"z": z[0].tolist(), "label": label if label >= 0 else None,
+        return {"z": z[0].flatten().tolist(), "label": label if label >= 0 else None,
                 "caption": sel.captions[0], "original": data_url(sel.x[0]),
                 "image": data_url(decode(m, z, sel.y)[0]),
                 "numbers": jsonable({"selection": sel.source, **source})}
@@ -164,11 +170,16 @@ def encode_image(rid: RunId, body: s.Pick, state: State) -> Any:
     return offload(state, served, "encode", work, fits=True)
 
 
+PERTURBATIONS = {"noise": "perturb", "centroid": "centroid", "class": "toward-class"}
+"""Each kind of perturbation's experiment (its requirement's name)."""
+
+
 @router.post("/runs/{rid}/perturb")
 def perturb(rid: RunId, body: s.Perturb, state: State) -> Any:
     """The three perturbations of one image's code, one decode per sigma or alpha."""
     served = state.get(rid)
     run, sel = served.run, _select(served, body.image)
+    check(run.model, PERTURBATIONS[body.kind])
     gen = torch.Generator().manual_seed(body.seed)
     if body.kind == "noise":
         return offload(state, served, "perturb", lambda: result_view(
@@ -185,6 +196,7 @@ def perturb(rid: RunId, body: s.Perturb, state: State) -> Any:
 def interpolate(rid: RunId, body: s.Interpolate, state: State) -> Any:
     """The strip x_a, decodes along lerp or slerp (White 2016), x_b."""
     served = state.get(rid)
+    check(served.run.model, "interpolate")
     a, b = _select(served, body.a), _select(served, body.b)
     return offload(state, served, "interpolate", lambda: result_view(
         moves.interpolate(served.run, b, a, body.steps, body.method)), fits=True)
@@ -195,7 +207,7 @@ def blend(rid: RunId, body: s.Blend, state: State) -> dict[str, Any]:
     """Blends of the first n images of two classes, with sign flips."""
     served = state.get(rid)
     run = served.run
-    moves.require_encoder_codes(run.model, "blend")
+    check(run.model, "blend")
     a = run.select(body.split, body.n, cls=body.a_class)
     b = run.select(body.split, body.n, cls=body.b_class)
     return result_view(moves.blend(run, a, b, body.w, body.flip, body.flip_dims))
@@ -206,7 +218,7 @@ def latent_map(rid: RunId, body: s.Map, state: State) -> Any:
     """A 2-D map of codes (raw, PCA or t-SNE), always as a job (t-SNE takes seconds)."""
     served = state.get(rid)
     run = served.run
-    moves.require_encoder_codes(run.model, "map")
+    check(run.model, "map")
     if body.method == "raw" and run.model.latent_dim != 2:
         raise ConfigError(f"a raw map needs 2-D codes; this run's have {run.model.latent_dim}: "
                           "use pca or tsne")
@@ -226,6 +238,7 @@ def complete(rid: RunId, body: s.Complete, state: State) -> Any:
     """Completion of one image from a mask by a posterior fit through the decoder (a job)."""
     served = state.get(rid)
     run, sel = served.run, _select(served, body.image)
+    check(run.model, "complete")
     _, h, w = run.model.shape
     if body.mask == "drawn":
         if body.drawn is None or len(body.drawn) != h * w:

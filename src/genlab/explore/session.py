@@ -20,6 +20,7 @@ from genlab.evaluation.evaluate import summary
 from genlab.explore.jobs import Jobs, NotFound
 from genlab.latent.fit import prior_frame
 from genlab.latent.moves import training_codes
+from genlab.latent.requirements import check
 from genlab.models.core.capabilities import Decoder, Encoder, has
 from genlab.runs import Run, Selection
 
@@ -117,12 +118,13 @@ class Served:
 
     def _compute_axes(self) -> Axes:
         m = self.run.model
+        check(m, "the sliders")
         if m.latent_dim <= MAX_SLIDERS:
             return coordinate_axes(self.run, "latent dimensions, in prior standard deviations")
         if not self.has_encoder:
             return coordinate_axes(self.run, f"the first {MAX_SLIDERS} latent coordinates (the "
                                    "model has no encoder to find principal directions with)")
-        return principal_axes(training_codes(self.run, AXES_IMAGES).codes)
+        return principal_axes(training_codes(self.run, AXES_IMAGES).codes.flatten(1))
 
     def info(self) -> dict[str, Any]:
         """What the page shows about the run: model, dataset, shape, classes, metrics."""
@@ -130,7 +132,8 @@ class Served:
         return {
             "id": self.id, "name": self.name,
             **{k: v for k, v in run.describe().items() if k != "checkpoint"},
-            "shape": list(m.shape), "latent_dim": m.latent_dim, "conditional": m.conditional,
+            "shape": list(m.shape), "latent_dim": m.latent_dim,
+            "latent_space": m.latent_space.describe(), "conditional": m.conditional,
             "has_encoder": self.has_encoder, "classes": run.class_names,
             "splits": list(run.dataset.splits), "split_sizes": {
                 k: len(v) for k, v in run.dataset.splits.items()},

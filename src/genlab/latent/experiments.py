@@ -29,13 +29,13 @@ from genlab.latent.moves import (
     interpolate,
     interpolation_partners,
     perturb,
-    require_encoder_codes,
     toward_class,
     training_codes,
 )
 from genlab.latent.ops import decode, encode
+from genlab.latent.requirements import check
 from genlab.latent.results import ExperimentResult, LatentMap
-from genlab.models.core.capabilities import Completer, Decoder, Encoder, has, require
+from genlab.models.core.capabilities import Completer, Encoder, has
 from genlab.runs import Run, Selection, condition
 
 MAX_GRID_SIDE = 100
@@ -54,17 +54,18 @@ def grid(
     generator: torch.Generator | None = None,
 ) -> ExperimentResult:
     """Decodes of an n x n grid of prior quantiles of a 2-D latent space (the manifold figure
-    of Kingma & Welling, 2014), or of n * n prior samples (``prior``, any latent size).
-    Conditional models decode every code with class ``label`` (name or number)."""
+    of Kingma & Welling, 2014), or of n * n draws from the latent space's own prior
+    (``prior``, any latent space). Conditional models decode every code with class ``label``
+    (name or number)."""
     m = run.model
-    require(m, Decoder, "the grid")
+    check(m, "grid" if prior else "the manifold grid")
     if not 2 <= n <= MAX_GRID_SIDE:
         raise ConfigError(
             f"a grid needs at least 2 points per side (at most {MAX_GRID_SIDE}), got {n}"
         )
     k = run.class_index(label) if m.conditional else -1
     if prior:
-        z = m.sample_prior(n * n, generator)
+        z = m.latent_space.sample(n * n, generator)
     else:
         z = quantile_grid(m.prior(), m.latent_dim, n, edge)
     y = torch.full((len(z),), k, dtype=torch.long, device=m.device)
@@ -89,8 +90,8 @@ def grid(
 def latent_map(run: Run, sel: Selection, method: str = "auto", seed: int = 0) -> LatentMap:
     """Point codes of the selection projected to 2-D (the raw plane, PCA or t-SNE, van der
     Maaten & Hinton, 2008): do the classes separate in the latent space?"""
-    require_encoder_codes(run.model, "map")
-    z = encode(run.model, sel.x, sel.y)
+    check(run.model, "map")
+    z = encode(run.model, sel.x, sel.y).flatten(1)  # the coordinates of each code
     proj = project_2d(z, method, seed)
     return LatentMap(
         proj,
@@ -108,6 +109,7 @@ def infer(run: Run, sel: Selection, options: FitOptions | None = None) -> Experi
     encoder's q(z|x) where there is one: the amortisation gap (Cremer et al., 2018). For a
     generator (a GAN) the fit is its inversion, as ``objective`` in the numbers says."""
     m, options = run.model, options or FitOptions()
+    check(m, "infer")
     fit = latent_fit.fit_posterior(m, sel.x, sel.y, **asdict(options))
     rows = [sel.x, decode(m, fit.mu, sel.y)]
     names = ["original", f"without encoder\nELBO {fit.elbo.mean():.1f}"]
@@ -164,6 +166,7 @@ def complete(
     decoder mean: completion by inference through the decoder, scored on the hidden pixels. A
     model that completes without a latent space (``Completer``: PixelCNN) draws them instead
     from its exact conditionals, with ``generator``; the fit options do not apply."""
+    check(run.model, "complete")
     options = options or FitOptions()
     mask = mask.to(sel.x.device)
     if has(run.model, Completer):

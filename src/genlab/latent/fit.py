@@ -6,8 +6,10 @@ Both fit a diagonal Gaussian q(z) = N(mu, diag(exp(logvar))) per image by maximi
 
 with the decoder frozen, reparameterised Monte Carlo and Adam. Only the decoder and the prior are
 used, so any model with ``decode`` and ``prior`` qualifies, encoder or not (a GAN: inversion).
-All images are fitted at once, each with its own parameters, its own Adam state (per-row step
-counts, so the bias correction is that of a single-image fit) and its own early stopping. A
+q(z) is over the code's coordinates, flattened (a (C, H, W) code's C H W values; the decoder
+is given codes of its latent space's shape), so it needs a continuous space. All images are
+fitted at once, each with its own parameters, its own Adam state (per-row step counts, so the
+bias correction is that of a single-image fit) and its own early stopping. A
 stopped image leaves the batch: later steps decode only the images still improving. The result
 for one image is thus the same computation as fitting it alone (a per-image loop), but one
 decoder call serves all images per step.
@@ -28,9 +30,10 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from genlab.errors import ConfigError
 from genlab.latent.masks import check_mask
-from genlab.latent.ops import decode, require_decoder
+from genlab.latent.ops import decode
 from genlab.models.core.base import GenerativeModel, constant_parameters
 from genlab.models.core.capabilities import Encoder, has
+from genlab.models.core.latent_space import CONTINUOUS, require_space
 from genlab.runs import condition
 
 ADAM_BETAS = (0.9, 0.999)
@@ -78,7 +81,8 @@ class FitOptions:
 
 @dataclass
 class FitResult:
-    """Per-image fitted posteriors: ``mu``/``logvar`` (N, D), the ``elbo`` (N,) of that q,
+    """Per-image fitted posteriors: ``mu``/``logvar`` (N, D) over the flattened code's D
+    coordinates (``latent_space.shaped`` gives codes their shape), the ``elbo`` (N,) of that q,
     re-estimated with ``eval_samples`` draws, ``steps`` (N,) updates each image took, and
     ``stopped`` (N,) whether it stopped early (else it ran out of steps)."""
 
@@ -145,7 +149,7 @@ def elbo_estimate(
     labels = None if y is None else _tile(y, n_samples)
     if mask is not None and mask.shape[0] != 1:
         mask = _tile(mask, n_samples)
-    out = model.decode(z.reshape(n_samples * n, -1), labels)
+    out = model.decode(model.latent_space.shaped(z.reshape(n_samples * n, -1)), labels)
     log_px = out.log_prob(_tile(x, n_samples), mask)
     q = Independent(Normal(mu, std), 1)
     prior = model.prior()
@@ -214,7 +218,7 @@ def fit_posterior(
     stops after ``patience`` steps in which its running ELBO did not beat its best by more than
     ``tol`` nats; the fit ends when every image has stopped or after ``steps``. Each image keeps
     the parameters of its best running ELBO."""
-    require_decoder(model, "inference without the encoder")
+    require_space(model, "inference without the encoder", CONTINUOUS)
     y = condition(model, y)
     x = x.to(model.device)
     if mask is not None:

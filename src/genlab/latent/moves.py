@@ -8,7 +8,10 @@ seed reproduces a result on any device.
 A selection's codes come from :func:`codes`: the encoder's where the model has one, else
 generator inversion (a GAN), so ``perturb`` and ``interpolate`` work on every model with a
 decoder. The experiments on the codes of many images (centroids and target pools of training
-images, blends, arithmetic, maps) need an encoder (:func:`require_encoder_codes`).
+images, blends, arithmetic, maps) need an encoder (:func:`require_encoder_codes`). Every move
+adds, interpolates or averages codes, so each needs a continuous latent space; what each
+experiment needs is declared in ``latent.requirements`` and checked first (:func:`check`).
+Codes keep the latent space's shape, (N, *shape).
 
 Conditional models (cvae) encode and decode each image with its own label. Where a move leaves
 the image's class (interpolate, toward_class), decoding switches to the destination's label from
@@ -27,10 +30,12 @@ from torch import Tensor
 from genlab.errors import ConfigError
 from genlab.latent import ops
 from genlab.latent.fit import FitOptions, fit_objective, fit_posterior
-from genlab.latent.ops import class_centroids, decode, encode, flip_signs
+from genlab.latent.ops import class_centroids, code_norm, decode, encode, flip_signs
+from genlab.latent.requirements import check
+from genlab.latent.requirements import require_encoder_codes as require_encoder_codes
 from genlab.latent.results import ExperimentResult
 from genlab.models.core.base import GenerativeModel
-from genlab.models.core.capabilities import Decoder, Encoder, has, require
+from genlab.models.core.capabilities import Encoder, has
 from genlab.runs import Run, Selection
 
 CENTROID_IMAGES = 10_000
@@ -38,14 +43,10 @@ CENTROID_IMAGES = 10_000
 for a stable mean per class, cheap enough to encode on a CPU in seconds."""
 
 
-INVERTING_COMMANDS = "`genlab latent infer` / `perturb` / `interpolate`"
-"""The commands that obtain codes without an encoder, by inverting the generator."""
-
-
 def codes(
     model: GenerativeModel, x: Tensor, y: Tensor, options: FitOptions | None = None
 ) -> tuple[Tensor, dict[str, Any]]:
-    """Point codes (N, D) of images, and the numbers that say where they came from.
+    """Point codes (N, *shape) of images, and the numbers that say where they came from.
 
     The encoder's posterior means where the model has an encoder; else the means of a q(z)
     fitted to each image through the frozen generator, i.e. GAN inversion (Zhu et al. 2016;
@@ -56,23 +57,12 @@ def codes(
         return encode(model, x, y), {"codes_from": "encoder"}
     options = options or FitOptions()
     fit = fit_posterior(model, x, y, **asdict(options))
-    return fit.mu, {"codes_from": fit_objective(model), "inversion_elbo": fit.elbo,
-                    **options.record()}
-
-
-def require_encoder_codes(model: GenerativeModel, op: str) -> None:
-    """Refuse, before any work, an experiment on the codes of many images (class centroids of
-    thousands of training images, maps, blends) for a model without an encoder: inverting the
-    generator is an optimisation per image, affordable for the few images of the commands
-    that do it, not for thousands."""
-    require(model, Decoder, op)
-    if not has(model, Encoder):
-        raise ConfigError(f"{op} needs an encoder; the {model.config.name!r} model has none: "
-                          f"use {INVERTING_COMMANDS}, which invert the generator")
+    return model.latent_space.shaped(fit.mu), {
+        "codes_from": fit_objective(model), "inversion_elbo": fit.elbo, **options.record()}
 
 
 class TrainingCodes(NamedTuple):
-    """Codes (N, D), labels (N,) and training-split indices (N,) of the first training images."""
+    """Codes (N, *shape), labels (N,) and training-split indices (N,) of training images."""
 
     codes: Tensor
     labels: Tensor
@@ -109,8 +99,9 @@ def perturb(
     i.e. how smooth the decoder is around the codes it was trained on. ``options`` set the
     inversion of a model without an encoder."""
     m = run.model
+    check(m, "perturb")
     z, source = codes(m, sel.x, sel.y, options)
-    moved = ops.perturb(z, sigmas, generator)  # (S, N, D)
+    moved = ops.perturb(z, sigmas, generator)  # (S, N, *shape)
     recon = decode(m, z, sel.y)
     flat = decode(m, moved.flatten(0, 1), sel.y.repeat(len(sigmas)))
     images = flat.unflatten(0, moved.shape[:2])
@@ -121,7 +112,7 @@ def perturb(
         "z + N(0, σ²I)",
         {"selection": sel.source, "labels": sel.y, "sigmas": list(sigmas),
          "pixel_mse_vs_reconstruction": [_per_image_mse(im, recon) for im in images],
-         "code_shift_norm": (moved - z).norm(dim=-1), **source},
+         "code_shift_norm": code_norm(moved - z, 2), **source},
     )
 
 
@@ -151,10 +142,11 @@ def interpolate(
     if len(anchor) != 1:
         raise ConfigError(f"an interpolation takes one anchor image, got {len(anchor)}")
     m, k = run.model, len(others)
+    check(m, "interpolate")
     z, source = codes(m, torch.cat([others.x, anchor.x]), torch.cat([others.y, anchor.y]),
                       options)
-    z0, z1 = z[:k], z[k:].expand(k, -1)
-    path = ops.interpolate(z0, z1, steps, method)  # (T, K, D)
+    z0, z1 = z[:k], z[k:].expand(k, *z.shape[1:])
+    path = ops.interpolate(z0, z1, steps, method)  # (T, K, *shape)
     t = torch.linspace(0, 1, steps)
     y_path = torch.where(t.view(-1, 1).to(others.y.device) < 0.5, others.y, anchor.y[0])
     frames = decode(m, path.flatten(0, 1), y_path.flatten()).unflatten(0, path.shape[:2])
@@ -167,7 +159,7 @@ def interpolate(
         ["x", *[f"t={v:.2g}" for v in t.tolist()], "x' (anchor)"],
         f"{method} from each row's image x (left) to the anchor x' = {anchor.captions[0]}",
         {"method": method, "t": t, "anchor": {**anchor.source, "label": anchor.y},
-         "others": {**others.source, "labels": others.y}, "code_norms": path.norm(dim=-1).T,
+         "others": {**others.source, "labels": others.y}, "code_norms": code_norm(path, 2).T,
          **source},
     )
 
@@ -177,7 +169,7 @@ def centroid(run: Run, sel: Selection, alphas: Sequence[float],
     """Decode z + alpha (c_y - z), c_y the mean training code of the image's class (of
     ``pool``, else :func:`training_codes`): does the class mean decode to a prototype, and do
     the steps toward it stay on the data manifold?"""
-    require_encoder_codes(run.model, "centroid")
+    check(run.model, "centroid")
     if bool((sel.y < 0).any()):
         raise ConfigError("moving toward the class centroid needs labelled images")
     m = run.model
@@ -193,7 +185,7 @@ def centroid(run: Run, sel: Selection, alphas: Sequence[float],
         "z + α(c_y − z)",
         {"selection": sel.source, "labels": sel.y, "alphas": list(alphas),
          "centroid_images_per_class": counts,
-         "distance_to_centroid": (z - centroids[sel.y]).norm(dim=-1)},
+         "distance_to_centroid": code_norm(z - centroids[sel.y])},
     )
 
 
@@ -211,7 +203,7 @@ def toward_class(
     training image's of ``pool`` (else :func:`training_codes`; one per image, drawn first) or
     the class centroid (``use_centroid``).
     The jitter (drawn second) makes repeated moves explore the class, not one point."""
-    require_encoder_codes(run.model, "toward-class")
+    check(run.model, "toward-class")
     m, k = run.model, run.class_index(target)
     z = encode(m, sel.x, sel.y)
     pool = pool or training_codes(run)
@@ -265,14 +257,14 @@ def blend(
     """Decode w z_a + (1 - w) z_b': mixes of two selections (e.g. horses and birds), pairwise
     or with one image of either side. z_b' flips the sign of the codes at positions ``flip``
     of B and of the latent dimensions ``flip_dims``, to align codes that point opposite ways."""
-    require_encoder_codes(run.model, "blend")
+    check(run.model, "blend")
     if len(b) not in (1, len(a)) and len(a) != 1:
         raise ConfigError(f"A has {len(a)} images and B {len(b)}: give equally many, or one")
     m, n = run.model, max(len(a), len(b))
     images = _positions(flip, len(b), "flip (positions in B)")
     dims = _positions(flip_dims, m.latent_dim, "flip_dims (latent dimensions)")
-    za, ya = encode(m, a.x, a.y).expand(n, -1), a.y.expand(n)
-    zb = encode(m, b.x, b.y)
+    za, ya = encode(m, a.x, a.y), a.y.expand(n)
+    za, zb = za.expand(n, *za.shape[1:]), encode(m, b.x, b.y)
     result = ops.blend(za, zb, w, images, dims)
     zb_flipped = flip_signs(zb, images, dims)
     flipped = " (sign flips)" if flip or flip_dims else ""
@@ -282,7 +274,7 @@ def blend(
         None,
         f"blend w·A + (1 − w)·B, w = {w:g}",
         {"mode": "blend", "w": w, "a": a.source, "b": b.source, "flip": flip or [],
-         "flip_dims": flip_dims or [], "result_code_norm": result.norm(dim=-1),
+         "flip_dims": flip_dims or [], "result_code_norm": code_norm(result),
          "a_labels": ya, "b_labels": b.y.expand(n)},
     )
 
@@ -291,7 +283,7 @@ def arithmetic(run: Run, a: Selection, b: Selection, c: Selection) -> Experiment
     """Decode z_a + (mean z_b - mean z_c): latent vector arithmetic on averaged codes
     (Radford et al., 2016; White, 2016's attribute vectors), e.g. a digit moved from class C
     toward class B."""
-    require_encoder_codes(run.model, "latent arithmetic")
+    check(run.model, "latent arithmetic")
     m = run.model
     za = encode(m, a.x, a.y)
     zb, zc = encode(m, b.x, b.y), encode(m, c.x, c.y)
@@ -303,5 +295,5 @@ def arithmetic(run: Run, a: Selection, b: Selection, c: Selection) -> Experiment
         "latent arithmetic A + (mean B − mean C)",
         {"mode": "arithmetic", "a": a.source, "b": b.source, "c": c.source,
          "direction_norm": (zb.mean(0) - zc.mean(0)).norm(),
-         "result_code_norm": result.norm(dim=-1)},
+         "result_code_norm": code_norm(result)},
     )

@@ -2,7 +2,10 @@
 
 The moves (perturb, interpolate, toward a target, blend, arithmetic) take and return code
 tensors only, so they work for every family whose ``encode_mean``/``decode`` give codes: PCA, AE,
-VAE, CVAE alike. Batched moves return a leading axis for the swept value: (S, N, D).
+VAE, CVAE alike. Codes keep their latent space's shape (``models.core.latent_space``): (N, D)
+for a flat space, (N, C, H, W) for a diffusion model's x_T; every move acts on the axes after
+the first, and a code's norm is that of all its values. Batched moves return a leading axis for
+the swept value: (S, N, *shape).
 
 Every move uses ``torch.lerp`` where it interpolates, which is exact at weights 0 and 1; the
 identities the tests check (alpha = 0 is the reconstruction, alpha = 1 the target, w = 1 the
@@ -44,28 +47,39 @@ def _chunks(n: int) -> list[slice]:
 
 @torch.no_grad()
 def encode(model: GenerativeModel, x: Tensor, y: Tensor | None = None) -> Tensor:
-    """Point codes (posterior means or deterministic codes), shape (N, D)."""
+    """Point codes (posterior means or deterministic codes), (N, *latent_space.shape)."""
     require_encoder(model, "encoding")
     y = condition(model, y)
-    return torch.cat([
+    return model.latent_space.shaped(torch.cat([
         model.encode_mean(x[s], None if y is None else y[s]) for s in _chunks(len(x))
-    ])
+    ]))
 
 
 @torch.no_grad()
 def decode(model: GenerativeModel, z: Tensor, y: Tensor | None = None) -> Tensor:
-    """Images (N, C, H, W) in [0, 1]: the decoder mean of each code."""
+    """Images (N, C, H, W) in [0, 1]: the decoder mean of each code (of the latent space's
+    shape, or flattened: the family is given its own shape)."""
     require_decoder(model, "decoding")
     y = condition(model, y)
-    z = z.to(model.device)
+    z = model.latent_space.shaped(z.to(model.device))
     return torch.cat([
         render(model.decode(z[s], None if y is None else y[s])) for s in _chunks(len(z))
     ])
 
 
+def _swept(values: Tensor, like: Tensor) -> Tensor:
+    """Sweep values as (S, 1, ..., 1) to broadcast against codes (N, *shape)."""
+    return values.view(-1, *[1] * like.dim())
+
+
 def _weights(values: Values, like: Tensor) -> Tensor:
-    """Sweep values as (S, 1, 1) to broadcast against (N, D) codes."""
-    return torch.as_tensor(values, dtype=like.dtype).to(like.device).view(-1, 1, 1)
+    return _swept(torch.as_tensor(values, dtype=like.dtype).to(like.device), like)
+
+
+def code_norm(z: Tensor, batch_dims: int = 1) -> Tensor:
+    """The Euclidean norm of each code over all its values; ``batch_dims`` leading axes (2 for
+    a sweep (S, N, *shape)) are kept."""
+    return z.flatten(batch_dims).norm(dim=-1)
 
 
 def _noise(shape: torch.Size, like: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -74,7 +88,7 @@ def _noise(shape: torch.Size, like: Tensor, generator: torch.Generator | None) -
 
 
 def perturb(z: Tensor, sigmas: Values, generator: torch.Generator | None = None) -> Tensor:
-    """z + sigma * eps for each sigma, shape (S, N, D).
+    """z + sigma * eps for each sigma, shape (S, N, *shape).
 
     One eps per image is shared by all sigmas, so a row of the figure shows the same random
     direction growing; sigma = 0 returns z itself."""
@@ -84,11 +98,11 @@ def perturb(z: Tensor, sigmas: Values, generator: torch.Generator | None = None)
 def _fractions(steps: int, like: Tensor) -> Tensor:
     if steps < 2:
         raise ConfigError(f"an interpolation needs at least 2 steps (both ends), got {steps}")
-    return torch.linspace(0, 1, steps, dtype=like.dtype, device=like.device).view(-1, 1, 1)
+    return _swept(torch.linspace(0, 1, steps, dtype=like.dtype, device=like.device), like)
 
 
 def lerp(z0: Tensor, z1: Tensor, steps: int) -> Tensor:
-    """Linear interpolation, ``steps`` points from z0 to z1 inclusive, shape (steps, N, D)."""
+    """Linear interpolation, ``steps`` points from z0 to z1 inclusive, (steps, N, *shape)."""
     return torch.lerp(z0, z1, _fractions(steps, z0))
 
 
@@ -97,7 +111,10 @@ def slerp(z0: Tensor, z1: Tensor, steps: int, eps: float = 1e-7) -> Tensor:
 
     Slerp keeps codes on the shell where Gaussian-prior codes live instead of cutting through
     the low-density middle as lerp does; interpolating the norm separately keeps every point's
-    norm between the end points' norms even when they differ."""
+    norm between the end points' norms even when they differ. A code of several axes moves on
+    the sphere of all its values (flattened, then given its shape back)."""
+    shape = z0.shape[1:]
+    z0, z1 = z0.flatten(1), z1.flatten(1)
     t = _fractions(steps, z0)
     n0 = z0.norm(dim=-1, keepdim=True)
     n1 = z1.norm(dim=-1, keepdim=True)
@@ -120,7 +137,7 @@ def slerp(z0: Tensor, z1: Tensor, steps: int, eps: float = 1e-7) -> Tensor:
     direction = torch.where(parallel & (cos < 0), turn, direction)
     path = torch.lerp(n0, n1, t) * direction / direction.norm(dim=-1, keepdim=True).clamp_min(eps)
     # The end points exactly, not up to the rounding of sin(theta) / sin(theta).
-    return torch.where(t == 0, z0, torch.where(t == 1, z1, path))
+    return torch.where(t == 0, z0, torch.where(t == 1, z1, path)).unflatten(-1, shape)
 
 
 INTERPOLATIONS = {"lerp": lerp, "slerp": slerp}
@@ -134,17 +151,18 @@ def interpolate(z0: Tensor, z1: Tensor, steps: int, method: str = "lerp") -> Ten
 
 
 def class_centroids(z: Tensor, labels: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
-    """Mean code per class (K, D) and images per class (K,); a class without images is NaN."""
+    """Mean code per class (K, *shape) and images per class (K,); a class without images is
+    NaN."""
     labels = labels.to(z.device).long()
     keep = labels >= 0
-    sums = torch.zeros(num_classes, z.shape[1], dtype=z.dtype, device=z.device)
+    sums = torch.zeros(num_classes, *z.shape[1:], dtype=z.dtype, device=z.device)
     sums.index_add_(0, labels[keep], z[keep])
     counts = torch.bincount(labels[keep], minlength=num_classes)
-    return sums / counts.unsqueeze(1).to(z.dtype), counts
+    return sums / _swept(counts.to(z.dtype), z[0]), counts
 
 
 def toward(z: Tensor, target: Tensor, alphas: Values) -> Tensor:
-    """z + alpha (target - z) for each alpha, shape (A, N, D); alpha 0 is z, alpha 1 the target."""
+    """z + alpha (target - z) for each alpha, (A, N, *shape); alpha 0 is z, alpha 1 the target."""
     if not bool(torch.isfinite(target).all()):
         raise ConfigError("a target code is undefined (a class with no training images?)")
     return torch.lerp(z, target.expand_as(z), _weights(alphas, z))
@@ -157,7 +175,7 @@ def toward_noisy(
     noise: float,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """A stochastic move: toward ``target + noise * eps``, shape (A, N, D).
+    """A stochastic move: toward ``target + noise * eps``, shape (A, N, *shape).
 
     The noise jitters the target, not the start, so alpha = 0 still returns z exactly and the
     jitter grows with the step; one eps per image is shared along the alphas."""
@@ -182,18 +200,19 @@ def blend(
     gives winged horses).
 
     zb' is zb with the sign flipped for the images where ``flip`` (N,) is true (negating
-    the codes of dark-winged birds) and for the dimensions where ``flip_dims`` (D,) is true.
-    zb may be one code (1, D) blended into every za. w = 1 returns za exactly."""
+    the codes of dark-winged birds) and for the coordinates of the flattened code where
+    ``flip_dims`` (D,) is true. zb may be one code (1, *shape) blended into every za. w = 1
+    returns za exactly."""
     return torch.lerp(flip_signs(zb, flip, flip_dims).expand_as(za), za, w)
 
 
 def flip_signs(z: Tensor, images: Tensor | None = None, dims: Tensor | None = None) -> Tensor:
-    """z with the sign flipped in the rows where ``images`` (N,) and the columns where ``dims``
-    (D,) are true."""
+    """z with the sign flipped in the codes where ``images`` (N,) and at the coordinates of the
+    flattened code where ``dims`` (D,) are true."""
     if images is not None:
-        z = torch.where(images.to(z.device).view(-1, 1), -z, z)
+        z = torch.where(_swept(images.to(z.device), z[0]), -z, z)
     if dims is not None:
-        z = torch.where(dims.to(z.device).view(1, -1), -z, z)
+        z = torch.where(dims.to(z.device).view(1, *z.shape[1:]), -z, z)
     return z
 
 

@@ -4,9 +4,11 @@ all models: how sure the classifier is of each model's images as its codes are m
 Three moves (``evaluation.believability``): Gaussian noise of scale sigma added to the codes
 (the classifier's mean top-class probability), a move of a fraction alpha toward another
 class's codes (the share called the target class) and toward the centroid of all codes (the
-mean top-class probability). Each model is a line, the mean over its seeds; the class-mean
-baseline (its images are the class means, it has no codes to move) is a dashed line at the
-confidence of its images, and the real test images' confidence a dotted one where known.
+mean top-class probability). Each model is a line, the mean over its seeds; a model that
+reconstructs but has no latent space (its run record says ``latent_space: None``: the class-mean
+baseline, whose images are the class means) has no codes to move and is a dashed line at the
+confidence of its reconstructions, and the real test images' confidence a dotted one where
+known.
 A fourth panel gives the classifier's calls on the blends of the two classes' codes (the
 pegasus experiment): the share of each model's blends called the source class, the target
 class or another class.
@@ -47,13 +49,15 @@ def curve(model: ModelRow, move: str, xs: str, ys: str) -> tuple[list[float], li
     return list(found[0][xs]), [sum(v) / len(v) for v in zip(*values, strict=True)]
 
 
-def baseline(models: Sequence[ModelRow]) -> float | None:
-    """The class-mean baseline's confidence on its own images, if the study has one."""
+def baseline(models: Sequence[ModelRow]) -> tuple[str, float] | None:
+    """The label and the mean confidence on its reconstructions of the first model that has no
+    codes to move (it reconstructs, but its record declares no latent space), if any."""
     for m in models:
-        if m.first.run.get("model") == "mean":
+        if "latent_space" in m.first.run and m.first.run["latent_space"] is None:
             values = [r.get("recon_confidence") for r in _records(m)]
             values = [v for v in values if isinstance(v, float)]
-            return sum(values) / len(values) if values else None
+            if values:
+                return m.label, sum(values) / len(values)
     return None
 
 
@@ -117,7 +121,7 @@ def confidence_figure(models: Sequence[ModelRow]) -> Figure | None:
             if x:
                 ax.plot(x, y, "o-", color=COLOURS[i % len(COLOURS)], label=m.label)
         if base is not None and key != "toward_class":
-            ax.axhline(base, color="k", ls="--", lw=1, label="class means")
+            ax.axhline(base[1], color="k", ls="--", lw=1, label=f"{base[0]} (no codes)")
         ax.set_title(title.format(target=target), fontsize=9)
         ax.set_xlabel("σ" if xs == "sigmas" else "α")
         ax.set_ylim(0, 1.02)

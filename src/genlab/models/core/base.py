@@ -2,10 +2,10 @@
 
 A family is a small class on :class:`GenerativeModel`: it samples, declares its training plan
 (players, their objectives and optimiser defaults) and saves/loads through ``state_dict``.
-Latent-variable families add a prior and a decoder (:class:`LatentVariableModel`), and an
-encoder where they have one. Tools never ask a family what it is, only what it can do, and
-always the same way: ``isinstance(model, Encoder)``, ``isinstance(model, Decoder)``, ...
-(:func:`require` turns a missing capability into a clear error).
+Latent-variable families add a declared latent space (``latent_space``), a prior and a
+decoder (:class:`LatentVariableModel`), and an encoder where they have one. Tools never ask a
+family what it is, only what it can do, and always the same way: ``isinstance(model, Encoder)``,
+``isinstance(model, Decoder)``, ... (:func:`require` turns a missing capability into a clear error).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from torch.distributions import Distribution, Independent, Normal
 from genlab.models.core.capabilities import Decoder
 from genlab.models.core.components import Component, check_components
 from genlab.models.core.config import ModelConfig
+from genlab.models.core.latent_space import LatentSpace
 from genlab.models.core.pixels import PixelDistribution
 from genlab.models.core.sampling import SampleOptions
 
@@ -194,8 +195,10 @@ class GenerativeModel(nn.Module):
     def describe(self) -> dict[str, Any]:
         n = sum(p.numel() for p in self.parameters())
         info: dict[str, Any] = {"model": self.config.name, "parameters": n}
+        info["latent_space"] = None  # declared: no codes to move (the class means, PixelCNN)
         if isinstance(self, Decoder):
             info["latent_dim"] = self.latent_dim
+            info["latent_space"] = self.latent_space.describe()
         return info
 
 
@@ -220,18 +223,30 @@ def render(out: PixelDistribution, mean: bool = True) -> Tensor:
 class LatentVariableModel(GenerativeModel):
     """A prior p(z) and a decoder: sampling decodes prior draws (a GAN's generator is one).
 
-    ``decode`` always returns a pixel distribution (``likelihoods.ImplicitPixels`` for a
-    generator); ``fit_objective`` says what fitting codes through it maximises (the latent
-    tools' inference without an encoder, completion, and inversion)."""
+    ``latent_space`` declares what a code is (shape, continuous or discrete, its prior draw),
+    which the latent tools read; the default is ``config.latent_dim`` continuous coordinates
+    under ``prior()``. ``decode`` takes codes of that shape and always returns a pixel
+    distribution (``likelihoods.ImplicitPixels`` for a generator); ``fit_objective`` says what
+    fitting codes through it maximises (the latent tools' inference without an encoder,
+    completion, and inversion)."""
 
     fit_objective: ClassVar[str] = "ELBO of the decoder's likelihood"
 
     @property
+    def latent_space(self) -> LatentSpace:
+        """Flat continuous codes of ``config.latent_dim`` coordinates drawn by
+        :meth:`sample_prior`; a family with another space (x_T of a diffusion model, a
+        codebook grid) declares its own."""
+        return LatentSpace((self.config.latent_dim,), "continuous", prior=self.sample_prior)
+
+    @property
     def latent_dim(self) -> int:
-        return self.config.latent_dim
+        """Coordinates of one code, flattened: what a fit of q(z) and p(z) work in."""
+        return self.latent_space.size
 
     def prior(self) -> Distribution:
-        """p(z); standard normal unless a family fits its own (PCA, AE)."""
+        """p(z) of the flattened code (event shape (latent_dim,)); standard normal unless a
+        family fits its own (PCA, AE). A discrete family overrides it and ``sample_prior``."""
         zeros = torch.zeros(self.latent_dim, device=self.device)
         return Independent(Normal(zeros, torch.ones_like(zeros)), 1)
 
@@ -239,18 +254,18 @@ class LatentVariableModel(GenerativeModel):
         raise NotImplementedError
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n codes from p(z); the noise is drawn on the CPU so a seed means the same codes on
-        every device."""
+        """n codes from the Gaussian p(z), shaped (n, *latent_space.shape); the noise is drawn
+        on the CPU so a seed means the same codes on every device."""
         prior = self.prior()
         base = prior.base_dist if isinstance(prior, Independent) else prior
         eps = torch.randn(n, self.latent_dim, generator=generator, device="cpu").to(self.device)
-        return base.loc + base.scale * eps
+        return (base.loc + base.scale * eps).view(n, *self.latent_space.shape)
 
     def sample(self, n: int, labels: Tensor | None = None,
                generator: torch.Generator | None = None, mean: bool = True,
                options: SampleOptions | None = None) -> Tensor:
         """The decoder mean (or a pixel draw) of z ~ p(z)."""
-        z = self.sample_prior(n, generator)
+        z = self.latent_space.sample(n, generator)
         return render(self.decode(z, self.labels_for(n, labels)), mean)
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -13,10 +13,17 @@ from genlab.errors import ConfigError
 from genlab.models.core.pixels import PixelDistribution
 from genlab.models.core.scale import LikelihoodScale
 
+if TYPE_CHECKING:
+    from genlab.models.core.latent_space import LatentSpace
+
 
 @runtime_checkable
 class Decoder(Protocol):
-    """A latent space: a prior p(z) and a decoder from codes to images."""
+    """A latent space: its declaration (``latent_space``), a prior p(z) and a decoder from
+    codes to images."""
+
+    @property
+    def latent_space(self) -> LatentSpace: ...
 
     def prior(self) -> Distribution: ...
 

@@ -20,6 +20,7 @@ from torch.distributions import Distribution, Independent, MultivariateNormal, N
 from genlab.errors import ConfigError
 from genlab.models.core.base import Batch, EncoderDecoderModel, LossOutput
 from genlab.models.core.config import ModelConfig
+from genlab.models.core.latent_space import LatentSpace
 from genlab.models.core.scale import LikelihoodScale, pixel_likelihood_scale
 from genlab.models.parts.density import Proposal
 from genlab.models.parts.likelihoods import PixelDistribution
@@ -100,6 +101,11 @@ class PCAModel(EncoderDecoderModel):
             "explained_variance": float(pca.explained_variance_ratio_.sum()),
             "noise_std": float(self.noise_var.sqrt()),
         }
+
+    @property
+    def latent_space(self) -> LatentSpace:
+        """Flat and continuous, one coordinate per fitted component, under the fitted prior."""
+        return LatentSpace((self.variances.numel(),), "continuous", prior=self.sample_prior)
 
     def prior(self) -> Distribution:
         return Independent(Normal(torch.zeros_like(self.variances), self.variances.sqrt()), 1)

@@ -27,6 +27,7 @@ from torch import Tensor
 from genlab.errors import ConfigError
 from genlab.models.core.base import Batch, EncoderDecoderModel, LossOutput
 from genlab.models.core.config import ModelConfig
+from genlab.models.core.latent_space import LatentSpace
 from genlab.models.core.pixels import INVERSION_SIGMA
 from genlab.models.core.sampling import SampleOptions
 from genlab.models.core.scale import LikelihoodScale
@@ -137,8 +138,9 @@ class DDPM(EncoderDecoderModel):
                         num_classes)
 
     @property
-    def latent_dim(self) -> int:
-        return math.prod(self.shape)
+    def latent_space(self) -> LatentSpace:
+        """x_T, continuous, of the image's (c, h, w) shape, drawn from N(0, I)."""
+        return LatentSpace(self.shape, "continuous", prior=self.sample_prior)
 
     # --- the network --------------------------------------------------------------------
     def _labels(self, y: Tensor | None, n: int) -> Tensor:

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from genlab.errors import ConfigError
 from genlab.models.core.base import Batch, EncoderDecoderModel, LossOutput, render
 from genlab.models.core.config import ModelConfig
+from genlab.models.core.latent_space import LatentSpace
 from genlab.models.core.pixels import INVERSION_SIGMA
 from genlab.models.core.sampling import SampleOptions, TemperatureOptions
 from genlab.models.core.scale import LikelihoodScale
@@ -139,8 +140,10 @@ class RealNVP(EncoderDecoderModel):
                             if config.dequantisation == "variational" else None)
 
     @property
-    def latent_dim(self) -> int:
-        return math.prod(self.shape)
+    def latent_space(self) -> LatentSpace:
+        """Flat and continuous: each scale's factored-out part, then the rest, concatenated
+        (parts of different sizes, not one image grid), drawn from N(0, I)."""
+        return LatentSpace((math.prod(self.shape),), "continuous", prior=self.sample_prior)
 
     # --- the bijection ------------------------------------------------------------------
     def _to_logit(self, x: Tensor) -> tuple[Tensor, Tensor]:
