@@ -29,9 +29,15 @@ def _space(shape: tuple[int, ...], kind: str = "continuous", levels: int = 0) ->
 
 
 def _tiny(family: str, shape: tuple[int, int, int] = SHAPE):
+    """A family's tiny instance; one built on other runs gets tiny (untrained) instances of
+    the families its ``tiny`` options name as its components."""
     cls = MODELS[family]
+    options = dict(cls.tiny)
+    components = {spec.field: _tiny(options.pop(spec.field), shape)
+                  for spec in cls.component_specs}
     torch.manual_seed(0)
-    return build_model(model_config_class(family)(name=family, **cls.tiny), shape, 10).eval()
+    config = model_config_class(family)(name=family, **options)
+    return build_model(config, shape, 10, components or None).eval()
 
 
 def test_a_space_describes_itself_in_one_line():

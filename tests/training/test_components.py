@@ -21,6 +21,7 @@ from genlab.models.core.base import Batch, LatentVariableModel, LossOutput
 from genlab.models.core.capabilities import Decoder, Encoder
 from genlab.models.core.components import Component
 from genlab.models.core.config import ModelConfig
+from genlab.models.core.latent_space import LatentSpace
 from genlab.models.registry import MODELS, build_model
 from genlab.training.checkpoint import read_checkpoint
 from genlab.training.components import weights_digest
@@ -45,8 +46,8 @@ class CodePrior(LatentVariableModel):
         self.log_scale = nn.Parameter(torch.zeros(dim))
 
     @property
-    def latent_dim(self) -> int:
-        return self.loc.numel()
+    def latent_space(self) -> LatentSpace:
+        return LatentSpace((self.loc.numel(),), prior=self.sample_prior)
 
     def prior(self) -> Independent:
         return Independent(Normal(self.loc, self.log_scale.exp()), 1)

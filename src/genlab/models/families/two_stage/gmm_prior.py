@@ -15,6 +15,7 @@ stage's own likelihood.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -34,6 +35,7 @@ from genlab.models.core.base import Batch, EncoderDecoderModel, GenerativeModel,
 from genlab.models.core.capabilities import Decoder, Encoder
 from genlab.models.core.components import Component
 from genlab.models.core.config import ModelConfig
+from genlab.models.core.latent_space import CONTINUOUS, LatentSpace, require_space
 from genlab.models.core.pixels import PixelDistribution
 from genlab.models.core.scale import LikelihoodScale
 from genlab.models.parts.density import IW_SAMPLES, iw_log_likelihood
@@ -78,6 +80,10 @@ class GMMPrior(EncoderDecoderModel):
         if self.stage.conditional:
             raise ConfigError(f"gmm-prior: the first stage {self.stage.config.name!r} is "
                               "conditional; a mixture prior here is fitted to unlabelled codes")
+        space = require_space(self.stage, "gmm-prior's first stage", CONTINUOUS)
+        if not space.flat:
+            raise ConfigError(f"gmm-prior needs a first stage with flat codes, but the "
+                              f"{self.stage.config.name!r} model's are {space.describe()}")
         k, d = config.mixtures, self.stage.latent_dim
         self.register_buffer("logits", torch.zeros(k))
         self.register_buffer("means", torch.zeros(k, d))
@@ -92,8 +98,9 @@ class GMMPrior(EncoderDecoderModel):
         return self.built_on["first_stage"]
 
     @property
-    def latent_dim(self) -> int:
-        return self.stage.latent_dim
+    def latent_space(self) -> LatentSpace:
+        """The first stage's codes, drawn from the fitted mixture."""
+        return dataclasses.replace(self.stage.latent_space, prior=self.sample_prior)
 
     # --- the second stage: p(z) fitted to the codes ------------------------------------------
     def fit(self, x: Tensor, y: Tensor) -> dict[str, float]:
