@@ -34,6 +34,24 @@ def test_datasets_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert str(tmp_path) in lines["searched:"]
 
 
+def test_datasets_lists_the_image_folders_and_cifar10_s_copy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = ["airplane", "automobile", "bird", "cat", "deer",
+             "dog", "frog", "horse", "ship", "truck"]  # fmt: skip
+    for split in ("train", "test"):
+        for name in names:
+            (tmp_path / "cifar10-jpg" / split / name).mkdir(parents=True)
+            Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(
+                tmp_path / "cifar10-jpg" / split / name / "0.png")
+    assert run(["datasets", "--data-dir", str(tmp_path)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line}
+    assert lines["cifar10"].split()[1] == "yes"
+    assert lines["cifar10"].endswith("val_size 5000 leaves no training images (train has 10)")
+    assert " ".join(lines["folder:cifar10-jpg"].split()) == (
+        f"folder:cifar10-jpg yes train 9 / val 1 / test 10 3x32x32 {tmp_path / 'cifar10-jpg'}")
+
+
 def test_show_data_writes_a_labelled_grid(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

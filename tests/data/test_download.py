@@ -100,3 +100,35 @@ def test_every_named_dataset_but_mini_is_downloadable() -> None:
     assert all(len(r.md5) == 32 for rs in dl.RESOURCES.values() for r in rs)
     with pytest.raises(DataError, match="no download for 'mnist-mini'"):
         dl.download_dataset("mnist-mini", Path("unused"))
+
+
+def _two_files(monkeypatch: pytest.MonkeyPatch, served: dict[str, bytes]) -> None:
+    """mnist as two resources, a.gz and b.gz; ``served`` says which the mirror has."""
+    resources = [dl.Resource(n, _md5(b"data " + n.encode()), ("http://m",)) for n in ("a", "b")]
+    monkeypatch.setitem(dl.RESOURCES, "mnist", resources)
+    _serve(monkeypatch, served)
+
+
+def test_a_failed_download_removes_the_folders_and_files_it_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _two_files(monkeypatch, {"/a": b"data a"})  # b is missing from the mirror
+    root = tmp_path / "new" / "data"
+    with pytest.raises(DataError, match="could not download b"):
+        dl.download_dataset("mnist", root)
+    assert list(tmp_path.iterdir()) == []  # no mnist/, no data/, no new/
+    with pytest.raises(DataError, match="could not download b"):
+        load_dataset("mnist", data_dir=root, download=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_download_leaves_what_was_there_before(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "notes.txt").write_text("mine")
+    _two_files(monkeypatch, {"/a": b"data a"})
+    with pytest.raises(DataError):
+        dl.download_dataset("mnist", tmp_path)
+    assert [p.name for p in (tmp_path / "mnist").iterdir()] == ["notes.txt"]
+    _two_files(monkeypatch, {"/a": b"data a", "/b": b"data b"})
+    dl.download_dataset("mnist", tmp_path)
+    assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == ["a", "b", "notes.txt"]

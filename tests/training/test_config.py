@@ -69,7 +69,7 @@ def test_shipped_configs_are_valid(path):
 
 
 SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "stl10": (3, 64, 64),
-          "folder:../shared/data/cifar10-jpg": (3, 32, 32)}
+          "folder:cifar10-jpg": (3, 32, 32)}
 
 
 @pytest.mark.slow

@@ -17,13 +17,17 @@ DATASETS_EXAMPLES = """examples:
   genlab datasets --data-dir ../shared/data
 
 Datasets are looked for in --data-dir, then $GENLAB_DATA, then ~/.cache/genlab, each holding
-one sub-folder per dataset (mnist/, fashion-mnist/, cifar10/, stl10/). Any image folder loads
-as folder:PATH (split/class/*.png or class/*.png).
+one sub-folder per dataset (mnist/, fashion-mnist/, cifar10/, stl10/); cifar10 is the archive
+in cifar10/ or, where a directory has none, the image copy cifar10-jpg/. Any image folder loads
+as folder:PATH (split/class/*.png or class/*.png): PATH as typed when it exists, else under the
+first of those directories holding it (folder:cifar10-jpg). Every image folder directly under
+them is listed.
 """
 
 SHOW_EXAMPLES = """examples:
   genlab show-data mnist-mini --split train -n 64 --out grid.png
-  genlab show-data folder:../shared/data/cifar10-jpg --split test -n 100 --out cifar.png
+  genlab show-data folder:cifar10-jpg --data-dir ../shared/data --split test -n 100 \
+      --out cifar.png
   genlab show-data stl10 --split unlabeled --size 64 --data-dir ../shared/data --out stl.png
 """
 
@@ -33,7 +37,8 @@ def _format_splits(splits: dict[str, int]) -> str:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    """A table of every named dataset: found or not, where, split sizes, image shape."""
+    """A table of every named dataset and image folder: found or not, where, split sizes,
+    image shape."""
     from genlab.data import dataset_status, default_data_dirs
 
     rows = [
@@ -51,7 +56,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1])
     print("\nsearched:", ", ".join(str(d) for d in default_data_dirs(args.data_dir)))
-    print("also: folder:PATH loads an image folder (split/class/*.png or class/*.png)")
+    print("also: folder:PATH loads any image folder (split/class/*.png or class/*.png), PATH "
+          "relative to the current directory, else to the first searched one holding it")
     return 0
 
 
@@ -80,8 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``datasets`` and ``show-data`` to the genlab command parser."""
     p = sub.add_parser(
         "datasets",
-        help="list datasets: found or not, where, split sizes, image shape",
-        description="List every named dataset: found or not, where, split sizes, image shape.",
+        help="list datasets and image folders: found or not, where, split sizes, image shape",
+        description="List every named dataset and every image folder of the data "
+        "directories: found or not, where, split sizes, image shape.",
         epilog=DATASETS_EXAMPLES,
     )
     p.add_argument("--data-dir", default=None, help="look here first (then $GENLAB_DATA)")

@@ -12,15 +12,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from genlab.cli import common as arg
 from genlab.cli.eval_cmds import DEVICE_HELP, add_evaluation_args
 from genlab.errors import ConfigError
 
+if TYPE_CHECKING:
+    from genlab.study.config import StudyConfig
+
 STUDY_EXAMPLES = """examples:
   genlab study configs/study_demo.yaml --seeds 0,1,2 --out runs/demo-seeds
   genlab study configs/study_mnist.yaml --executor ray --address HEAD:6379 --out /shared/mnist
-  genlab study configs/study_cifar10.yaml --out runs/study-cifar10 --device cuda
+  genlab study configs/study_cifar10.yaml --data-dir ../shared/data --set train.epochs=1 \
+      --out runs/cifar10-quick --device cuda
 (run the same command again to continue a stopped study: finished runs and figures are reused)
 """
 REPORT_EXAMPLES = """examples:
@@ -46,11 +51,22 @@ def cmd_study(args: argparse.Namespace) -> int:
     if args.workers and args.executor != "process":
         raise ConfigError("--workers is for --executor process (Ray places its tasks itself)")
     executor = Executor(args.executor, args.address, args.cpus_per_run, args.workers)
+    _set_and_check_data(study, root, args)
     with session(Path(args.out), ["genlab", *sys.argv[1:]]):
         result = run_study(study, root, Path(args.out), device=args.device,
                            data_dir=args.data_dir, log=_log, executor=executor)
     print(f"wrote {result.report}, {result.results_json} and {result.results_csv}")
     return 0
+
+
+def _set_and_check_data(study: StudyConfig, root: Path, args: argparse.Namespace) -> None:
+    """``--set`` over every model's run config, then each model's dataset looked for before
+    anything is written (on a Ray cluster at ``--address`` the data is the cluster's)."""
+    from genlab.study.config import check_data, check_overrides
+
+    study.set = [*study.set, *check_overrides(args.set or [], "--set")]
+    if not args.address:
+        check_data(study, root, args.data_dir)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -110,6 +126,9 @@ def _study_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", type=arg.device, default=None,
                    help=f"{DEVICE_HELP}; default: each run config's train.device")
     p.add_argument("--data-dir", default=None, help="where datasets live (else $GENLAB_DATA)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a key of every model's run config, after the study's own "
+                   "settings, e.g. --set data.dataset=folder:my-cifar --set train.epochs=1")
     p.add_argument("--seeds", type=arg.listed(arg.int_range(0)), default=None,
                    help="train every model once per seed (train.seed), e.g. 0,1,2; the table "
                    "then gives mean ± sd and 95%% intervals (default: the study's seeds)")

@@ -1,4 +1,5 @@
-"""CIFAR-10 "python version": pickled batches, read from the tar.gz or the extracted folder."""
+"""CIFAR-10: the "python version" (pickled batches, read from the tar.gz or the extracted
+folder), or failing that an image-folder copy of it (``cifar10-jpg/{train,test}/<class>/``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from genlab.data.errors import DataError
+from genlab.data.folder import load_folder, probe_folder
 from genlab.data.idx import RawSplits
 
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -23,6 +25,10 @@ EXPECTED_FILES = [ARCHIVE, f"or {EXTRACTED}/{{{','.join(MEMBERS)}}}"]
 SHAPE = (3, 32, 32)
 SIZES = {"train": 50_000, "test": 10_000}  # fixed by the format; lets status skip decoding
 NUM_CLASSES = 10
+CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer",
+               "dog", "frog", "horse", "ship", "truck"]  # fmt: skip
+JPEG_FOLDER = "cifar10-jpg"
+JPEG_EXPECTED = [f"or an image folder {JPEG_FOLDER}/{{train,test}}/<class>/*.jpg"]
 
 # The globals a numpy-array pickle needs, and nothing else: a crafted file cannot run code.
 _ALLOWED_GLOBALS = {
@@ -125,3 +131,35 @@ def load_cifar10(directory: Path) -> tuple[RawSplits, list[str]]:
 def probe_cifar10(directory: Path) -> tuple[dict[str, int], tuple[int, int, int]]:
     """The canonical sizes: counting would mean unpickling 180 MB."""
     return dict(SIZES), SHAPE
+
+
+def jpeg_present(directory: Path) -> bool:
+    """True when ``directory`` has the ``train/`` and ``test/`` folders of an image copy."""
+    return all((directory / split).is_dir() for split in SIZES)
+
+
+def _check_jpeg(directory: Path, splits: list[str], shape: tuple[int, ...],
+                class_names: list[str]) -> None:
+    """An image copy stands in for the archive only with its splits, classes and size."""
+    if class_names != CLASS_NAMES:
+        raise DataError(f"{directory}: classes {', '.join(class_names) or '(none)'}; a CIFAR-10 "
+                        f"copy has the ten folders {', '.join(CLASS_NAMES)}")
+    if sorted(splits) != sorted(SIZES) or tuple(shape) != SHAPE:
+        raise DataError(f"{directory}: splits {', '.join(splits)} of {'x'.join(map(str, shape))} "
+                        f"images; a CIFAR-10 copy has train and test of 3x32x32")
+
+
+def load_cifar10_jpeg(directory: Path) -> tuple[RawSplits, list[str]]:
+    """The splits and classes of an image-folder copy (JPEG re-encodings: pixel values close
+    to, not equal to, the archive's), checked to be CIFAR-10's."""
+    splits, class_names = load_folder(directory)
+    shape = next(iter(splits.values()))[0].shape[1:]
+    _check_jpeg(directory, list(splits), tuple(shape), class_names)
+    return splits, class_names
+
+
+def probe_cifar10_jpeg(directory: Path) -> tuple[dict[str, int], tuple[int, int, int]]:
+    """Split sizes counted and the shape of the first image, checked as :func:`load_...`."""
+    sizes, shape, class_names = probe_folder(directory)
+    _check_jpeg(directory, list(sizes), shape, class_names)
+    return sizes, shape

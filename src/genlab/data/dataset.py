@@ -16,13 +16,13 @@ from genlab.data.download import download_dataset
 from genlab.data.errors import DataError
 from genlab.data.folder import load_folder
 from genlab.data.idx import RawSplits
-from genlab.data.locate import default_data_dirs, find_dataset_dir
+from genlab.data.locate import default_data_dirs, find_dataset_dir, resolve_folder
 from genlab.data.views import resize_images
 
 MINI = "mnist-mini"
 DEFAULT = MINI
 SPLIT_ORDER = ("train", "val", "test", "unlabeled")
-FOLDER_VAL_FRACTION = 10  # folder: datasets hold out 1/10 of train by default
+FOLDER_VAL_FRACTION = 10
 MNIST_CLASSES = [str(i) for i in range(10)]
 FASHION_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -69,37 +69,50 @@ class ImageDataset:
 
 
 @dataclass(frozen=True)
-class _Source:
-    """How one named dataset is found, loaded and sized cheaply."""
+class Layout:
+    """One form a named dataset is stored in: its folder under a data directory, what that
+    holds (for messages), and how it is recognised, loaded and sized cheaply."""
 
-    default_val: int
+    folder: str
     expected: list[str]
     present: Callable[[Path], bool]
     load: Callable[[Any], tuple[RawSplits, list[str]]]
     probe: Callable[[Any], tuple[dict[str, int], tuple[int, int, int]]]
 
 
-def _idx_source(default_val: int, class_names: list[str]) -> _Source:
-    return _Source(
-        default_val,
-        idx.EXPECTED_FILES,
-        idx.idx_present,
+@dataclass(frozen=True)
+class Source:
+    """How one named dataset is found: its layouts, preferred first, and its default val."""
+
+    default_val: int
+    layouts: tuple[Layout, ...]
+
+
+def _idx_source(name: str, default_val: int, class_names: list[str]) -> Source:
+    return Source(default_val, (Layout(
+        name, idx.EXPECTED_FILES, idx.idx_present,
         lambda d: (idx.load_idx_dir(d, len(class_names)), list(class_names)),
         idx.probe_idx_dir,
-    )
+    ),))
 
 
-_SOURCES: dict[str, _Source] = {
-    MINI: _idx_source(1_000, MNIST_CLASSES),
-    "mnist": _idx_source(10_000, MNIST_CLASSES),
-    "fashion-mnist": _idx_source(10_000, FASHION_CLASSES),
-    "cifar10": _Source(
-        5_000, cifar.EXPECTED_FILES, cifar.cifar_present, cifar.load_cifar10, cifar.probe_cifar10
-    ),
-    "stl10": _Source(
-        500, stl10.EXPECTED_FILES, stl10.stl10_present, stl10.load_stl10, stl10.probe_stl10
-    ),
+SOURCES: dict[str, Source] = {
+    MINI: _idx_source(MINI, 1_000, MNIST_CLASSES),
+    "mnist": _idx_source("mnist", 10_000, MNIST_CLASSES),
+    "fashion-mnist": _idx_source("fashion-mnist", 10_000, FASHION_CLASSES),
+    "cifar10": Source(5_000, (
+        Layout("cifar10", cifar.EXPECTED_FILES, cifar.cifar_present, cifar.load_cifar10,
+               cifar.probe_cifar10),
+        Layout(cifar.JPEG_FOLDER, cifar.JPEG_EXPECTED, cifar.jpeg_present,
+               cifar.load_cifar10_jpeg, cifar.probe_cifar10_jpeg),
+    )),
+    "stl10": Source(500, (
+        Layout("stl10", stl10.EXPECTED_FILES, stl10.stl10_present, stl10.load_stl10,
+               stl10.probe_stl10),
+    )),
 }
+"""``cifar10`` is the archive in ``DIR/cifar10/`` or, where a data directory has none, the
+image copy ``DIR/cifar10-jpg/``: directories in search order, the archive first in each."""
 
 
 NATIVE_SIZES = {MINI: 28, "mnist": 28, "fashion-mnist": 28, "cifar10": 32, "stl10": 96}
@@ -115,7 +128,7 @@ def image_size(name: str, size: int | None = None) -> tuple[int, int] | None:
 
 def dataset_names() -> list[str]:
     """Named datasets; ``folder:PATH`` loads any image folder as well."""
-    return list(_SOURCES)
+    return list(SOURCES)
 
 
 def _mini_dir() -> Traversable:
@@ -123,17 +136,27 @@ def _mini_dir() -> Traversable:
     return resources.files("genlab.data") / "mini"
 
 
-def _locate(name: str, data_dir: str | Path | None, download: bool) -> Traversable:
+def locate(name: str, data_dir: str | Path | None,
+           download: bool) -> tuple[Traversable, Layout]:
+    """Where named dataset ``name`` is and in which layout (downloading it if asked)."""
+    source = SOURCES[name]
     if name == MINI:
-        return _mini_dir()
-    source = _SOURCES[name]
+        return _mini_dir(), source.layouts[0]
+    found = [(layout.folder, layout.present) for layout in source.layouts]
+    expected = [e for layout in source.layouts for e in layout.expected]
     try:
-        return find_dataset_dir(name, source.expected, source.present, data_dir)
+        directory, i = find_dataset_dir(found, expected, data_dir)
     except DataError:
         if not download:
             raise
-    download_dataset(name, default_data_dirs(data_dir)[0])
-    return find_dataset_dir(name, source.expected, source.present, data_dir)
+        download_dataset(name, default_data_dirs(data_dir)[0])
+        directory, i = find_dataset_dir(found, expected, data_dir)
+    return directory, source.layouts[i]
+
+
+def folder_default_val(sizes: dict[str, int]) -> int:
+    """The val images an image folder holds out by default: a tenth of train (none without)."""
+    return sizes.get("train", 0) // FOLDER_VAL_FRACTION
 
 
 def _carves_val(sizes: dict[str, int], val_size: int) -> bool:
@@ -148,7 +171,7 @@ def _carves_val(sizes: dict[str, int], val_size: int) -> bool:
     return True
 
 
-def _split_sizes(sizes: dict[str, int], val_size: int) -> dict[str, int]:
+def split_sizes(sizes: dict[str, int], val_size: int) -> dict[str, int]:
     """Sizes after carving ``val_size`` from train (mirrors ``_carve_val`` without the data)."""
     sizes = dict(sizes)
     if _carves_val(sizes, val_size):
@@ -223,8 +246,9 @@ def load_dataset(
 ) -> ImageDataset:
     """Load a dataset fully into memory as uint8 (N,C,H,W) tensors.
 
-    ``name``: one of ``dataset_names()`` or ``folder:PATH``. ``val_size`` images are held out
-    of train as ``val`` (default per dataset, 0 for none) by a permutation seeded with
+    ``name``: one of ``dataset_names()`` or ``folder:PATH`` (PATH absolute, relative to the
+    current directory, else to the first data directory holding it). ``val_size`` images are
+    held out of train as ``val`` (default per dataset, 0 for none) by a permutation seeded with
     ``split_seed``. ``size`` resizes to size x size. ``mode`` ("L"/"RGB") applies to folders.
     A source with an ``unlabeled`` split (STL-10) also gets ``train+unlabeled`` (val excluded).
     ``classes`` (names) keeps only their images in every split, after the validation split is
@@ -237,14 +261,14 @@ def load_dataset(
         path = name.removeprefix("folder:")
         if not path:
             raise DataError("folder: needs a path, e.g. folder:data/my-images")
-        raw, class_names = load_folder(path, size=size, mode=mode)
-        default_val = len(raw["train"][0]) // FOLDER_VAL_FRACTION if "train" in raw else 0
-    elif name in _SOURCES:
+        raw, class_names = load_folder(resolve_folder(path, data_dir), size=size, mode=mode)
+        default_val = folder_default_val({k: len(x) for k, (x, _) in raw.items()})
+    elif name in SOURCES:
         if mode is not None:
             raise DataError(f"mode applies to folder: datasets only, not {name!r}")
-        source = _SOURCES[name]
-        raw, class_names = source.load(_locate(name, data_dir, download))
-        default_val = source.default_val
+        directory, layout = locate(name, data_dir, download)
+        raw, class_names = layout.load(directory)
+        default_val = SOURCES[name].default_val
     else:
         raise DataError(
             f"unknown dataset {name!r}; valid names: {', '.join(dataset_names())}, folder:PATH"
@@ -256,26 +280,3 @@ def load_dataset(
     if size is not None:
         splits = {k: Split(resize_images(s.images, size), s.labels) for k, s in splits.items()}
     return ImageDataset(name, _ordered(_join_unlabeled(splits)), class_names)
-
-
-def dataset_status(data_dir: str | Path | None = None) -> list[dict[str, Any]]:
-    """For each named dataset: ``name``, ``found``, ``path``, default ``splits`` sizes, ``shape``
-    (C,H,W) and ``error`` (a found but unreadable header), from headers and file sizes only."""
-    rows = []
-    for name, source in _SOURCES.items():
-        row: dict[str, Any] = {
-            "name": name, "found": False, "path": None, "splits": {}, "shape": None, "error": None,
-        }  # fmt: skip
-        try:
-            directory = _locate(name, data_dir, download=False)
-        except DataError:
-            rows.append(row)
-            continue
-        row.update(found=True, path="(built in)" if name == MINI else str(directory))
-        try:
-            sizes, shape = source.probe(directory)
-            row.update(splits=_split_sizes(sizes, source.default_val), shape=shape)
-        except (DataError, OSError) as exc:
-            row["error"] = str(exc)
-        rows.append(row)
-    return rows

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -106,14 +108,49 @@ def _extract(archive: Path, directory: Path) -> None:
     archive.unlink()
 
 
+def _missing_dirs(directory: Path) -> list[Path]:
+    """``directory`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    return missing
+
+
+def _remove_new(directory: Path, before: set[str], made: list[Path]) -> None:
+    """Remove the entries of ``directory`` not in ``before``, then the folders in ``made``
+    (quietly: cleaning up must not hide the error that called for it)."""
+    with contextlib.suppress(OSError):
+        for entry in set(os.listdir(directory)) - before:
+            target = directory / entry
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+    for folder in made:  # deepest first; each is empty once its children are gone
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 def download_dataset(name: str, root: Path) -> Path:
-    """Fetch dataset ``name`` into ``root/name`` (the layout ``load_dataset`` searches)."""
+    """Fetch dataset ``name`` into ``root/name`` (the layout ``load_dataset`` searches).
+
+    A download that fails removes what it created (the files it fetched, the folders it
+    made), so a later search does not find an empty or half-filled dataset folder; files
+    that were there before are left alone.
+    """
     if name not in RESOURCES:
         raise DataError(f"no download for {name!r}; downloadable: {', '.join(RESOURCES)}")
     directory = Path(root).expanduser() / name
+    made = _missing_dirs(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for resource in RESOURCES[name]:
-        path = fetch(resource, directory)
-        if name in _EXTRACT:
-            _extract(path, directory)
+    before = set(os.listdir(directory))
+    try:
+        for resource in RESOURCES[name]:
+            path = fetch(resource, directory)
+            if name in _EXTRACT:
+                _extract(path, directory)
+    except BaseException:  # an interrupt too: it leaves the same half-made folder
+        _remove_new(directory, before, made)
+        raise
     return directory

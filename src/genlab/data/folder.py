@@ -65,32 +65,51 @@ def _entries(directory: str | Path) -> tuple[list[os.DirEntry[str]], list[os.Dir
     return dirs, images
 
 
-def scan_folder(root: Path) -> tuple[list[_File], list[str]]:
-    """Every image file with its split and label, and the sorted class names.
+class EmptyFolder(DataError):
+    """A directory with no image files at all: not an image folder (``genlab datasets`` skips
+    it), as opposed to one whose images are laid out wrongly."""
+
+
+_Groups = dict[str, dict[str, list[os.DirEntry[str]]]]
+
+
+def _groups(root: Path) -> _Groups:
+    """split -> class -> image entries, from the layout alone (nothing is stat'ed or opened).
 
     Layouts: ``split/class/*`` (classes shared across splits), ``class/*`` (all ``train``), or
-    flat ``*`` (all ``train``, label -1, no classes).
+    flat ``*`` (all ``train``, class "", no classes).
     """
     if not root.is_dir():
         raise DataError(f"{root}: not a directory (expected {LAYOUT})")
     dirs, images = _entries(root)
     if dirs and images:
         raise DataError(f"{root}: mixes image files and sub-folders (expected {LAYOUT})")
-    groups: dict[str, dict[str, list[os.DirEntry[str]]]] = {}
     if images:
-        groups["train"] = {"": images}
-    else:
-        sub = {d.name: _entries(d.path) for d in dirs}
-        if any(subdirs for subdirs, _ in sub.values()):
-            for split, (classes, loose) in sub.items():
-                if loose:
-                    raise DataError(
-                        f"{root / split}: mixes image files and class folders (expected {LAYOUT})"
-                    )
-                groups[split] = {c.name: _entries(c.path)[1] for c in classes}
-        else:
-            groups["train"] = {name: files for name, (_, files) in sub.items()}
-    class_names = sorted({c for by_class in groups.values() for c in by_class if c})
+        return {"train": {"": images}}
+    sub = {d.name: _entries(d.path) for d in dirs}
+    if not any(subdirs for subdirs, _ in sub.values()):
+        return {"train": {name: files for name, (_, files) in sub.items()}}
+    groups: _Groups = {}
+    for split, (classes, loose) in sub.items():
+        if loose:
+            raise DataError(
+                f"{root / split}: mixes image files and class folders (expected {LAYOUT})"
+            )
+        groups[split] = {c.name: _entries(c.path)[1] for c in classes}
+    return groups
+
+
+def _class_names(groups: _Groups, root: Path) -> list[str]:
+    """The sorted class names; an EmptyFolder error when no split holds an image."""
+    if not any(entries for by_class in groups.values() for entries in by_class.values()):
+        raise EmptyFolder(f"{root}: no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return sorted({c for by_class in groups.values() for c in by_class if c})
+
+
+def scan_folder(root: Path) -> tuple[list[_File], list[str]]:
+    """Every image file with its split and label (-1 in a flat folder), and the class names."""
+    groups = _groups(root)
+    class_names = _class_names(groups, root)
     index = {name: i for i, name in enumerate(class_names)}
     files = []
     for split, by_class in groups.items():
@@ -100,9 +119,22 @@ def scan_folder(root: Path) -> tuple[list[_File], list[str]]:
                 files.append(
                     _File(split, index.get(name, -1), entry.path, st.st_size, st.st_mtime_ns)
                 )
-    if not files:
-        raise DataError(f"{root}: no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     return files, class_names
+
+
+def probe_folder(root: Path) -> tuple[dict[str, int], tuple[int, int, int], list[str]]:
+    """Split sizes, (C,H,W) and class names without decoding: the shape is the first image's,
+    from its header (a folder mixing greyscale and colour loads as colour)."""
+    groups = _groups(root)
+    class_names = _class_names(groups, root)
+    sizes = {split: sum(map(len, by_class.values())) for split, by_class in groups.items()}
+    first = next(e for by_class in groups.values() for es in by_class.values() for e in es)
+    try:
+        with Image.open(first.path) as im:
+            channels, (width, height) = (1 if im.mode in _GREY_MODES else 3), im.size
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{first.path}: cannot read image ({exc})") from exc
+    return {k: n for k, n in sizes.items() if n}, (channels, height, width), class_names
 
 
 def _fingerprint(root: Path, files: list[_File]) -> str:

@@ -7,6 +7,7 @@ errors naming the key, as for run configs)::
     data: {dataset: mnist-mini}             # merged under every model's data section
     train: {epochs: 20}                     # merged under every model's train section
     seeds: [0, 1, 2]                        # each model trained once per seed (train.seed)
+    set: [train.epochs=2]                   # over every model's own set (genlab study --set)
     models:
       - {label: vae, config: {model: {name: vae, net: mlp}}, set: [train.epochs=30]}
       - {label: dcgan, config: dcgan_mnist.yaml}   # a run config file, beside the study
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genlab.data import DataError, dataset_path
 from genlab.errors import ConfigError
 from genlab.evaluation.augmentation import AugmentationSettings
 from genlab.evaluation.believability import PerturbationSettings
@@ -93,13 +95,15 @@ class StudySettings:
 @dataclass
 class StudyConfig(StudySettings):
     """A whole study: its name, shared data/train settings, the models, the training seeds
-    (empty: each model's own ``train.seed``, one run) and the settings."""
+    (empty: each model's own ``train.seed``, one run), ``section.key=value`` overrides of
+    every model's run config (applied last, ``genlab study --set``) and the settings."""
 
     name: str = "study"
     data: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     models: list[StudyModel] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
+    set: list[str] = field(default_factory=list)
 
 
 SECTIONS = {"evaluation": EvaluationSettings, "perturbations": PerturbationSettings,
@@ -110,7 +114,7 @@ def study_from_dict(raw: Any, where: str = "study") -> StudyConfig:
     """Build and check a StudyConfig from a parsed YAML mapping."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a mapping, got {type(raw).__name__}")
-    names = ["name", "data", "train", "models", "seeds", *SECTIONS]
+    names = ["name", "data", "train", "models", "seeds", "set", *SECTIONS]
     unknown = sorted(set(raw) - set(names))
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]}; valid keys: {', '.join(names)}")
@@ -121,6 +125,7 @@ def study_from_dict(raw: Any, where: str = "study") -> StudyConfig:
         name=str(raw.get("name", "study")),
         data=_mapping(raw, "data", where), train=_mapping(raw, "train", where),
         seeds=check_seeds(raw.get("seeds") or [], f"{where}: seeds"),
+        set=check_overrides(raw.get("set") or [], f"{where}: set"),
         **{k: config_dataclass(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()},
     )
     config.models = [_model(m, config, where, i) for i, m in enumerate(models)]
@@ -145,6 +150,14 @@ def check_seeds(seeds: Any, where: str) -> list[int]:
     return list(seeds)
 
 
+def check_overrides(overrides: Any, where: str) -> list[str]:
+    """A list of ``section.key=value`` strings (checked as run config keys when applied)."""
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        raise ConfigError(f"{where} must be a list of section.key=value strings, "
+                          f"got {overrides!r}")
+    return list(overrides)
+
+
 def _model(raw: Any, study: StudySettings, source: str, i: int) -> StudyModel:
     """One entry of ``models``; its run config is checked later, by :func:`resolve_model`."""
     where = f"{source}: models[{i}]"
@@ -157,9 +170,7 @@ def _model(raw: Any, study: StudySettings, source: str, i: int) -> StudyModel:
     config = raw.get("config") or {}
     if not isinstance(config, dict | str):
         raise ConfigError(f"{where}.config must be a run config mapping or a YAML path")
-    overrides = raw.get("set") or []
-    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
-        raise ConfigError(f"{where}.set must be a list of section.key=value strings")
+    overrides = check_overrides(raw.get("set") or [], f"{where}.set")
     return StudyModel(str(raw.get("label", "")), config, overrides,
                       _own_settings(raw.get("settings"), study, f"models[{i}].settings",
                                     source))
@@ -229,7 +240,7 @@ def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def resolve_model(study: StudyConfig, model: StudyModel, root: Path) -> RunConfig:
     """The model's run config: the study's shared data/train settings, then its own config
-    (the file's or the mapping's), then its ``set`` overrides."""
+    (the file's or the mapping's), then its ``set`` overrides, then the study's."""
     raw = model.config
     if isinstance(raw, str):
         raw = read_yaml(root / raw, f"models[{model.label}]: config file") or {}
@@ -238,9 +249,26 @@ def resolve_model(study: StudyConfig, model: StudyModel, root: Path) -> RunConfi
     raw = _merged({"data": study.data, "train": study.train}, raw)
     raw.pop("out", None)
     try:
-        return config_from_dict(apply_overrides(raw, model.set))
+        return config_from_dict(apply_overrides(raw, [*model.set, *study.set]))
     except ConfigError as exc:
         raise ConfigError(f"model {model.label!r}: {exc}") from None
+
+
+def check_data(study: StudyConfig, root: Path, data_dir: str | None = None) -> None:
+    """Every model's dataset is where its run will look for it (``data_dir``, else the run
+    config's ``data.data_dir``, then ``$GENLAB_DATA``...), downloaded now where it asks to
+    be: checked before a study writes anything, so a missing dataset leaves no folder."""
+    checked: set[tuple[str, str | None]] = set()
+    for model in study.models:
+        data = resolve_model(study, model, root).data
+        where = (data.dataset, data_dir or data.data_dir)
+        if where in checked:
+            continue
+        try:
+            dataset_path(*where, download=data.download)
+        except DataError as exc:
+            raise DataError(f"model {model.label!r}: {exc}") from None
+        checked.add(where)
 
 
 def without_unset(fields: dict[str, Any], unset: dict[str, Any]) -> dict[str, Any]:
