@@ -13,12 +13,12 @@ include L_0. Here the first ``HEAD`` timesteps (L_0 first) are always evaluated,
 rest is split into strata whose widths grow geometrically with t (equal ratios t_end / t_start:
 for terms ~ 1/t every stratum's size times its spread is alike, which makes equal draws
 Neyman-optimal), two draws per stratum without replacement, each weighted by its stratum's
-size. Two draws identify each stratum's variance: the per-image standard error (Cochran's,
-with the finite-population correction) is that of the timestep choice, a little above it as
-the draws' spread includes their noise. The noise at x_t of the timesteps evaluated
-exhaustively (the head; at large k the two-timestep strata too) is not in it (the all-timestep
-sum has that noise as well): on a tiny DDPM it covers an image's expected bound in 86% of
-repeats at k = 10 or 20 of 100, in 44% at k = 50, where noise is most of the spread.
+size. Two draws identify each stratum's variance: the square of the per-image standard error
+(Cochran's 5.9, with the finite-population correction) is unbiased for the variance the subset
+adds to the all-timestep sum's (the draws' spread has their noise, which the correction then
+takes back to the noise the all-timestep sum has too). It leaves that shared noise at x_t out:
+on a tiny DDPM it covers an image's expected bound in 86% of repeats at k = 10 or 20 of 100,
+in 44% at k = 50, where noise is most of the spread.
 
 The standard error of a dataset mean is best taken across images, std / sqrt(n): the per-image
 estimates are independent and each is unbiased for its image's bound, so their sample
