@@ -111,10 +111,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"run {result.run_dir}: {result.summary['epochs_run']} epoch(s), "
             f"best epoch {result.best_epoch}, {json.dumps(final)}"
         )
-    note = stop_note(result.summary.get("stopped_by") or "", result.history, result.best_epoch,
-                     result.trained, config.train)
-    if note:
-        print(note)
+        note = stop_note(result.summary["stopped_by"] or "", result.history, result.best_epoch,
+                         result.trained, config.train)
+        if note:  # which callback ended the run, or why this session trained nothing
+            print(note)
     return 0
 
 
