@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,21 @@ def test_the_trainer_never_writes_non_finite_weights(tmp_path, tiny, ema):
         train(cfg, out=run, callbacks=[PoisonAfter(2)])
     ckpt = read_checkpoint(run / "checkpoints" / "last.safetensors")  # finite: it reads
     assert ckpt.meta["epoch"] == 1
+
+
+LEGACY = Path(__file__).parents[1] / "models" / "legacy_runs"
+
+
+@pytest.mark.parametrize("family", ["realnvp", "ddpm", "pixelcnn"])
+def test_nan_weights_in_a_flow_ddpm_or_pixelcnn_without_a_digest_are_refused(tmp_path, family):
+    run = tmp_path / family
+    shutil.copytree(LEGACY / family, run)
+    best = run / "checkpoints" / "best.safetensors"
+    meta = read_meta(best)
+    assert DIGEST not in meta  # written before the digest: only the values say it is bad
+    tensors = load_file(str(best))
+    name = largest_weight(best)
+    tensors[name].view(-1)[0] = float("nan")
+    save_file(tensors, str(best), metadata={"genlab": json.dumps(meta)})
+    with pytest.raises(CorruptCheckpointError, match=f"holds non-finite weights: {name} "):
+        load(run)
