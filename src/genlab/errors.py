@@ -17,5 +17,10 @@ class CheckpointError(GenlabError):
     """A file that is not a genlab checkpoint, or one that belongs to another model/config."""
 
 
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint damaged since it was written: tensors that differ from their stored digest
+    or cannot be read, or weights that are not finite."""
+
+
 class TrainingDivergedError(GenlabError):
     """The loss became NaN or Inf; the last good checkpoint was left untouched."""

@@ -25,7 +25,7 @@ from genlab.errors import CheckpointError, ConfigError
 from genlab.models.core.base import GenerativeModel
 from genlab.models.core.capabilities import Reconstructor, require
 from genlab.models.core.sampling import SampleOptions, resolve_options
-from genlab.training.checkpoint import model_from_checkpoint, read_checkpoint, resolve_checkpoint
+from genlab.training.checkpoint import model_from_checkpoint, open_checkpoint
 from genlab.training.config import RunConfig, config_from_dict, load_config
 
 
@@ -262,9 +262,10 @@ def open_run(
     run: str | Path, which: str = "best", device: str = "cpu", data_dir: str | None = None
 ) -> Run:
     """Open a run directory (or a checkpoint file) on ``device`` (``auto`` picks CUDA when
-    present). Tensors are read onto the CPU first, so a GPU-trained run opens anywhere."""
-    path = resolve_checkpoint(run, which)
-    ckpt = read_checkpoint(path)
+    present). Tensors are read onto the CPU first, so a GPU-trained run opens anywhere; a
+    damaged checkpoint is refused (``training.checkpoint``), naming the run's other one where
+    that is intact."""
+    path, ckpt = open_checkpoint(run, which)
     model = model_from_checkpoint(ckpt, path, str(resolve_device(device)))
     config = config_from_dict(ckpt.meta["config"], stored=True)
     check_config_file(path, config)

@@ -177,9 +177,12 @@ def test_the_time_limit_counts_the_training_of_every_session(tmp_path, tiny):
     # A budget of a microsecond: the first epoch starts (nothing spent yet), no second one;
     # resumed with more epochs, the run has already spent its budget and trains none.
     budget = {"epochs": 4, "time_limit": 1e-8}
-    assert len(train(tiny(train=budget), out=tmp_path / "run").history) == 1
+    first = train(tiny(train=budget), out=tmp_path / "run")
+    assert len(first.history) == 1 and first.trained == 1
+    assert first.stopped_early and first.summary["stopped_by"] == "time_limit"
     resumed = train(tiny(train={**budget, "epochs": 6}), out=tmp_path / "run", resume=True)
-    assert len(resumed.history) == 1
+    assert len(resumed.history) == 1 and resumed.trained == 0
+    assert resumed.summary["stopped_by"] == "time_limit"
 
 
 def test_no_epoch_starts_that_its_mean_length_says_would_end_past_the_budget():

@@ -52,7 +52,7 @@ def raw_config(args: argparse.Namespace) -> dict[str, Any]:
     """Config file, then flags, then --set: later sources win."""
     import yaml
 
-    from genlab.training.config import apply_overrides, load_config, upgrade_stored_run
+    from genlab.training.config import apply_overrides, load_config, read_yaml, upgrade_stored_run
 
     raw: dict[str, Any] = {}
     if args.config:
@@ -62,7 +62,10 @@ def raw_config(args: argparse.Namespace) -> dict[str, Any]:
         path = Path(args.resume) / "config.yaml"
         if not path.exists():
             raise ConfigError(f"cannot resume: {path} does not exist")
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = read_yaml(path, "the run's config") or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"cannot resume: {path} holds no run config (a mapping of "
+                              f"model, data, train), but {type(raw).__name__} {raw!r:.40}")
         if isinstance(raw.get("model") or {}, dict) and isinstance(raw.get("train") or {}, dict):
             raw = upgrade_stored_run(raw)
     raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
@@ -87,6 +90,7 @@ def raw_config(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_train(args: argparse.Namespace) -> int:
     """Resolve the config (file, flags, --set) and train; one summary line at the end."""
     from genlab.training import train
+    from genlab.training.callbacks import stop_note
     from genlab.training.config import config_from_dict
 
     if args.resume and args.config:
@@ -107,6 +111,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"run {result.run_dir}: {result.summary['epochs_run']} epoch(s), "
             f"best epoch {result.best_epoch}, {json.dumps(final)}"
         )
+        note = stop_note(result.summary["stopped_by"] or "", result.history, result.best_epoch,
+                         result.trained, config.train)
+        if note:  # which callback ended the run, or why this session trained nothing
+            print(note)
     return 0
 
 

@@ -103,6 +103,33 @@ class TimeLimit(Callback):
         return not another_epoch_fits(trainer.state.history, 60 * self.minutes)
 
 
+def stop_note(stopped_by: str, history: list[dict[str, Any]], best_epoch: int, trained: int,
+              cfg: TrainConfig) -> str:
+    """What ``genlab train`` says of a run that ended before ``train.epochs`` (which callback
+    ended it, after how many epochs) or of a resumed session that trained nothing (why, and
+    which option would let it go on); "" for a run that trained to its epochs."""
+    epochs = len(history)
+    done = f"{epochs} epoch{'s' if epochs != 1 else ''}"
+    if stopped_by == TimeLimit.name:
+        limit = f"{cfg.time_limit:g} min"
+        if trained:
+            return f"stopped by the time limit after {done} ({limit} of training)"
+        spent = sum(row.get("seconds", 0.0) for row in history) / 60
+        return (f"nothing trained: the time limit ({limit}) was spent by this run's earlier "
+                f"sessions ({done}, {spent:.3g} min of training; the limit counts every "
+                "session's): raise --time-limit to train on")
+    if stopped_by == EarlyStopping.name:
+        why = f"{cfg.patience} epochs without improving on epoch {best_epoch}"
+        if trained:
+            return f"stopped early after {done}: {why}"
+        return f"nothing trained: the run had stopped early ({why}): raise --patience to train on"
+    if stopped_by:
+        return f"stopped by the {stopped_by} callback after {done}"
+    if not trained:
+        return f"nothing trained: the run already has {done}: raise --epochs to train on"
+    return ""
+
+
 def builtin_callbacks(model: GenerativeModel, cfg: TrainConfig) -> list[Callback]:
     """The extras the ``train`` section turns on, TensorBoard aside (it comes last)."""
     chosen: list[Callback] = []

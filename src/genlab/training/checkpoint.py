@@ -10,6 +10,12 @@ and callbacks' tensors (``callback.KEY.*``). The JSON part (config, image shape,
 optimiser hyper-parameters, scheduler state, history, callbacks' other state) lives in the
 safetensors header's metadata under ``genlab``, so weights and state can never disagree: the
 file is replaced in one rename. ``training.state`` packs and restores what a resumed run needs.
+
+Integrity: the metadata holds the SHA-256 of every tensor (``tensors_sha256``, names, dtypes,
+shapes and bytes: ``components.weights_digest``), checked on every read, so a file damaged
+after it was written (bytes overwritten, a bad copy) is refused naming it rather than sampled
+as a black grid; a file written before the digest opens unchecked. Model weights that are not
+finite are refused on read, and the trainer never writes them.
 """
 
 from __future__ import annotations
@@ -28,14 +34,18 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from genlab.errors import CheckpointError, ConfigError
+from genlab.errors import CheckpointError, ConfigError, CorruptCheckpointError
 from genlab.io import atomic_path, write_error
 from genlab.models.core.base import GenerativeModel
 from genlab.models.registry import build_model, model_class
-from genlab.training.components import component_records, reopen_components
+from genlab.training.components import component_records, reopen_components, weights_digest
 from genlab.version import __version__
 
 FORMAT = "genlab-checkpoint/1"
+DIGEST = "tensors_sha256"
+"""The metadata key of the digest of every tensor of the file."""
+WEIGHTS = ("model.", "live.")
+"""The tensors that are weights: each must be finite."""
 
 
 @dataclass
@@ -57,6 +67,7 @@ def atomic_save(
     becomes a hard link to that file, renamed over it likewise: no second write, and a later
     save renames a new file over the first path, leaving the linked file alone."""
     flat = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    meta = {**meta, DIGEST: weights_digest(flat)}
     first, *others = [paths] if isinstance(paths, Path) else list(paths)
     # save_file writes straight from the tensors: several times faster than bytes from save()
     with atomic_path(first) as tmp:
@@ -79,25 +90,88 @@ def _os_error(exc: SafetensorError) -> OSError:
     return OSError(int(found[1]), os.strerror(int(found[1]))) if found else OSError(None, str(exc))
 
 
-def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint file; anything else is a CheckpointError naming the file."""
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's metadata alone (its header: no tensor is read); anything but a genlab
+    checkpoint is a CheckpointError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta_raw = (fh.metadata() or {}).get("genlab")
-        tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(
             f"{path} is not a genlab checkpoint (not safetensors: {exc})"
         ) from None
     if meta_raw is None:
         raise CheckpointError(f"{path} is a safetensors file but not a genlab checkpoint")
-    meta = json.loads(meta_raw)
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r}")
+    try:
+        meta = json.loads(meta_raw)
+    except ValueError:
+        raise CorruptCheckpointError(f"{path} is corrupt: its metadata is not JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(f"{path}: unsupported checkpoint format {found!r}")
+    return meta
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint file, its tensors checked against their digest and its weights for
+    finite values; anything else is a CheckpointError naming the file."""
+    path = Path(path)
+    meta = read_meta(path)
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CorruptCheckpointError(f"{path} is corrupt: its tensors cannot be read ({exc})"
+                                     ) from None
+    if DIGEST in meta and weights_digest(tensors) != meta[DIGEST]:
+        raise CorruptCheckpointError(f"{path} is corrupt: its tensors differ from the SHA-256 "
+                                     "written with them (damaged since it was saved)")
+    bad = non_finite(tensors)
+    if bad:
+        raise CorruptCheckpointError(f"{path} holds non-finite weights: {bad} has NaN or inf "
+                                     "values")
     return Checkpoint(meta, upgrade_generator_average(tensors))
+
+
+def non_finite(tensors: dict[str, Tensor], prefixes: tuple[str, ...] = WEIGHTS) -> str:
+    """The first (by name) floating-point tensor under ``prefixes`` holding a NaN or an
+    infinity; "" when all are finite."""
+    return next((k for k in sorted(tensors) if k.startswith(prefixes)
+                 and tensors[k].is_floating_point() and not bool(tensors[k].isfinite().all())),
+                "")
+
+
+def open_checkpoint(run: str | Path, which: str = "best") -> tuple[Path, Checkpoint]:
+    """A run's checkpoint ``which`` (:func:`resolve_checkpoint`), read; where it is damaged and
+    the run's other checkpoint (best or last) is a different, intact file, the error says to
+    use that one."""
+    path = resolve_checkpoint(run, which)
+    try:
+        return path, read_checkpoint(path)
+    except CorruptCheckpointError as exc:
+        other = _intact_sibling(path)
+        if other is None:
+            raise
+        raise CorruptCheckpointError(f"{exc}; {other.name} of this run is intact: open it "
+                                     f"with --which {other.stem}") from None
+
+
+def _intact_sibling(path: Path) -> Path | None:
+    """``checkpoints/last`` for ``checkpoints/best`` and the other way round, where it is
+    another file (best is a hard link to last after an improving epoch) and reads cleanly."""
+    names = {"best": "last", "last": "best"}
+    if path.parent.name != "checkpoints" or path.stem not in names:
+        return None
+    other = path.with_name(f"{names[path.stem]}.safetensors")
+    if not other.is_file() or os.path.samefile(path, other):
+        return None
+    try:
+        read_checkpoint(other)
+    except CheckpointError:
+        return None
+    return other
 
 
 LEGACY_AVERAGE = "model.ema.shadow."
@@ -234,5 +308,5 @@ def load_weights(model: GenerativeModel, state: dict[str, Tensor], source: Path)
 
 def load_model(run: str | Path, which: str = "best", device: str = "cpu") -> GenerativeModel:
     """Load the model of a run directory or checkpoint file, ready for sampling."""
-    path = resolve_checkpoint(run, which)
-    return model_from_checkpoint(read_checkpoint(path), path, device)
+    path, ckpt = open_checkpoint(run, which)
+    return model_from_checkpoint(ckpt, path, device)

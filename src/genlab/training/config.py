@@ -121,10 +121,7 @@ class RunConfig:
         self.model.validate()
         self.model.validate_data(self.data.binarize,
                                  image_size(self.data.dataset, self.data.size))
-        positive = {
-            "train.epochs": self.train.epochs,
-            "train.batch_size": self.train.batch_size,
-        }
+        positive = {"train.epochs": self.train.epochs, "train.batch_size": self.train.batch_size}
         for key, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"{key} must be positive, got {value}")
@@ -280,9 +277,8 @@ def config_from_dict(raw: dict[str, Any], stored: bool = False) -> RunConfig:
         raise ConfigError(f"a run config must be a mapping, got {type(raw).__name__}")
     unknown = sorted(set(raw) - {"model", "data", "train", "out"})
     if unknown:
-        raise ConfigError(
-            f"unknown key {unknown[0]}; valid top-level keys: model, data, train, out"
-        )
+        raise ConfigError(f"unknown key {unknown[0]}; valid top-level keys: model, data, train, "
+                          "out")
     for section in ("model", "data", "train"):
         if raw.get(section) is not None and not isinstance(raw[section], dict):
             raise ConfigError(f"{section} must be a mapping, got {raw[section]!r}")
@@ -305,8 +301,11 @@ def read_yaml(path: str | Path, what: str = "config file") -> Any:
         return yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # its text spans lines: the problem and where, in one
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{what} {path} is not valid YAML{where}: "
+                          f"{getattr(exc, 'problem', None) or exc}") from None
 
 
 def load_config(path: str | Path, stored: bool = False) -> RunConfig:

@@ -25,6 +25,7 @@ from genlab.figures.images import save_image_grid
 from genlab.io import append_text, write_text
 from genlab.models.core.base import GenerativeModel, LossOutput
 from genlab.training import distributed
+from genlab.training.checkpoint import non_finite
 from genlab.training.config import RunConfig
 from genlab.training.state import TrainState
 
@@ -152,16 +153,31 @@ def check_finite(
     if bool(torch.isfinite(out.total)):
         return
     bad = [k for k, v in out.terms.items() if not bool(torch.isfinite(v).all())] or ["total"]
-    kept = (
-        f"the last good checkpoint {last} (epoch {last_epoch}) is untouched"
-        if last.exists()
-        else "no checkpoint had been written yet"
-    )
     raise TrainingDivergedError(
         f"loss is {float(out.total.detach())} at epoch {epoch}, step {step} "
-        f"(objective {player!r}, term {bad[0]!r}); {kept}. "
+        f"(objective {player!r}, term {bad[0]!r}); {_kept(last, last_epoch)}. "
         "Try a lower train.lr, train.clip_grad, or another likelihood."
     )
+
+
+def check_finite_weights(models: list[GenerativeModel], epoch: int, last: Path) -> None:
+    """Stop a run whose weights are NaN or inf though its losses were finite (an infinite
+    gradient at the epoch's last step), before they are checkpointed: the trainer never
+    writes them, and the checkpoint before stays the run's last."""
+    for model in models:
+        bad = non_finite(model.state_dict(), prefixes=("",))
+        if bad:
+            raise TrainingDivergedError(
+                f"the weights are not finite after epoch {epoch} ({bad} has NaN or inf "
+                f"values); {_kept(last, epoch - 1)}. Try a lower train.lr or train.clip_grad."
+            )
+
+
+def _kept(last: Path, last_epoch: int) -> str:
+    """What a diverged run keeps."""
+    if last.exists():
+        return f"the last good checkpoint {last} (epoch {last_epoch}) is untouched"
+    return "no checkpoint had been written yet"
 
 
 class EpochLog:

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -26,6 +26,10 @@ from genlab.training.checkpoint import (
     optimizer_state,
     restore_optimizer,
 )
+from genlab.training.components import SAME_DATA
+
+if TYPE_CHECKING:
+    from genlab.training.config import DataConfig
 
 
 @dataclass
@@ -129,3 +133,19 @@ def check_model_config(ckpt: Checkpoint, source: Path, model: ModelConfig) -> No
         diff = sorted(k for k in saved if saved[k] != getattr(model, k, None))
         raise CheckpointError(f"{source} was trained with another model config (differs in "
                               f"model.{diff[0]})")
+
+
+def check_data_config(meta: dict[str, Any], source: Path, data: DataConfig) -> None:
+    """A run resumes only on the images it was trained on (else its best epoch would be
+    chosen against another validation set): each data setting that changes them
+    (``components.SAME_DATA``) as its checkpoint's config says. ``data_dir`` is where they are
+    read from, not what they are: it may change, as may ``download``."""
+    from genlab.training.config import config_from_dict
+
+    saved = config_from_dict(meta["config"], stored=True).data
+    for key in SAME_DATA:
+        if getattr(saved, key) != getattr(data, key):
+            raise CheckpointError(
+                f"{source} was trained on other data (differs in data.{key}: "
+                f"{getattr(saved, key)!r}, this run asks for {getattr(data, key)!r}); a resumed "
+                "run trains on the same images: resume it without changing them")

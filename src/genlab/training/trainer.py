@@ -32,7 +32,7 @@ from genlab.models.core.base import Batch, GenerativeModel, LossOutput
 from genlab.models.core.callbacks import Callback
 from genlab.training import distributed
 from genlab.training.callbacks import run_callbacks
-from genlab.training.checkpoint import atomic_save, check_run_dir, read_checkpoint
+from genlab.training.checkpoint import atomic_save, check_run_dir, read_checkpoint, read_meta
 from genlab.training.components import build_with_components
 from genlab.training.config import RunConfig, config_from_dict, load_config, save_config
 from genlab.training.lock import train_lock
@@ -40,20 +40,28 @@ from genlab.training.logs import (
     EpochLog,
     MetricsFiles,
     check_finite,
+    check_finite_weights,
     epoch_line,
     prefixed,
     run_summary,
 )
 from genlab.training.optim import Optimizers, Schedulers, build_optimizers, build_schedulers
 from genlab.training.precision import Precision
-from genlab.training.state import TrainState, check_model_config, pack_training, restore_training
+from genlab.training.state import (
+    TrainState,
+    check_data_config,
+    check_model_config,
+    pack_training,
+    restore_training,
+)
 from genlab.training.validation import evaluate_split, selection_value
 
 
 @dataclass
 class RunResult:
     """What a finished (or resumed-and-finished) run returns to the Python API;
-    ``stopped_early``: a callback ended it before ``train.epochs`` (``summary["stopped_by"]``)."""
+    ``stopped_early``: a callback ended it before ``train.epochs`` (``summary["stopped_by"]``);
+    ``trained``: the epochs this session trained (0: a resume with nothing left to do)."""
 
     run_dir: Path
     model: GenerativeModel
@@ -61,6 +69,7 @@ class RunResult:
     best_epoch: int
     stopped_early: bool
     summary: dict[str, Any] = field(default_factory=dict)
+    trained: int = 0
 
 
 class Trainer:
@@ -78,6 +87,9 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         self.dist = distributed.setup(self.device)
         check_run_dir(self.ckpt_dir, resume, self.dist.is_main)
+        if resume:  # before the data loads: a resume on other images is refused
+            last = self.ckpt_dir / "last.safetensors"
+            check_data_config(read_meta(last), last, config.data)
         torch.manual_seed(config.train.seed)
         self._load_data()
         self.model = build_with_components(config, self.shape, self.num_classes,
@@ -85,6 +97,7 @@ class Trainer:
         self.scored: GenerativeModel = self.model  # what validation, grids and best see
         self.copies = [self.model]
         self.state = TrainState()
+        self.first_epoch = 0  # where this session started
         self.callbacks = run_callbacks(self.model, config.train, callbacks)
         self.callbacks.setup(self)  # the weight average makes its copy the scored one
         self.precision = Precision(config.train, self.device)
@@ -143,7 +156,7 @@ class Trainer:
         self.scored.eval()
         s = self.state
         return RunResult(self.run_dir, self.scored, s.history, s.best_epoch, bool(s.stopped_by),
-                         summary)
+                         summary, trained=s.epoch - self.first_epoch)
 
     def _fit_closed_form(self) -> None:
         batch = self.prepare(self.train_images, self.train_labels, train=False)
@@ -172,6 +185,7 @@ class Trainer:
             self._restore(opts, scheds)
         else:
             self._start_fresh()
+        self.first_epoch = self.state.epoch
         self.callbacks.on_train_start(self, resumed=resume)
         while self.state.epoch < cfg.epochs:
             if stopping := self.callbacks.stopping(self):  # named in summary.json
@@ -254,6 +268,7 @@ class Trainer:
                 "binarize": self.binarize_gen.get_state()}
 
     def _save(self, best: bool, opts: Optimizers, scheds: Schedulers) -> None:
+        check_finite_weights(self.copies, self.state.epoch, self.ckpt_dir / "last.safetensors")
         if not self.dist.is_main:
             return
         tensors, meta = pack_training(self.model, self._second_copy(), self.config.to_dict(),
