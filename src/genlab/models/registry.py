@@ -24,6 +24,7 @@ from genlab.models.families.baselines.mean import ClassMean
 from genlab.models.families.baselines.pca import PCAModel
 from genlab.models.families.diffusion.ddpm import DDPM
 from genlab.models.families.flows.realnvp import RealNVP
+from genlab.models.families.two_stage.diffusion_prior import DiffusionPrior
 from genlab.models.families.two_stage.gmm_prior import GMMPrior
 
 MODELS: dict[str, type[GenerativeModel]] = {
@@ -44,6 +45,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "ddpm": DDPM,
     "pixelcnn": PixelCNN,
     "gmm-prior": GMMPrior,
+    "diffusion-prior": DiffusionPrior,
 }
 
 
