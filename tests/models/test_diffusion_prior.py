@@ -154,7 +154,7 @@ def test_the_vectorised_likelihood_is_the_direct_loop_on_the_same_draws(
     noise = torch.randn(k * len(x), m + 1, 2, dtype=torch.float64)
     direct = _direct_log_weights(model, x, z, kl_t, noise)
     # float32 networks, batched there and one row at a time here: agreement to ~1e-7 relative
-    torch.testing.assert_close(estimate, direct.logsumexp(0) - math.log(k), rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(estimate, direct.mean(0), rtol=1e-6, atol=1e-5)
 
 
 @pytest.mark.slow
