@@ -146,3 +146,20 @@ def test_a_vae_on_8_bit_pixels_has_its_elbo_on_the_8_bit_scale(tmp_path) -> None
     assert nll["neg_elbo_8bit_bpd"] == pytest.approx(
         (nll["neg_elbo_nats"] + dims * math.log(256)) / (dims * math.log(2)), rel=1e-12)
     assert nll["neg_elbo_8bit_bpd"] >= nll["nll_8bit_bpd"] - 1e-6  # the bound, up to noise
+
+
+@pytest.mark.parametrize(("family", "options", "words"), [
+    ("ddpm", {"timesteps": 200}, "50 of 200 timesteps per image"),
+    ("vae", {}, "importance sampling, k = 1000")])
+def test_an_evaluation_takes_each_familys_own_likelihood_samples(family, options, words,
+                                                                  tmp_path) -> None:
+    """Unless told, k is the family's: a DDPM's bound on 50 of its timesteps (every one of
+    1,000 took 20 CPU-minutes on a small MNIST DDPM), 1,000 importance samples elsewhere."""
+    config = config_from_dict({"model": {"name": family, **MODELS[family].tiny, **options},
+                               "data": {"dataset": "mnist-mini", "binarize": "none"}})
+    model = build_model(config.model, (1, 28, 28), 10).eval()
+    run = Run(model, config, tmp_path / "untrained.safetensors", {})
+    result = ev.evaluate_run(run, metrics=["nll"], nll_images=2, cache=False)
+    assert words in result["metrics"]["nll"]["nll_method"]
+    told = ev.evaluate_run(run, metrics=["nll"], nll_images=2, iw_samples=3, cache=False)
+    assert " 3 " in told["metrics"]["nll"]["nll_method"]  # k = 3, or 3 of 200 timesteps

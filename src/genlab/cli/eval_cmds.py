@@ -42,8 +42,9 @@ def _metric_args(p: argparse.ArgumentParser) -> None:
     metric.__name__ = "a metric name"
     p.add_argument("--metrics", type=arg.listed(metric),
                    default=list(DEFAULT_METRICS), help=f"comma-separated: {metric_help()}")
-    p.add_argument("-k", "--iw-samples", type=arg.int_range(1, 100_000), default=IW_SAMPLES,
-                   help="importance samples per image for nll")
+    p.add_argument("-k", "--iw-samples", type=arg.int_range(1, 100_000), default=None,
+                   help=f"samples per image for nll (default: each model's own: {IW_SAMPLES:,} "
+                        "importance samples; a DDPM's bound 50 of its timesteps)")
     p.add_argument("--nll-images", type=arg.positive_int, default=NLL_IMAGES,
                    help="images of --split the likelihood is estimated on")
 

@@ -284,8 +284,9 @@ def augment_metrics(run: Run, s: AugmentationSettings, classifier: str | Path | 
 
 
 SINGLE: dict[str, Callable[[Context], dict[str, Any]]] = {
-    "nll": lambda c: likelihood_metrics(c.run, c.settings.split, c.settings.nll_images,
-                                        c.settings.iw_samples, c.settings.seed),
+    "nll": lambda c: likelihood_metrics(
+        c.run, c.settings.split, c.settings.nll_images,
+        c.settings.iw_samples or type(c.run.model).likelihood_samples, c.settings.seed),
     "recon": lambda c: reconstruction_metrics(c.run, c.settings.split, c.settings.n,
                                               c.settings.seed),
     "augment": lambda c: augment_metrics(c.run, c.augmentation, c.settings.classifier,

@@ -9,7 +9,6 @@ from typing import Any
 from genlab.errors import ConfigError
 from genlab.evaluation.registry import DEFAULT_METRICS
 from genlab.models.core.sampling import option_names, resolve_options
-from genlab.models.parts.density import IW_SAMPLES
 from genlab.models.registry import MODELS
 
 NLL_IMAGES = 1000
@@ -21,7 +20,8 @@ class EvaluationSettings:
     """``metrics`` (names in ``evaluation.registry``); ``n`` samples (and at most n real images
     for recon and precision/recall) of ``split``; ``classifier``: a weights file or
     ``inception`` (``inception_weights``: its local weights), else the one genlab ships;
-    ``nll_images`` images with ``iw_samples`` importance samples each for the likelihood;
+    ``nll_images`` images with ``iw_samples`` samples each for the likelihood (None: each
+    family's own ``likelihood_samples``: 1,000 importance samples, a DDPM 50 timesteps);
     ``sampling``: sampling options (``models.core.sampling``, e.g. ``{steps: 50}``) for every sample
     drawn, each model taking those its family has (a key no family has is an error)."""
 
@@ -30,7 +30,7 @@ class EvaluationSettings:
     split: str = "test"
     classifier: str | None = None
     inception_weights: str | None = None
-    iw_samples: int = IW_SAMPLES
+    iw_samples: int | None = None
     nll_images: int = NLL_IMAGES
     seed: int = 0
     sampling: dict[str, Any] = field(default_factory=dict)

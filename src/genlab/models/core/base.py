@@ -89,6 +89,9 @@ class GenerativeModel(nn.Module):
     field names the family whose tiny run the instance is built on (``first_stage: vae``)."""
     sample_options: ClassVar[type[SampleOptions]] = SampleOptions
     """The family's sampling options (``models.core.sampling``), chosen at sampling time."""
+    likelihood_samples: ClassVar[int] = 1000
+    """The ``k`` of ``log_likelihood`` an evaluation uses unless told: importance samples per
+    image, or a diffusion model's timesteps of its bound."""
     selection_metric: ClassVar[str | None] = "val/loss"
     """The logged value that picks the best checkpoint and drives early stopping (lower is
     better); None keeps the last epoch as best."""

@@ -122,6 +122,10 @@ class DDPM(EncoderDecoderModel):
     config_class = DDPMConfig
     conditional = True
     sample_options = DDPMSampleOptions
+    likelihood_samples = 50
+    """Timesteps of the bound per image an evaluation takes: on a 2-epoch MNIST DDPM the
+    stratified subset of 50 adds about 34 nats of spread per image to the 170 between images
+    (all 1,000 cost 20 times as long for an interval 2% narrower)."""
     tiny: ClassVar[dict[str, Any]] = {"timesteps": 4, "channels": [4, 8], "res_blocks": 1,
                                       "attention": False, "dropout": 0.0}
     fit_objective = ("the DDIM decoder as a point mass: Gaussian pixel likelihood (sigma "
@@ -210,7 +214,8 @@ class DDPM(EncoderDecoderModel):
     def likelihood_method(self, k: int) -> str:
         used = min(k, self.schedule.steps)
         return (f"variational bound (Ho et al. 2020, eq. 5) with the discretised Gaussian "
-                f"decoder, {used} of {self.schedule.steps} timesteps per image, unbiased")
+                f"decoder, {used} of {self.schedule.steps} timesteps per image (L_0 and L_1 "
+                "always, the rest stratified), unbiased")
 
     def likelihood_name(self) -> str:
         return "diffusion bound, discretised gaussian decoder (Ho et al. 2020)"
