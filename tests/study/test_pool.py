@@ -58,15 +58,19 @@ def _numbers(out: Path) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_two_workers_train_the_study_as_this_process_would(
-        tmp_path: Path, classifier: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    study = study_from_dict(tiny_study(classifier, models=tiny_study(classifier)["models"][1:]))
+        tmp_path: Path, classifier: Path) -> None:
+    models = tiny_study(classifier)["models"][1:]
+    models[1]["set"].append("train.progress=true")  # the VAE's trainer prints its epochs
+    study = study_from_dict(tiny_study(classifier, models=models))
     messages: list[str] = []
     run_study(study, tmp_path, tmp_path / "pool", log=messages.append,
               executor=Executor(workers=2, cpus_per_run=1))
     assert messages[0] == ("3 runs on 2 worker processes, 1 torch thread(s) each, the longest "
                            "first: [3/3] gan, [2/3] vae, [1/3] pca")
-    pids = set(re.findall(r"in worker pid (\d+)", capfd.readouterr().err))
-    assert len(pids) == 2  # both workers trained
+    pids = set(re.findall(r"in worker pid (\d+)", "\n".join(messages)))
+    assert len(pids) == 2  # both workers trained, their lines relayed to this process
+    assert all(re.match(r"\[[1-3]/3\] (pca|vae|gan): ", m) for m in messages[1:])
+    assert any(m.startswith("[2/3] vae: epoch 2  train/loss ") for m in messages)
     threads = torch.get_num_threads()
     run_study(study, tmp_path, tmp_path / "here", log=lambda m: None,
               executor=Executor(workers=1, cpus_per_run=1))

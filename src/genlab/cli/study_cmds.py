@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from genlab.cli import common as arg
 from genlab.cli.eval_cmds import DEVICE_HELP, add_evaluation_args
@@ -20,9 +20,12 @@ from genlab.errors import ConfigError
 
 if TYPE_CHECKING:
     from genlab.study.config import StudyConfig
+    from genlab.study.forecast import StudyForecast
+    from genlab.study.runner import Executor
 
 STUDY_EXAMPLES = """examples:
   genlab study configs/study_demo.yaml --seeds 0,1,2 --out runs/demo-seeds
+  genlab study configs/study_demo.yaml --out runs/demo --plan   (how long, before it starts)
   genlab study configs/study_mnist.yaml --executor ray --address HEAD:6379 --out /shared/mnist
   genlab study configs/study_cifar10.yaml --data-dir ../shared/data --set train.epochs=1 \
       --out runs/cifar10-quick --device cuda
@@ -36,6 +39,12 @@ REPORT_EXAMPLES = """examples:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _terminal() -> TextIO | None:
+    """stderr where it is a terminal (the study then draws its live view there), else None:
+    plain labelled lines."""
+    return sys.stderr if sys.stderr.isatty() else None
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -52,9 +61,12 @@ def cmd_study(args: argparse.Namespace) -> int:
         raise ConfigError("--workers is for --executor process (Ray places its tasks itself)")
     executor = Executor(args.executor, args.address, args.cpus_per_run, args.workers)
     _set_and_check_data(study, root, args)
+    if args.plan:
+        return cmd_plan(study, root, args, executor)
     with session(Path(args.out), ["genlab", *sys.argv[1:]]):
         result = run_study(study, root, Path(args.out), device=args.device,
-                           data_dir=args.data_dir, log=_log, executor=executor)
+                           data_dir=args.data_dir, log=_log, executor=executor,
+                           live=_terminal())
     print(f"wrote {result.report}, {result.results_json} and {result.results_csv}")
     return 0
 
@@ -67,6 +79,49 @@ def _set_and_check_data(study: StudyConfig, root: Path, args: argparse.Namespace
     study.set = [*study.set, *check_overrides(args.set or [], "--set")]
     if not args.address:
         check_data(study, root, args.data_dir)
+
+
+def cmd_plan(study: StudyConfig, root: Path, args: argparse.Namespace,
+             executor: Executor) -> int:
+    """``genlab study FILE --plan``: the jobs, what is done of each, their estimated training
+    operations and seconds on this machine and the study's wall time; trains nothing and
+    writes nothing into the study folder."""
+    from genlab.study.forecast import forecast_jobs
+    from genlab.study.pool import layout
+    from genlab.study.runner import plan
+
+    if executor.kind != "process":
+        raise ConfigError("--plan estimates --executor process (Ray places its tasks itself)")
+    jobs = plan(study, root, Path(args.out), args.device, args.data_dir)
+    workers, threads = layout(jobs, executor.workers, executor.cpus_per_run)
+    print("\n".join(plan_lines(forecast_jobs(jobs, args.data_dir, workers, threads))))
+    return 0
+
+
+def plan_lines(f: StudyForecast) -> list[str]:
+    """The plan as a table: a row per job, the totals, the layout and the wall time."""
+    from genlab.study.progress import duration
+
+    rows = [("job", "seed", "family", "status", "training GFLOP", "training", "evaluation")]
+    for j in f.jobs:
+        status = f"partial ({j.epochs_done}/{j.job.config.train.epochs} epochs)" \
+            if j.status == "partial" else j.status
+        train = "?" if j.train_s is None else duration(j.train_s)
+        rows.append((j.job.tag, str(j.job.seed), j.job.config.model.name, status,
+                     f"{j.flops / 1e9:,.0f}", train, duration(j.eval_s)))
+    rows.append(("total", "", "", "", f"{sum(j.flops for j in f.jobs) / 1e9:,.0f}",
+                 duration(sum(j.train_s or 0.0 for j in f.jobs)),
+                 duration(sum(j.eval_s for j in f.jobs))))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+             for r in rows]
+    notes = [f"{j.job.tag}: {j.note}" for j in f.jobs if j.note]
+    layout = (f"{f.workers} worker processes at a time, {f.threads} torch thread(s) each"
+              if f.workers > 1 else f"one run at a time in this process, {f.threads} "
+              "torch thread(s)")
+    return [*lines, *notes, f"{layout}; {duration(f.start_s)} to start",
+            f"estimated wall time: {duration(f.wall_s)} (measured on this machine as loaded "
+            "now; nothing was trained or written)"]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -146,6 +201,10 @@ def _study_parser(sub: argparse._SubParsersAction) -> None:
                    help="CPUs (torch threads) of each run, e.g. 2 to train one run at a time "
                    "on two cores (default: process, the CPUs shared out among the runs; "
                    "ray, 1)")
+    p.add_argument("--plan", action="store_true",
+                   help="print the jobs, what is done of each, their estimated training "
+                   "operations and seconds on this machine (a short timed probe of each "
+                   "model) and the study's wall time; trains and writes nothing")
     p.set_defaults(func=cmd_study)
 
 

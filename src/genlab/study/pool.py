@@ -6,29 +6,30 @@ on one), so on a CPU the study runs as many runs at a time as it has cores for, 
 share of the threads (:func:`layout`). Each worker trains and evaluates one run at a time
 through :func:`genlab.study.runner.run_job`, holding the run directory's lock; a run another
 study process holds is left for a second round that waits for it, as in-process. Workers are
-spawned (not forked: torch's thread pools do not survive a fork) and print their lines and
-each epoch's line as they go, without progress bars (several bars on one terminal overwrite
-each other). The longest runs start first, so that no worker is left alone with one at the
-end. A study with one worker, or one on a GPU, runs in this process instead.
+spawned (not forked: torch's thread pools do not survive a fork) and send every line they
+write, labelled with its job (:func:`genlab.study.progress.labelled`: the trainer's epoch
+lines too, without progress bars), and the jobs they start back to the study process by a
+queue, where one :class:`~genlab.study.progress.Watch` prints them (on a terminal above the
+live view of the running jobs). The longest runs start first, so that no worker is left
+alone with one at the end. A study with one worker, or one on a GPU, runs in this process instead.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import TextIO
+from typing import Any
 
 import torch
 
 from genlab.report.records import ModelSection
+from genlab.study.progress import Watch, labelled
 from genlab.study.runner import Job, run_job
 from genlab.study.schedule import longest_first
 from genlab.training.lock import RunDirLocked, holder
-
-Log = Callable[[str], None]
 
 
 def cpu_count() -> int:
@@ -60,41 +61,47 @@ def _on_accelerator(device: str) -> bool:
     return torch.device(device).type != "cpu"
 
 
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+_channel: Any = None
+"""A worker's queue to the study process: its lines and the jobs it starts."""
 
 
-class _SharedStream:
-    """A worker's stderr: the terminal it shares with the other workers, shown to tqdm as not
-    a terminal, so the training's bars hide themselves and its epoch lines remain."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        return self._stream.write(text)
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def isatty(self) -> bool:
-        return False
+def _send(kind: str, i: int, text: str = "") -> None:
+    _channel.put((kind, i, text))
 
 
-def _start(threads: int) -> None:
-    """A worker's set-up: its share of the CPUs, its stderr shared."""
+def _start(threads: int, channel: Any) -> None:
+    """A worker's set-up: its share of the CPUs, and the queue its lines go back by."""
+    global _channel
     torch.set_num_threads(threads)
-    sys.stderr = _SharedStream(sys.stderr)  # type: ignore[assignment]
+    _channel = channel
 
 
-def _work(job: Job, data_dir: str | None, wait_for_lock: bool) -> ModelSection:
-    """One run in a worker: train (or reuse) and evaluate it, its lines printed as they come."""
-    _say(f"{job.tag}: in worker pid {os.getpid()}")
-    return run_job(job, data_dir, _say, wait_for_lock)
+def _work(job: Job, i: int, data_dir: str | None, wait_for_lock: bool) -> ModelSection:
+    """One run in a worker: train (or reuse) and evaluate it, each line it writes sent to the
+    study process labelled with the job (what the trainer prints included)."""
+    _send("running", i)
+
+    def say(line: str) -> None:
+        _send("line", i, line)
+
+    with labelled(say, job.tag):
+        say(f"{job.tag}: in worker pid {os.getpid()}")
+        return run_job(job, data_dir, say, wait_for_lock)
+
+
+def _relay(channel: Any, watch: Watch) -> None:
+    """The study process's end of the workers' queue, until ``None``: their lines to the
+    watch, the jobs they start marked running."""
+    while (message := channel.get()) is not None:
+        kind, i, text = message
+        if kind == "line":
+            watch.line(text)
+        else:
+            watch.set_state(i, "running")
 
 
 def _run_round(pool: ProcessPoolExecutor, jobs: Sequence[Job], left: list[int],
-               done: dict[int, ModelSection], data_dir: str | None, log: Log,
+               done: dict[int, ModelSection], data_dir: str | None, watch: Watch,
                wait_for_lock: bool) -> None:
     """Submit the jobs ``left``, each once the runs it is built on are done, and collect their
     sections into ``done``; a run another process holds is left out (for the next round, with
@@ -105,7 +112,7 @@ def _run_round(pool: ProcessPoolExecutor, jobs: Sequence[Job], left: list[int],
     def submit_ready() -> None:
         for i in [i for i in waiting if all(d in done for d in jobs[i].after)]:
             waiting.remove(i)
-            pending[pool.submit(_work, jobs[i], data_dir, wait_for_lock)] = i
+            pending[pool.submit(_work, jobs[i], i, data_dir, wait_for_lock)] = i
 
     submit_ready()
     while pending:
@@ -114,9 +121,11 @@ def _run_round(pool: ProcessPoolExecutor, jobs: Sequence[Job], left: list[int],
             i = pending.pop(future)
             try:
                 done[i] = future.result()
+                watch.set_state(i, "done")
             except RunDirLocked:
-                log(f"{jobs[i].tag}: {jobs[i].run_dir} is in use by "
-                    f"{holder(jobs[i].run_dir)}: coming back to it")
+                watch.set_state(i, "waiting")
+                watch.line(f"{jobs[i].tag}: {jobs[i].run_dir} is in use by "
+                           f"{holder(jobs[i].run_dir)}: coming back to it")
             except BaseException:
                 for other in pending:
                     other.cancel()
@@ -134,25 +143,33 @@ def _stop_workers(others: set[multiprocessing.process.BaseProcess]) -> None:
         child.join(timeout=30)
 
 
-def run_in_pool(jobs: Sequence[Job], data_dir: str | None, log: Log, workers: int,
+def run_in_pool(jobs: Sequence[Job], data_dir: str | None, watch: Watch, workers: int,
                 threads: int) -> list[ModelSection]:
     """Every job on ``workers`` spawned processes of ``threads`` torch threads; the sections
-    in the jobs' order, the runs started longest first (:mod:`genlab.study.schedule`). A run
-    that fails stops the study (the runs in flight finish, the others are not started) and its
-    error is raised here; an interrupt stops the workers too."""
+    in the jobs' order, the runs started longest first (:mod:`genlab.study.schedule`), their
+    lines and states to ``watch``. A run that fails stops the study (the runs in flight
+    finish, the others are not started) and its error is raised here; an interrupt stops the
+    workers too."""
     order = longest_first(jobs, data_dir)
-    log(f"{len(jobs)} runs on {workers} worker processes, {threads} torch thread(s) each, "
-        f"the longest first: {', '.join(jobs[i].tag for i in order)}")
+    watch.line(f"{len(jobs)} runs on {workers} worker processes, {threads} torch thread(s) "
+               f"each, the longest first: {', '.join(jobs[i].tag for i in order)}")
     done: dict[int, ModelSection] = {}
     context = multiprocessing.get_context("spawn")
     others = set(multiprocessing.active_children())
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
-                             initargs=(threads,)) as pool:
-        try:
-            for wait_for_lock in (False, True):
-                left = [i for i in order if i not in done]
-                _run_round(pool, jobs, left, done, data_dir, log, wait_for_lock)
-        except (KeyboardInterrupt, SystemExit):
-            _stop_workers(others)  # else leaving the pool would wait for the runs in flight
-            raise
+    channel = context.Queue()
+    relay = threading.Thread(target=_relay, args=(channel, watch), daemon=True)
+    relay.start()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
+                                 initargs=(threads, channel)) as pool:
+            try:
+                for wait_for_lock in (False, True):
+                    left = [i for i in order if i not in done]
+                    _run_round(pool, jobs, left, done, data_dir, watch, wait_for_lock)
+            except (KeyboardInterrupt, SystemExit):
+                _stop_workers(others)  # else leaving the pool would wait for the runs in flight
+                raise
+    finally:  # the workers have exited, their last lines sent: relay them, then stop
+        channel.put(None)
+        relay.join(timeout=30)
     return [done[i] for i in range(len(jobs))]

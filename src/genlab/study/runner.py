@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 
@@ -39,6 +39,7 @@ from genlab.study.config import (
     resolve_model,
     settings_of,
 )
+from genlab.study.progress import Watch, labelled, watch_for
 from genlab.study.sections import write_model_section
 from genlab.study.stages import dependency_order, stages_of
 from genlab.training.config import RunConfig
@@ -158,19 +159,25 @@ def run_job(job: Job, data_dir: str | None = None, log: Log = print,
 
 
 def run_in_process(jobs: Sequence[Job], data_dir: str | None = None,
-                   log: Log = print) -> list[ModelSection]:
+                   log: Log = print, watch: Watch | None = None) -> list[ModelSection]:
     """Each job in turn; one that another study process holds is left for a second pass,
-    which waits for it, so two processes on one study split the runs and train none twice."""
+    which waits for it, so two processes on one study split the runs and train none twice.
+    Lines go to ``watch`` (by default plain to ``log``), each labelled with its job."""
+    watch = watch or Watch(jobs, log)
     done: dict[int, ModelSection] = {}
     for wait in (False, True):
         for i, job in enumerate(jobs):
             if i in done or any(d not in done for d in job.after):
                 continue  # done, or built on a run another process still holds
+            watch.set_state(i, "running")
             try:
-                done[i] = run_job(job, data_dir, log, wait)
+                with labelled(watch.line, job.tag):
+                    done[i] = run_job(job, data_dir, watch.line, wait)
+                watch.set_state(i, "done")
             except RunDirLocked:
-                log(f"{job.tag}: {job.run_dir} is in use by {holder(job.run_dir)}: "
-                    "coming back to it")
+                watch.set_state(i, "waiting")
+                watch.line(f"{job.tag}: {job.run_dir} is in use by {holder(job.run_dir)}: "
+                           "coming back to it")
     return [done[i] for i in range(len(jobs))]
 
 
@@ -190,9 +197,11 @@ class Executor:
 
 def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = None,
               data_dir: str | None = None, log: Log = print,
-              executor: Executor | None = None) -> StudyResult:
+              executor: Executor | None = None, live: TextIO | None = None) -> StudyResult:
     """Every model of ``study`` (config paths relative to ``root``) into ``out``. Every run
-    config is resolved and checked before any training starts."""
+    config is resolved and checked before any training starts. Each line a job writes goes
+    to ``log`` labelled with the job, or with ``live`` (a terminal) above a live view of the
+    running jobs (:mod:`genlab.study.progress`)."""
     executor = executor or Executor()
     jobs = plan(study, root, out, device, data_dir)
     if executor.kind == "ray":
@@ -205,12 +214,16 @@ def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = No
         sections = run_on_ray(jobs, data_dir, log, executor.address,
                               executor.cpus_per_run or 1)
     else:
-        sections = _run_here(jobs, data_dir, log, executor)
+        watch = watch_for(jobs, log, live)
+        try:
+            sections = _run_here(jobs, data_dir, watch, executor)
+        finally:
+            watch.close()
     parts = [ModelPart(s, job.folder) for s, job in zip(sections, jobs, strict=True)]
     return write_outputs(study.name, parts, out, {"study": asdict(study)})
 
 
-def _run_here(jobs: Sequence[Job], data_dir: str | None, log: Log,
+def _run_here(jobs: Sequence[Job], data_dir: str | None, watch: Watch,
               executor: Executor) -> list[ModelSection]:
     """The process executor: worker processes when more than one run goes at a time, else
     this process."""
@@ -218,15 +231,15 @@ def _run_here(jobs: Sequence[Job], data_dir: str | None, log: Log,
 
     workers, threads = layout(jobs, executor.workers, executor.cpus_per_run)
     if workers > 1:
-        return run_in_pool(jobs, data_dir, log, workers, threads)
+        return run_in_pool(jobs, data_dir, watch, workers, threads)
     if executor.cpus_per_run is None:
-        return run_in_process(jobs, data_dir, log)
+        return run_in_process(jobs, data_dir, watch=watch)
     import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(executor.cpus_per_run)
     try:
-        return run_in_process(jobs, data_dir, log)
+        return run_in_process(jobs, data_dir, watch=watch)
     finally:
         torch.set_num_threads(before)
 

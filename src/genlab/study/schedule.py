@@ -30,7 +30,7 @@ PROBE_IMAGES = 2
 """Images of the forward pass whose operations are counted (the count scales with the batch)."""
 
 
-def _dataset(data: DataConfig, data_dir: str | None) -> ImageDataset:
+def dataset_of(data: DataConfig, data_dir: str | None) -> ImageDataset:
     """A run's dataset, loaded once per data config for all the runs that share it."""
     return _loaded(json.dumps(asdict(data), sort_keys=True), data_dir)
 
@@ -48,7 +48,7 @@ def training_flops(config: RunConfig, data_dir: str | None = None) -> float:
     a time."""
     if config.train.epochs == 0:
         return 0.0
-    ds = _dataset(config.data, data_dir)
+    ds = dataset_of(config.data, data_dir)
     model = build_model(config.model, ds.shape, ds.num_classes)
     if model.closed_form:
         return 0.0
