@@ -137,3 +137,13 @@ def test_pca_and_ae_spaces_draw_from_their_fitted_priors():
         torch.testing.assert_close(z.mean(0), loc + 0 * scale, atol=0.03 * scale.max().item(),
                                    rtol=0)
         torch.testing.assert_close(z.std(0), scale, rtol=0.02, atol=0)
+
+
+@pytest.mark.parametrize("family", list(MODELS))
+def test_a_familys_capabilities_are_known_before_an_instance_is_built(family: str) -> None:
+    """``family_has`` on the class (a study's plan) agrees with ``has`` on an instance."""
+    from genlab.models.core.capabilities import Encoder, HasLikelihood, family_has
+
+    model = _tiny(family)
+    for capability in (Decoder, Encoder, HasLikelihood):
+        assert family_has(MODELS[family], capability) == has(model, capability), capability

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from genlab.errors import ConfigError
+from genlab.models.core.capabilities import family_has
 from genlab.models.registry import model_class
 from genlab.training.components import SAME_DATA
 from genlab.training.config import RunConfig
@@ -31,7 +32,7 @@ def stages_of(label: str, config: RunConfig,
             other = resolved[value][0]
             cls = model_class(other.model.name)
             for need in spec.needs:
-                if not issubclass(cls, need):
+                if not family_has(cls, need):
                     raise ConfigError(f"{where} names {value!r}, a {other.model.name} model, "
                                       f"which has no {need.__name__.lower()}")
             for key in SAME_DATA:

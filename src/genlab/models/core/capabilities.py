@@ -91,6 +91,14 @@ def has(model: object, capability: type) -> bool:
     return isinstance(model, capability)
 
 
+def family_has(family: type, capability: type) -> bool:
+    """Whether instances of the class ``family`` offer ``capability``, asked before one is
+    built (a study's plan); ``issubclass`` refuses protocols with properties."""
+    members = {*getattr(capability, "__annotations__", {}),
+               *(name for name in vars(capability) if not name.startswith("_"))}
+    return all(hasattr(family, name) for name in members)
+
+
 def require(model: object, capability: type, op: str) -> None:
     """Refuse, before any work starts, a model that lacks what ``op`` needs."""
     if not has(model, capability):

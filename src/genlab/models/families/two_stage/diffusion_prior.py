@@ -27,6 +27,7 @@ upward by about half its variance per code (a 16-D MNIST VAE's codes, k = 100: 9
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -46,6 +47,7 @@ from genlab.models.core.base import (
 from genlab.models.core.capabilities import Decoder, Encoder
 from genlab.models.core.components import Component
 from genlab.models.core.config import ModelConfig
+from genlab.models.core.latent_space import CONTINUOUS, LatentSpace, require_space
 from genlab.models.core.pixels import PixelDistribution
 from genlab.models.core.sampling import SampleOptions
 from genlab.models.core.scale import LikelihoodScale
@@ -120,6 +122,10 @@ class DiffusionPrior(EncoderDecoderModel):
     def __init__(self, config: DiffusionPriorConfig, shape: tuple[int, int, int],
                  num_classes: int, components: dict[str, GenerativeModel]):
         super().__init__(config, shape, num_classes, components)
+        space = require_space(self.stage, "diffusion-prior's first stage", CONTINUOUS)
+        if not space.flat:
+            raise ConfigError(f"diffusion-prior needs a first stage with flat codes, but the "
+                              f"{self.stage.config.name!r} model's are {space.describe()}")
         d = self.stage.latent_dim
         self.conditional = self.stage.conditional  # a CVAE's codes: a prior p(z | y)
         self.fit_objective = self.stage.fit_objective
@@ -141,8 +147,9 @@ class DiffusionPrior(EncoderDecoderModel):
         return self.built_on["first_stage"]
 
     @property
-    def latent_dim(self) -> int:
-        return self.stage.latent_dim
+    def latent_space(self) -> LatentSpace:
+        """The first stage's codes, drawn from the learned prior."""
+        return dataclasses.replace(self.stage.latent_space, prior=self.sample_prior)
 
     def _labels(self, y: Tensor | None) -> Tensor | None:
         """The labels the first stage and the denoiser take: a conditional one's, else None."""
