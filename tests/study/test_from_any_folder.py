@@ -18,9 +18,9 @@ from genlab.data import dataset_path, probe_dataset
 from genlab.data.cifar import CLASS_NAMES
 from genlab.data.dataset import MINI, SOURCES
 from genlab.data.folder import probe_folder
-from genlab.models.registry import build_model
 from genlab.study.config import check_data, load_study, resolve_model
 from genlab.training.config import DataConfig, ModelConfig, load_config
+from twostage import build_on_tiny_stages
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
@@ -67,7 +67,7 @@ def test_a_shipped_config_finds_its_data_from_any_folder(
         if data.classes:
             names = probe_folder(Path(str(dataset_path(data.dataset, data.data_dir))))[2]
             assert set(data.classes) <= set(names), label
-        build_model(model, shape, num_classes=10)  # the network fits the images found
+        build_on_tiny_stages(model, shape)  # the network fits the images found
 
 
 def _small_cifar(root: Path) -> Path:
