@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 
 STUDY_EXAMPLES = """examples:
   genlab study configs/study_demo.yaml --seeds 0,1,2 --out runs/demo-seeds
-  genlab study configs/study_demo.yaml --out runs/demo --plan   (how long, before it starts)
-  genlab study configs/study_mnist.yaml --executor ray --address HEAD:6379 --out /shared/mnist
+  genlab study configs/study_demo.yaml --out runs/demo --plan
   genlab study configs/study_cifar10.yaml --data-dir ../shared/data --set train.epochs=1 \
       --out runs/cifar10-quick --device cuda
-(run the same command again to continue a stopped study: finished runs and figures are reused)
+(--plan: the jobs and how long they will take, before anything trains; run the same command
+again to continue a stopped study: finished runs and figures are reused)
 """
 REPORT_EXAMPLES = """examples:
   genlab report runs/vae runs/pca runs/dcgan --out report.html
