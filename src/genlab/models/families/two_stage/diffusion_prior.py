@@ -27,30 +27,24 @@ upward by about half its variance per code (a 16-D MNIST VAE's codes, k = 100: 9
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution, Independent, Normal
+from torch.distributions import Distribution
 
 from genlab.errors import ConfigError
 from genlab.models.core.base import (
     Batch,
-    EncoderDecoderModel,
     GenerativeModel,
     LossOutput,
     Update,
     render,
 )
-from genlab.models.core.capabilities import Decoder, Encoder
-from genlab.models.core.components import Component
 from genlab.models.core.config import ModelConfig
-from genlab.models.core.latent_space import CONTINUOUS, LatentSpace, require_space
-from genlab.models.core.pixels import PixelDistribution
 from genlab.models.core.sampling import SampleOptions
-from genlab.models.core.scale import LikelihoodScale
+from genlab.models.families.two_stage.base import CodePrior
 from genlab.models.parts.code_denoiser import CodeDenoiser
 from genlab.models.parts.density import IMAGE_CHUNK, IW_SAMPLES
 from genlab.models.parts.diffusion.continuous_bound import negative_bound
@@ -58,9 +52,6 @@ from genlab.models.parts.diffusion.process import PREDICTIONS, GaussianDiffusion
 from genlab.models.parts.diffusion.samplers import DiffusionSampleOptions
 from genlab.models.parts.diffusion.schedule import SCHEDULES, Schedule, betas_for
 
-PROPOSAL_WIDTH = 0.1
-"""A deterministic encoder's proposal sd, as a fraction of each code dimension's spread (the
-value and the approach of gmm-prior)."""
 SAMPLE_CHUNK = 25
 """Importance samples per pass: with ``bound_timesteps`` denoiser rows for each."""
 LABEL_DROPOUT = 0.1
@@ -107,7 +98,7 @@ class DiffusionPriorConfig(ModelConfig):
                               f"only; model.noise_schedule is {self.noise_schedule!r}")
 
 
-class DiffusionPrior(EncoderDecoderModel):
+class DiffusionPrior(CodePrior):
     """A trained encoder family's decoder under a diffusion prior learned on its codes."""
 
     config_class = DiffusionPriorConfig
@@ -116,16 +107,10 @@ class DiffusionPrior(EncoderDecoderModel):
                                       "blocks": 1, "bound_timesteps": 4}
     """For the registry's contract tests, ``first_stage`` names the family whose tiny run
     it is built on."""
-    component_specs: ClassVar[tuple[Component, ...]] = (
-        Component("first_stage", (Encoder, Decoder), "first stage"),)
 
     def __init__(self, config: DiffusionPriorConfig, shape: tuple[int, int, int],
                  num_classes: int, components: dict[str, GenerativeModel]):
         super().__init__(config, shape, num_classes, components)
-        space = require_space(self.stage, "diffusion-prior's first stage", CONTINUOUS)
-        if not space.flat:
-            raise ConfigError(f"diffusion-prior needs a first stage with flat codes, but the "
-                              f"{self.stage.config.name!r} model's are {space.describe()}")
         d = self.stage.latent_dim
         self.conditional = self.stage.conditional  # a CVAE's codes: a prior p(z | y)
         self.fit_objective = self.stage.fit_objective
@@ -135,21 +120,7 @@ class DiffusionPrior(EncoderDecoderModel):
         self.net = CodeDenoiser(d, config.width, config.blocks,
                                 num_classes if self.conditional else 0)
         self.register_buffer("code_mean", torch.zeros(d))
-        self.register_buffer("code_sd", torch.ones(d))
         self.register_buffer("code_count", torch.zeros(()))
-        with torch.no_grad():
-            probe = self.stage.encode(torch.zeros(1, *self.shape, device=self.stage.device),
-                                      self._labels(torch.zeros(1, dtype=torch.long)))
-        self.deterministic_encoder = not isinstance(probe, Distribution)
-
-    @property
-    def stage(self) -> GenerativeModel:
-        return self.built_on["first_stage"]
-
-    @property
-    def latent_space(self) -> LatentSpace:
-        """The first stage's codes, drawn from the learned prior."""
-        return dataclasses.replace(self.stage.latent_space, prior=self.sample_prior)
 
     def _labels(self, y: Tensor | None) -> Tensor | None:
         """The labels the first stage and the denoiser take: a conditional one's, else None."""
@@ -219,12 +190,6 @@ class DiffusionPrior(EncoderDecoderModel):
         return render(self.decode(self.draw_codes(n, y, generator, options), y), mean)
 
     # --- the first stage's encoder, decoder and prior ----------------------------------------
-    def encode(self, x: Tensor, y: Tensor | None = None) -> Distribution | Tensor:
-        return self.stage.encode(x, y)
-
-    def decode(self, z: Tensor, y: Tensor | None = None) -> PixelDistribution:
-        return self.stage.decode(z, y)
-
     def prior(self) -> Distribution:
         """The first stage's p(z): the frame the latent tools fit codes and grid quantiles in
         (the learned prior has no closed-form density: ``log_prior_bound``)."""
@@ -239,13 +204,6 @@ class DiffusionPrior(EncoderDecoderModel):
         bound = negative_bound(self.process, self.denoiser, u, self._labels(y),
                                self.config.bound_timesteps, generator)
         return -bound - self.code_sd.double().log().sum()
-
-    def proposal(self, x: Tensor, y: Tensor | None) -> Distribution:
-        """q(z | x): the first stage's, or a narrow Gaussian around a deterministic code."""
-        q = self.stage.encode(x, y)
-        if not self.deterministic_encoder:
-            return q
-        return Independent(Normal(q, (PROPOSAL_WIDTH * self.code_sd).expand_as(q)), 1)
 
     def log_importance_weights(self, x: Tensor, y: Tensor | None, k: int) -> Tensor:
         """log p(x | z_i) + log p(z_i) (its bound) - log q(z_i | x), (k, N). Draws, in order:
@@ -274,15 +232,8 @@ class DiffusionPrior(EncoderDecoderModel):
         return torch.cat(out)
 
     def likelihood_method(self, k: int) -> str:
-        q = (f"a Gaussian around the code (sd {PROPOSAL_WIDTH} x the codes' sd)"
-             if self.deterministic_encoder else "the first stage's q(z|x)")
+        q = self.proposal_words()
         used = min(self.config.bound_timesteps, self.schedule.steps)
         return (f"ELBO averaged over k = {k} draws of {q}; log p(z): "
                 "the diffusion prior's variational bound (Ho et al. 2020, eq. 5, Gaussian "
                 f"decoder), {used} of {self.schedule.steps} timesteps per code, stratified")
-
-    def likelihood_scale(self, binarize: str) -> LikelihoodScale:
-        return self.stage.likelihood_scale(binarize)
-
-    def likelihood_name(self) -> str:
-        return self.stage.likelihood_name()

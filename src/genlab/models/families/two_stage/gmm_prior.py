@@ -3,19 +3,17 @@ estimation (Ghosh et al. 2020, "From Variational to Deterministic Autoencoders",
 
 An autoencoder's codes do not fill the prior its samples are drawn from (a VAE's aggregate
 posterior is not N(0, I); an AE has no prior at all), so decoded prior draws miss the codes of
-real images. The second stage fits p(z) = sum_k pi_k N(z; mu_k, Sigma_k) to the posterior means
-of the training images by EM (scikit-learn), the first stage frozen; samples decode draws from
-it. The codes, the encoder and the decoder are the first stage's, so every latent tool moves
-through the first stage's space. Its likelihood is the first stage's decoder under the fitted
-prior, log p(x) = log E_q [p(x | z) p(z) / q(z | x)], importance-sampled (Burda et al. 2016)
-with the first stage's q(z | x) as proposal, or, for a deterministic encoder (an AE), with
-N(z; enc(x), (PROPOSAL_WIDTH * sd of the codes)^2): a bound on the same scale as the first
-stage's own likelihood.
+real images. The second stage fits p(z) = sum_k pi_k N(z; mu_k, Sigma_k) to one draw of
+q(z | x) per training image by EM (scikit-learn), the first stage frozen; samples decode draws
+from it. The codes, the encoder and the decoder are the first stage's (``two_stage.base``), so
+every latent tool moves through the first stage's space. Its likelihood is the first stage's
+decoder under the fitted prior, log p(x) = log E_q [p(x | z) p(z) / q(z | x)],
+importance-sampled (Burda et al. 2016) with the base's proposal: the first stage's q(z | x), or
+a narrow Gaussian around a deterministic encoder's code; on the first stage's scale.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,25 +22,17 @@ from torch import Tensor
 from torch.distributions import (
     Categorical,
     Distribution,
-    Independent,
     MixtureSameFamily,
     MultivariateNormal,
-    Normal,
 )
 
 from genlab.errors import ConfigError
-from genlab.models.core.base import Batch, EncoderDecoderModel, GenerativeModel, LossOutput
-from genlab.models.core.capabilities import Decoder, Encoder
-from genlab.models.core.components import Component
+from genlab.models.core.base import Batch, GenerativeModel, LossOutput
 from genlab.models.core.config import ModelConfig
-from genlab.models.core.latent_space import CONTINUOUS, LatentSpace, require_space
-from genlab.models.core.pixels import PixelDistribution
-from genlab.models.core.scale import LikelihoodScale
+from genlab.models.families.two_stage.base import CodePrior
 from genlab.models.parts.density import IW_SAMPLES, iw_log_likelihood
 
 COVARIANCES = ("full", "diag")
-PROPOSAL_WIDTH = 0.1
-"""A deterministic encoder's proposal sd, as a fraction of each code dimension's spread."""
 CODE_CHUNK = 1000
 
 
@@ -63,7 +53,7 @@ class GMMPriorConfig(ModelConfig):
                               f"{', '.join(COVARIANCES)}")
 
 
-class GMMPrior(EncoderDecoderModel):
+class GMMPrior(CodePrior):
     """A trained autoencoder's decoder with a Gaussian mixture fitted to its codes."""
 
     config_class = GMMPriorConfig
@@ -71,8 +61,6 @@ class GMMPrior(EncoderDecoderModel):
     tiny: ClassVar[dict[str, Any]] = {"first_stage": "vae", "mixtures": 3}
     """For the registry's contract tests, ``first_stage`` names the family whose tiny run
     it is built on."""
-    component_specs: ClassVar[tuple[Component, ...]] = (
-        Component("first_stage", (Encoder, Decoder), "first stage"),)
 
     def __init__(self, config: GMMPriorConfig, shape: tuple[int, int, int], num_classes: int,
                  components: dict[str, GenerativeModel]):
@@ -80,27 +68,10 @@ class GMMPrior(EncoderDecoderModel):
         if self.stage.conditional:
             raise ConfigError(f"gmm-prior: the first stage {self.stage.config.name!r} is "
                               "conditional; a mixture prior here is fitted to unlabelled codes")
-        space = require_space(self.stage, "gmm-prior's first stage", CONTINUOUS)
-        if not space.flat:
-            raise ConfigError(f"gmm-prior needs a first stage with flat codes, but the "
-                              f"{self.stage.config.name!r} model's are {space.describe()}")
         k, d = config.mixtures, self.stage.latent_dim
         self.register_buffer("logits", torch.zeros(k))
         self.register_buffer("means", torch.zeros(k, d))
         self.register_buffer("scale_tril", torch.eye(d).expand(k, d, d).clone())
-        self.register_buffer("code_sd", torch.ones(d))
-        with torch.no_grad():
-            probe = self.stage.encode(torch.zeros(1, *self.shape, device=self.stage.device))
-        self.deterministic_encoder = not isinstance(probe, Distribution)
-
-    @property
-    def stage(self) -> GenerativeModel:
-        return self.built_on["first_stage"]
-
-    @property
-    def latent_space(self) -> LatentSpace:
-        """The first stage's codes, drawn from the fitted mixture."""
-        return dataclasses.replace(self.stage.latent_space, prior=self.sample_prior)
 
     # --- the second stage: p(z) fitted to the codes ------------------------------------------
     def fit(self, x: Tensor, y: Tensor) -> dict[str, float]:
@@ -146,31 +117,10 @@ class GMMPrior(EncoderDecoderModel):
         return self.means[k] + (self.scale_tril[k] @ eps.unsqueeze(-1)).squeeze(-1)
 
     # --- the first stage's encoder and decoder -----------------------------------------------
-    def encode(self, x: Tensor, y: Tensor | None = None) -> Distribution | Tensor:
-        return self.stage.encode(x, y)
-
-    def decode(self, z: Tensor, y: Tensor | None = None) -> PixelDistribution:
-        return self.stage.decode(z, y)
-
     # --- likelihood ---------------------------------------------------------------------------
-    def proposal(self, x: Tensor, y: Tensor | None) -> Distribution:
-        """q(z | x): the first stage's, or a narrow Gaussian around a deterministic code."""
-        q = self.stage.encode(x, y)
-        if not self.deterministic_encoder:
-            return q
-        return Independent(Normal(q, (PROPOSAL_WIDTH * self.code_sd).expand_as(q)), 1)
-
     def log_likelihood(self, x: Tensor, y: Tensor | None = None, k: int = IW_SAMPLES) -> Tensor:
         return iw_log_likelihood(self, x, y, k=k, proposal=self.proposal)
 
     def likelihood_method(self, k: int) -> str:
-        q = ("a Gaussian around the code (sd "
-             f"{PROPOSAL_WIDTH} x the codes' sd)" if self.deterministic_encoder
-             else "the first stage's q(z|x)")
+        q = self.proposal_words()
         return f"importance sampling, k = {k}, proposal {q} (Burda et al. 2016)"
-
-    def likelihood_scale(self, binarize: str) -> LikelihoodScale:
-        return self.stage.likelihood_scale(binarize)
-
-    def likelihood_name(self) -> str:
-        return self.stage.likelihood_name()
