@@ -16,7 +16,7 @@ from typing import Any
 from genlab.errors import ConfigError
 from genlab.models.core.capabilities import family_has
 from genlab.models.registry import model_class
-from genlab.training.components import SAME_DATA
+from genlab.training.components import other_images
 from genlab.training.config import RunConfig
 
 
@@ -35,11 +35,11 @@ def stages_of(label: str, config: RunConfig,
                 if not family_has(cls, need):
                     raise ConfigError(f"{where} names {value!r}, a {other.model.name} model, "
                                       f"which has no {need.__name__.lower()}")
-            for key in SAME_DATA:
-                if getattr(other.data, key) != getattr(config.data, key):
-                    raise ConfigError(f"{where} names {value!r}, trained with data.{key}="
-                                      f"{getattr(other.data, key)!r}, not "
-                                      f"{getattr(config.data, key)!r}")
+            key = other_images(other.data, config.data)
+            if key:
+                raise ConfigError(f"{where} names {value!r}, trained with data.{key}="
+                                  f"{getattr(other.data, key)!r}, not "
+                                  f"{getattr(config.data, key)!r}")
             stages[spec.field] = value
         elif value and (root / value).is_dir():
             stages[spec.field] = str((root / value).resolve())

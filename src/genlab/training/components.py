@@ -88,12 +88,17 @@ def _check_data(data: Any, source: Path, field: str) -> None:
     from genlab.training.config import load_config
 
     theirs = load_config(source / "config.yaml", stored=True).data
-    for key in SAME_DATA:
-        if getattr(theirs, key) != getattr(data, key):
-            raise ConfigError(
-                f"model.{field}: {source} was trained with data.{key}={getattr(theirs, key)!r}, "
-                f"this run has data.{key}={getattr(data, key)!r}: a {field.replace('_', ' ')} "
-                "must be trained on the same images")
+    key = other_images(theirs, data)
+    if key:
+        raise ConfigError(
+            f"model.{field}: {source} was trained with data.{key}={getattr(theirs, key)!r}, "
+            f"this run has data.{key}={getattr(data, key)!r}: a {field.replace('_', ' ')} "
+            "must be trained on the same images")
+
+
+def other_images(one: Any, other: Any) -> str | None:
+    """The first of :data:`SAME_DATA` in which two data configs differ, if any."""
+    return next((key for key in SAME_DATA if getattr(one, key) != getattr(other, key)), None)
 
 
 def component_records(model: GenerativeModel) -> dict[str, dict[str, str]]:

@@ -26,7 +26,7 @@ from genlab.training.checkpoint import (
     optimizer_state,
     restore_optimizer,
 )
-from genlab.training.components import SAME_DATA
+from genlab.training.components import other_images
 
 if TYPE_CHECKING:
     from genlab.training.config import DataConfig
@@ -143,9 +143,9 @@ def check_data_config(meta: dict[str, Any], source: Path, data: DataConfig) -> N
     from genlab.training.config import config_from_dict
 
     saved = config_from_dict(meta["config"], stored=True).data
-    for key in SAME_DATA:
-        if getattr(saved, key) != getattr(data, key):
-            raise CheckpointError(
-                f"{source} was trained on other data (differs in data.{key}: "
-                f"{getattr(saved, key)!r}, this run asks for {getattr(data, key)!r}); a resumed "
-                "run trains on the same images: resume it without changing them")
+    key = other_images(saved, data)
+    if key:
+        raise CheckpointError(
+            f"{source} was trained on other data (differs in data.{key}: "
+            f"{getattr(saved, key)!r}, this run asks for {getattr(data, key)!r}); a resumed "
+            "run trains on the same images: resume it without changing them")
