@@ -159,6 +159,7 @@ def run_in_pool(jobs: Sequence[Job], data_dir: str | None, watch: Watch, workers
     channel = context.Queue()
     relay = threading.Thread(target=_relay, args=(channel, watch), daemon=True)
     relay.start()
+    interrupted = False
     try:
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
                                  initargs=(threads, channel)) as pool:
@@ -167,9 +168,13 @@ def run_in_pool(jobs: Sequence[Job], data_dir: str | None, watch: Watch, workers
                     left = [i for i in order if i not in done]
                     _run_round(pool, jobs, left, done, data_dir, watch, wait_for_lock)
             except (KeyboardInterrupt, SystemExit):
+                interrupted = True
                 _stop_workers(others)  # else leaving the pool would wait for the runs in flight
                 raise
     finally:  # the workers have exited, their last lines sent: relay them, then stop
+        # A worker terminated in the middle of a line can leave the queue's lock held for good:
+        # the sentinel may then never arrive, and this process must not wait for it to exit.
+        channel.cancel_join_thread()
         channel.put(None)
-        relay.join(timeout=30)
+        relay.join(timeout=2 if interrupted else 30)
     return [done[i] for i in range(len(jobs))]
