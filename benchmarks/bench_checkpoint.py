@@ -9,26 +9,15 @@ check, finite-weights check), so the cost of the integrity checks is the differe
 from __future__ import annotations
 
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from bench_data import best_of  # beside this file: run as a script
 from safetensors.torch import load_file
 
 from genlab.models.registry import build_model
 from genlab.training.checkpoint import atomic_save, model_meta, non_finite, read_checkpoint
 from genlab.training.components import weights_digest
 from genlab.training.config import config_from_dict
-
-
-def best_of(repeats: int, fn: Callable[[], object]) -> float:
-    """Fastest of ``repeats`` runs, in seconds (the least disturbed by other load)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
