@@ -13,11 +13,17 @@ Trains ``configs/ddpm_mnist.yaml`` within a time budget (default 35 minutes; the
   ``--psnr-images`` test images.
 
 Targets (issue 19): FID <= 8 with DDIM <= 100 steps, class entropy >= 2.28 nats.
+``--samplers ddim:50,dpm-solver++:20,dpm-solver++:10`` scores the same run by each sampler
+instead (FID, class entropy and wall seconds of ``--samples`` samples each); the issue-39
+target: DPM-Solver++ (Lu et al. 2022) with <= 20 steps within 5% of DDIM-50's FID.
 
     python benchmarks/ddpm_mnist_quality.py --data-dir ../shared/data [--minutes 35] \
         [--steps 20] [--out runs/bench_ddpm]
     # the measurements alone, of a run trained elsewhere (e.g. the DDPM of study_mnist)
     python benchmarks/ddpm_mnist_quality.py --run runs/study-mnist/runs/ddpm-* --steps 50
+    # the samplers compared on one run
+    python benchmarks/ddpm_mnist_quality.py --run runs/bench_ddpm \
+        --samplers ddim:50,dpm-solver++:20,dpm-solver++:10
     # reduced, for a busy machine: the embedded mnist-mini, 2,000 samples
     python benchmarks/ddpm_mnist_quality.py --dataset mnist-mini --val-size 1000 \
         --minutes 20 --samples 2000 --steps 10 --nll-images 50 --timesteps 20 --psnr-images 50
@@ -94,6 +100,33 @@ def measured(run: Any, args: argparse.Namespace) -> dict[str, Any]:
             "inversion_seconds": round(time.perf_counter() - start, 1)}
 
 
+def samplers_compared(run: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """FID, class entropy and seconds of each ``sampler:steps`` on the same run, same seed."""
+    scores = {}
+    for item in args.samplers.split(","):
+        sampler, steps = item.split(":")
+        sampling = {"sampler": sampler, "steps": int(steps), "eta": 0.0}
+        quality = evaluate_run(run, metrics=["fid", "confidence"], n=args.samples,
+                               sampling=sampling)
+        scores[item] = {**summary(quality), "sampling": sampling, "samples": args.samples,
+                        "sampling_seconds": quality["metrics"]["fid"]["sampling_seconds"]}
+        print(item, json.dumps(scores[item]), flush=True)
+    return scores
+
+
+def sampler_verdict(scores: dict[str, Any]) -> str:
+    """DPM-Solver++ at <= 20 steps within 5% of DDIM-50's FID (issue 39)."""
+    base = scores.get("ddim:50")
+    few = {k: v for k, v in scores.items()
+           if k.startswith("dpm-solver++:") and v["sampling"]["steps"] <= 20}
+    if base is None or not few:
+        return "target needs ddim:50 and a dpm-solver++ with <= 20 steps"
+    best = min(few, key=lambda k: few[k]["fid"])
+    ratio = few[best]["fid"] / base["fid"]
+    return (f"target: {best} FID {few[best]['fid']:.2f} vs ddim:50 {base['fid']:.2f} "
+            f"(ratio {ratio:.3f}, <= 1.05): " + ("met" if ratio <= 1.05 else "NOT met"))
+
+
 def verdict(report: dict[str, Any]) -> str:
     met = report["fid"] <= 8 and report["class_entropy"] >= 2.28
     return (f"target: FID {report['fid']:.2f} (<= 8) with DDIM {report['sampling']['steps']} "
@@ -116,16 +149,23 @@ def main() -> None:
     p.add_argument("--prediction", choices=["eps", "v"], default=None,
                    help="model.prediction (default: the config's)")
     p.add_argument("--out", default="runs/bench_ddpm")
+    p.add_argument("--samplers", default=None, metavar="S:N,...",
+                   help="compare samplers (e.g. ddim:50,dpm-solver++:20) instead")
     p.add_argument("--run", default=None, metavar="DIR",
                    help="measure this trained run instead of training one")
     args = p.parse_args()
     torch.manual_seed(0)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     run, training = existing(args) if args.run else trained(args)
-    report = {**training, **measured(run, args)}
-    report["verdict"] = verdict(report)
+    if args.samplers:
+        report = {**training, "samplers": samplers_compared(run, args)}
+        report["verdict"] = sampler_verdict(report["samplers"])
+    else:
+        report = {**training, **measured(run, args)}
+        report["verdict"] = verdict(report)
     print(json.dumps(report, indent=2))
-    Path(args.out, "quality.json").write_text(json.dumps(report, indent=2))
+    name = "samplers.json" if args.samplers else "quality.json"
+    Path(args.out, name).write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
