@@ -14,6 +14,7 @@ from genlab.cli.main import main
 from genlab.data import DataError
 from genlab.errors import ConfigError
 from genlab.study.config import check_data, load_study, resolve_model, study_from_dict
+from genlab.study.runner import run_study
 
 TWO = {"data": {"dataset": "folder:pics"},
        "models": [{"label": "pca", "config": {"model": {"name": "pca", "n_components": 2}},
@@ -73,6 +74,16 @@ def test_a_study_whose_data_is_missing_writes_nothing(
     out.mkdir()  # a study folder already there (a study being continued) gets no new files
     assert main(["study", "s.yaml", "--out", str(out), "--data-dir", "data"]) == 2
     assert list(out.iterdir()) == []
+
+
+def test_the_python_api_checks_the_data_before_writing_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GENLAB_DATA", raising=False)
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match="model 'pca': folder:pics: no directory 'pics'"):
+        run_study(study_from_dict(TWO), tmp_path, out, data_dir=str(tmp_path / "data"))
+    assert not out.exists()
 
 
 def test_a_bad_set_on_the_command_line_is_one_line_and_writes_nothing(

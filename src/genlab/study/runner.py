@@ -35,6 +35,7 @@ from genlab.runs import open_run
 from genlab.study.config import (
     StudyConfig,
     StudySettings,
+    check_data,
     config_hash,
     resolve_model,
     settings_of,
@@ -204,6 +205,8 @@ def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = No
     running jobs (:mod:`genlab.study.progress`)."""
     executor = executor or Executor()
     jobs = plan(study, root, out, device, data_dir)
+    if not executor.address:  # a Ray cluster's data is the cluster's
+        check_data(study, root, data_dir)
     if executor.kind == "ray":
         from genlab.study.ray_executor import import_ray, run_on_ray
 
