@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from genlab.errors import ConfigError
+from genlab.evaluation.believability import PerturbationSettings, run_experiments
 from genlab.latent import experiments as ex
 from genlab.latent import ops
 from genlab.latent.maps import project_2d
@@ -59,6 +60,15 @@ def test_every_continuous_experiment_refuses_a_discrete_space_in_one_line(grid):
         message = str(refused.value)
         assert message.startswith(f"{op} needs a ") and "\n" not in message, message
         assert f"latent space, but the 'poster-grid' model's is {GRID_SPACE}" in message
+
+
+def test_the_study_s_moves_on_a_discrete_space_are_skipped_with_the_space_s_refusal(grid):
+    settings = PerturbationSettings(images=4, sigmas=[0.5], alphas=[0.5], source_class="4",
+                                    target_class="9", centroid_images=20)
+    skipped = run_experiments(grid, settings).skipped
+    assert set(skipped) == {"perturb", "toward_class", "centroid", "blend"}
+    for op, why in skipped.items():  # the space, not "needs an encoder" (the grid has one)
+        assert f"the 'poster-grid' model's is {GRID_SPACE}" in why, (op, why)
 
 
 def test_a_discrete_space_encodes_decodes_and_draws_its_own_prior(grid):

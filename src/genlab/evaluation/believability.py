@@ -35,10 +35,10 @@ from genlab.latent.moves import (
     blend,
     centroid,
     perturb,
-    require_encoder_codes,
     toward_class,
     training_codes,
 )
+from genlab.latent.requirements import check
 from genlab.latent.results import ExperimentResult
 from genlab.models.core.capabilities import Decoder, Reconstructor, has
 from genlab.runs import Run
@@ -90,8 +90,8 @@ def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> E
     encoded: list[TrainingCodes] = []
 
     def pool(op: str) -> TrainingCodes:
-        """The training codes of both class moves, encoded once."""
-        require_encoder_codes(run.model, op)
+        """The training codes of both class moves, encoded once, where the move applies."""
+        check(run.model, op)
         if not encoded:
             encoded.append(training_codes(run, s.centroid_images))
         return encoded[0]
