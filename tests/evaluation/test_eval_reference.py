@@ -53,6 +53,17 @@ def test_another_key_or_a_damaged_file_is_recomputed(tiny_classifier: Path, imag
     assert repaired.path.stat().st_size > 100
 
 
+def test_other_images_under_the_same_key_are_not_read_from_the_cache(
+        tiny_classifier: Path, images, stats_cache: Path) -> None:
+    clf = load_classifier(tiny_classifier)
+    first = reference_set(clf, images, KEY)
+    other_images = images.flip(0)  # the same name, split and sizing: other pixels
+    other = reference_set(clf, other_images, KEY)
+    assert other.path != first.path
+    torch.testing.assert_close(other.features, first.features.flip(0))
+    assert reference_set(clf, images.clone(), KEY).path == first.path  # same values: shared
+
+
 def test_no_cache_writes_nothing(tiny_classifier: Path, images, stats_cache: Path) -> None:
     assert reference_set(load_classifier(tiny_classifier), images, KEY, cache=False).path is None
     assert not stats_cache.exists()

@@ -3,8 +3,10 @@ precision/recall, computed once per (dataset split, feature space) and reused by
 
 Files live under ``$GENLAB_CACHE/stats`` (default ``~/.cache/genlab/stats``), one safetensors
 file per set, written atomically. The key names the dataset and how it was split and sized,
-the split, the feature space and the SHA-256 of the classifier's weights, so retraining the
-classifier (or splitting the data differently) can never pick up stale statistics.
+the split, the feature space, the SHA-256 of the classifier's weights and that of the images
+themselves, so retraining the classifier, splitting the data differently or a dataset name
+that means other images elsewhere (``folder:pics`` under another data directory) can never
+pick up stale statistics.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 from torch import Tensor
@@ -69,6 +72,14 @@ def _read(path: Path, key: dict[str, Any]) -> ReferenceSet | None:
     return ReferenceSet(tensors["features"], tensors["probs"], stats, tensors["radii"], key, path)
 
 
+def images_digest(images: Tensor) -> str:
+    """SHA-256 of the images' values and shape (0.02 s for 10,000 CIFAR-10 images here)."""
+    data = images.detach().cpu().contiguous()
+    digest = hashlib.sha256(f"{data.dtype}{tuple(data.shape)}".encode())
+    digest.update(data.flatten().view(torch.uint8).numpy().data)
+    return digest.hexdigest()
+
+
 def reference_set(
     classifier: Classifier | InceptionFeatures,
     images: Tensor,
@@ -79,7 +90,8 @@ def reference_set(
     """Features, probabilities, mean and covariance of ``images`` (uint8 or [0, 1] floats) in
     ``classifier``'s space, read from the cache when ``key`` (what the images are; the
     feature space and weights hash are added here) matches, else computed and stored."""
-    key = {**key, "count": len(images), "feature_space": classifier.feature_space,
+    key = {**key, "count": len(images), "images_sha256": images_digest(images),
+           "feature_space": classifier.feature_space,
            "classifier_sha256": classifier.sha256, "nearest_k": NEAREST_K}
     path = cache_path(key, root)
     if cache and path.is_file() and (found := _read(path, key)) is not None:
