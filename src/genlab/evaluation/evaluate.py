@@ -35,6 +35,7 @@ from genlab.evaluation.metrics import (
     frechet_distance,
     inception_score,
     kid,
+    kid_blank,
 )
 from genlab.evaluation.neighbours import manifold_scores
 from genlab.evaluation.reference import ReferenceSet, dataset_key, reference_set
@@ -171,9 +172,10 @@ SAMPLED: dict[str, Callable[[Samples], dict[str, Any]]] = {
                       "fid_bootstrap_sd": fid_bootstrap_sd(s.features, s.ref.stats,
                                                            seed=s.seed),
                       "fid_bootstraps": FID_BOOTSTRAPS},
-    "kid": lambda s: dict(zip(("kid", "kid_std"),
-                              kid(s.ref.features.to(s.features.device), s.features, seed=s.seed),
-                              strict=True)),
+    "kid": lambda s: {**dict(zip(("kid", "kid_std"),
+                                 kid(s.ref.features.to(s.features.device), s.features,
+                                     seed=s.seed), strict=True)),
+                      "kid_blank": kid_blank(s.ref.features.to(s.features.device), seed=s.seed)},
     "pr": lambda s: _manifold(s.ref, s.features, s.seed),
     "is": lambda s: {**dict(zip(("is", "is_std"), inception_score(s.probs), strict=True)),
                      "real_is": inception_score(s.ref.probs)[0]},
