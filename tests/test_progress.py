@@ -83,3 +83,12 @@ def test_the_likelihood_counts_its_images_and_matches_one_call(monkeypatch, tmp_
         whole = -model.log_likelihood(x, None, 2).double().mean()
     assert math.isfinite(nll["nll_nats"])
     assert nll["nll_nats"] == pytest.approx(float(whole), rel=1e-6)
+
+
+def test_samples_are_counted_by_the_thousand(tmp_path) -> None:
+    config = config_from_dict({"model": {"name": "vae", **MODELS["vae"].tiny}})
+    run = Run(_vae(), config, tmp_path / "untrained.safetensors", {})
+    seen, hook = _record()
+    with hook:
+        assert run.sample(1500).shape[0] == 1500
+    assert seen == [("sampling", 1000, 1500), ("sampling", 1500, 1500)]
