@@ -16,10 +16,11 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "genlab"
 MAX_FILE_LINES = 350
 MAX_FUNCTION_LINES = 60
 
-BOTTOM = {"errors", "io", "version"}
+BOTTOM = {"errors", "io", "progress", "version"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "io": set(),
+    "progress": set(),
     "version": set(),
     "devices": {"errors"},
     "data": {"io"},

@@ -25,6 +25,7 @@ from genlab.errors import CheckpointError, ConfigError
 from genlab.models.core.base import GenerativeModel
 from genlab.models.core.capabilities import Reconstructor, require
 from genlab.models.core.sampling import SampleOptions, resolve_options
+from genlab.progress import steps
 from genlab.training.checkpoint import model_from_checkpoint, open_checkpoint
 from genlab.training.config import RunConfig, config_from_dict, load_config
 
@@ -175,10 +176,11 @@ class Run:
         self, n: int, labels: Tensor | list[int] | None = None, seed: int = 0, mean: bool = True,
         options: Mapping[str, Any] | SampleOptions | None = None, strict: bool = True,
     ) -> Tensor:
-        """n generated images (n, C, H, W) in [0, 1] on the CPU, in chunks of 1,000. Codes come
-        from a generator seeded by ``seed``, pixel draws (``mean=False``) from the global RNG
-        seeded alike for the call: the caller's RNG state is left as it was. ``options``: the
-        family's sampling options (``models.core.sampling``; ``strict``: refuse keys it lacks)."""
+        """n generated images (n, C, H, W) in [0, 1] on the CPU, in chunks of 1,000, counted on
+        ``genlab.progress`` (a DDPM's take minutes). Codes come from a generator seeded by
+        ``seed``, pixel draws (``mean=False``) from the global RNG seeded alike for the call:
+        the caller's RNG state is left as it was. ``options``: the family's sampling options
+        (``models.core.sampling``; ``strict``: refuse keys it lacks)."""
         if n < 1:
             raise ConfigError(f"the number of samples must be positive, got {n}")
         opts = self.sample_options(options, strict)
@@ -193,11 +195,12 @@ class Run:
                 )
             label_t = label_t.repeat(n // label_t.numel() + 1)[:n]
         out = []
-        with seeded(seed, self.model.device):
+        with seeded(seed, self.model.device), steps("sampling", n, "img") as advance:
             for chunk in torch.arange(n).split(1000):
                 part = None if label_t is None else label_t[chunk]
                 out.append(self.model.sample(len(chunk), labels=part, generator=gen,
                                              mean=mean, options=opts).cpu())
+                advance(len(chunk))
         return torch.cat(out)
 
     def sample_options(self, values: Mapping[str, Any] | SampleOptions | None = None,

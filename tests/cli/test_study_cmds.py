@@ -49,7 +49,8 @@ def test_report_of_existing_runs_is_one_self_contained_page(tiny_vae: str, tmp_p
     assert text.count("<section id='vae-1'>") == 1 and "<section id='vae-2'>" in text
     assert "src='data:image/png;base64," in text and "samples.png" not in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.safetensors", "page.html"]
-    assert "[2/2] vae-2: figures" in capsys.readouterr().err
+    err = capsys.readouterr().err  # one run twice: evaluated once, its section then reused
+    assert "[1/2] vae-1: figures" in err and "[2/2] vae-2: evaluation and figures reused" in err
 
 
 def test_bad_seeds_on_the_command_line_are_one_line(tmp_path: Path, capsys) -> None:

@@ -16,6 +16,7 @@ from genlab.evaluation.metrics import (
     frechet_distance,
     inception_score,
     kid,
+    kid_blank,
     polynomial_mmd2,
     trace_sqrt_product,
 )
@@ -102,6 +103,30 @@ def test_kid_of_two_draws_of_one_distribution_averages_zero() -> None:
     different, _ = kid(x, _features(1200, 16, 12, shift=0.3), subsets=20, subset_size=300)
     assert abs(same) < 3 * std / math.sqrt(20)
     assert different > 10 * (abs(same) + std / math.sqrt(20))
+
+
+def test_kid_blank_is_the_real_sets_mean_kernel_less_one() -> None:
+    """Features all 0 have k(0, .) = 1, so their unbiased MMD^2 is E_{i != j} k(x_i, x_j) - 1,
+    here from numpy on the whole set (subsets of min(1000, n) = n images)."""
+    x = _features(60, 5, 15, shift=0.4).abs()
+    a = x.numpy()
+    gram = (a @ a.T / a.shape[1] + 1) ** 3
+    expected = (gram.sum() - np.trace(gram)) / (len(a) * (len(a) - 1)) - 1
+    assert kid_blank(x, subsets=2) == pytest.approx(expected, rel=1e-6)  # float32 kernel
+
+
+def test_kid_saturates_below_kid_blank_for_samples_that_miss_the_strong_features() -> None:
+    """Heavy-tailed real features (a few very strong activations): samples that keep 2% or
+    20% of their scale both land near kid_blank, though they differ tenfold, while FID tells
+    them apart by a large factor; the documented reason KID cannot rank such models."""
+    gen = torch.Generator().manual_seed(16)
+    real = torch.distributions.Exponential(1.0).sample((1500, 32)) ** 2
+    weak = [real[torch.randperm(1500, generator=gen)] * f for f in (0.02, 0.2)]
+    blank = kid_blank(real, subsets=10, subset_size=500)
+    kids = [kid(real, w, subsets=10, subset_size=500)[0] for w in weak]
+    assert all(0.9 * blank < k < blank for k in kids)
+    fids = [fid(real, w) for w in weak]
+    assert fids[0] > 1.2 * fids[1]
 
 
 def test_kid_is_seeded() -> None:

@@ -83,3 +83,17 @@ def test_the_numbers_behind_perturbations_and_augmentation_are_tabulated() -> No
         assert text in page, text
     assert "centroid" not in page
     assert details({}) == ""
+
+
+def test_the_kid_note_and_details_say_where_kid_stops_ranking(parts) -> None:
+    kid = {"samples": 100, "real": 200, "split": "test", "feature_space": "fid-x",
+           "classifier_sha256": "abc", "kid": 11.45, "kid_std": 1.2, "real_kid": 2.42,
+           "kid_blank": 13.36}
+    parts[0].section.evaluation["metrics"] = {"kid": kid}
+    note = next(n for n in method_notes(parts[:1]) if n.startswith("kid: "))
+    assert "kid_blank: samples whose features are all 0" in note
+    assert "KID cannot rank them" in note and "compare such models by FID" in note
+    page = details({"kid": kid})
+    for text in ("KID against its reference points", "training images (floor)", "2.42",
+                 "features all 0 (blank)", "13.36", "11.45"):
+        assert text in page, text

@@ -36,3 +36,14 @@ def augment_details(a: Mapping[str, Any]) -> list[Table]:
              ["fraction", "real images", "real only", "+ generated", "gain"],
              [(r["fraction"], r["real_images"], r["accuracy_real"], r["accuracy_augmented"],
                r["gain"]) for r in a["fractions"]])]
+
+
+def kid_details(k: Mapping[str, Any]) -> list[Table]:
+    """The samples' KID between its two reference points: real training images (the floor)
+    and features all 0 (``kid_blank``, near where models that miss every strong real
+    activation crowd)."""
+    keys = [("kid", "samples"), ("real_kid", "training images (floor)"),
+            ("kid_blank", "features all 0 (blank)")]
+    present = [(key, name) for key, name in keys if key in k]
+    return [("KID against its reference points", [name for _, name in present],
+             [tuple(k[key] for key, _ in present)])]

@@ -35,6 +35,7 @@ from genlab.evaluation.metrics import (
     frechet_distance,
     inception_score,
     kid,
+    kid_blank,
 )
 from genlab.evaluation.neighbours import manifold_scores
 from genlab.evaluation.reference import ReferenceSet, dataset_key, reference_set
@@ -43,6 +44,7 @@ from genlab.evaluation.settings import NLL_IMAGES, EvaluationSettings
 from genlab.evaluation.unavailable import MetricUnavailable
 from genlab.models.core.capabilities import HasELBO, has
 from genlab.models.parts.density import IW_SAMPLES, dequantise, eight_bit_nats
+from genlab.progress import steps
 from genlab.runs import Run, condition
 
 CHUNK = 1000
@@ -53,6 +55,21 @@ def _spread(run: Run, split: str, n: int, seed: int) -> tuple[Tensor, Tensor | N
     conditional models."""
     x, y = run.images(split, torch.tensor(run.spread(split, n, seed)))
     return x, condition(run.model, y)
+
+
+NLL_CHUNK = 50
+"""Images per ``log_likelihood`` call, each chunk counted on ``genlab.progress`` (1,000 images
+of k = 1000 draws take minutes). The estimators are per image: a chunk changes which random
+draws an image gets, not their distribution."""
+
+
+def _log_likelihood(model: Any, x: Tensor, y: Tensor | None, k: int) -> Tensor:
+    parts = []
+    with steps("likelihood", len(x), "img") as advance:
+        for i in torch.arange(len(x), device=x.device).split(NLL_CHUNK):
+            parts.append(model.log_likelihood(x[i], None if y is None else y[i], k))
+            advance(len(i))
+    return torch.cat(parts)
 
 
 def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
@@ -73,7 +90,7 @@ def likelihood_metrics(run: Run, split: str = "test", n: int = NLL_IMAGES,
     with seeded(seed, x.device), torch.no_grad():
         if has(model, HasELBO):
             out["neg_elbo_nats"] = float(negative_elbo(model, x, y).mean())
-        nll = -model.log_likelihood(x, y, k)
+        nll = -_log_likelihood(model, x, y, k)
     out["nll_method"] = model.likelihood_method(k)
     out["nll_nats"] = float(nll.mean())
     out["nll_sem"] = float(nll.std() / math.sqrt(len(nll))) if len(nll) > 1 else 0.0
@@ -171,9 +188,10 @@ SAMPLED: dict[str, Callable[[Samples], dict[str, Any]]] = {
                       "fid_bootstrap_sd": fid_bootstrap_sd(s.features, s.ref.stats,
                                                            seed=s.seed),
                       "fid_bootstraps": FID_BOOTSTRAPS},
-    "kid": lambda s: dict(zip(("kid", "kid_std"),
-                              kid(s.ref.features.to(s.features.device), s.features, seed=s.seed),
-                              strict=True)),
+    "kid": lambda s: {**dict(zip(("kid", "kid_std"),
+                                 kid(s.ref.features.to(s.features.device), s.features,
+                                     seed=s.seed), strict=True)),
+                      "kid_blank": kid_blank(s.ref.features.to(s.features.device), seed=s.seed)},
     "pr": lambda s: _manifold(s.ref, s.features, s.seed),
     "is": lambda s: {**dict(zip(("is", "is_std"), inception_score(s.probs), strict=True)),
                      "real_is": inception_score(s.ref.probs)[0]},

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
+from genlab import progress
 from genlab.errors import ConfigError
 from genlab.latent.masks import check_mask
 from genlab.latent.ops import decode
@@ -43,18 +43,19 @@ SMOOTHING = 0.9
 ELBO is noisy (several nats on MNIST), so its raw maximum would mostly track lucky draws."""
 EVAL_DECODES = 16384
 """Decodes per call when re-estimating ELBOs with many samples (memory bound, not speed)."""
-_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("progress", default=None)
+FITTING = "fitting codes"
+"""The name :func:`fit_posterior` reports its optimiser steps under (``genlab.progress``)."""
 
 
-@contextlib.contextmanager
-def fit_progress(report: Callable[[int, int], None]) -> Iterator[None]:
+def fit_progress(report: Callable[[int, int], None]) -> contextlib.AbstractContextManager[None]:
     """Call ``report(step, steps)`` after every optimiser step of the fits run inside (this
-    thread only): a front end's progress bar, without a callback through every experiment."""
-    token = _PROGRESS.set(report)  # a ContextVar: another thread's fits are not reported
-    try:
-        yield
-    finally:
-        _PROGRESS.reset(token)
+    thread only; other loops report nothing): a front end's progress, without a callback
+    through every experiment."""
+    def fits_only(what: str, done: int, total: int) -> None:
+        if what == FITTING:
+            report(done, total)
+
+    return progress.reporting(fits_only)
 
 
 INIT_LOGVAR = -2.0
@@ -233,27 +234,27 @@ def fit_posterior(
             u, s = p.chunk(2, dim=1)
             return loc + scale * u, log_var0 + s
 
-        rows, report = _Rows(x, d), _PROGRESS.get()
-        for step in range(steps):
-            idx = rows.active.nonzero().squeeze(1)
-            if idx.numel() == 0:
-                break
-            p = rows.params[idx].requires_grad_(True)
-            rows_mask = mask if mask is None or mask.shape[0] == 1 else mask[idx]
-            elbo = elbo_estimate(
-                model, x[idx], *to_posterior(p), None if y is None else y[idx], rows_mask,
-                n_samples, gen,
-            )
-            (grad,) = torch.autograd.grad(-elbo.sum(), p)
-            if not bool(torch.isfinite(grad).all()):
-                raise ConfigError(
-                    f"the posterior fit diverged (non-finite gradient) with lr {lr}; "
-                    "use a smaller learning rate"
+        rows = _Rows(x, d)
+        with progress.steps(FITTING, steps) as advance:
+            for _ in range(steps):
+                idx = rows.active.nonzero().squeeze(1)
+                if idx.numel() == 0:
+                    break
+                p = rows.params[idx].requires_grad_(True)
+                rows_mask = mask if mask is None or mask.shape[0] == 1 else mask[idx]
+                elbo = elbo_estimate(
+                    model, x[idx], *to_posterior(p), None if y is None else y[idx], rows_mask,
+                    n_samples, gen,
                 )
-            rows.track(idx, p.detach(), elbo.detach(), tol)
-            rows.adam(idx, p.detach(), grad, lr, patience)
-            if report:
-                report(step + 1, steps)
+                (grad,) = torch.autograd.grad(-elbo.sum(), p)
+                if not bool(torch.isfinite(grad).all()):
+                    raise ConfigError(
+                        f"the posterior fit diverged (non-finite gradient) with lr {lr}; "
+                        "use a smaller learning rate"
+                    )
+                rows.track(idx, p.detach(), elbo.detach(), tol)
+                rows.adam(idx, p.detach(), grad, lr, patience)
+                advance(1)
         mu, logvar = to_posterior(rows.best_params)
     final = evaluate_elbo(model, x, mu, logvar, y, mask, eval_samples, seed + 1)
     return FitResult(mu, logvar, final, rows.used, ~rows.active)

@@ -291,7 +291,7 @@ def evaluation_seconds(settings: StudySettings, shape: tuple[int, ...]) -> float
         m = min(KID_SUBSET_SIZE, e.n)
         a = torch.rand(min(KID_SUBSET_CHUNK, KID_SUBSETS), m, FEATURES)
         chunk = _timed(lambda: polynomial_mmd2(a, a), torch.device("cpu"))
-        seconds += 2 * chunk * KID_SUBSETS / len(a)  # the samples' and the real floor's
+        seconds += 3 * chunk * KID_SUBSETS / len(a)  # the samples', the floor's, kid_blank
     with tempfile.TemporaryDirectory(prefix="genlab-plan-") as tmp:
         rows = [torch.rand(8, *shape)] * 2
         figure = _timed(lambda: save_rows_figure(rows, Path(tmp) / "f.png", ["a", "b"]),

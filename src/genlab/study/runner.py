@@ -19,7 +19,6 @@ study stopped at any point continues where it stopped when started again.
 from __future__ import annotations
 
 import copy
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from genlab.study.config import (
     settings_of,
 )
 from genlab.study.progress import Watch, labelled, watch_for
-from genlab.study.sections import write_model_section
+from genlab.study.sections import report_folder, write_model_section
 from genlab.study.stages import dependency_order, stages_of
 from genlab.training.config import RunConfig
 from genlab.training.lock import RunDirLocked, holder, run_lock
@@ -262,19 +261,20 @@ def write_outputs(title: str, parts: Sequence[ModelPart], out: Path,
 def report_runs(runs: Sequence[str], out: Path, settings: StudySettings,
                 title: str = "genlab report", which: str = "best", device: str = "cpu",
                 data_dir: str | None = None, log: Log = print) -> Path:
-    """The study page of existing run directories, written to the file ``out`` (figures are
-    drawn in a temporary folder and embedded, so nothing but the page is left behind)."""
+    """The study page of existing run directories, written to the file ``out``: each run's
+    section (its evaluation and figures, embedded in the page) is kept in genlab's cache
+    (``sections.report_folder``) and reused while its checkpoint and the settings are."""
     opened = [open_run(r, which=which, device=device, data_dir=data_dir) for r in runs]
-    labels = _labels(runs)
-    with tempfile.TemporaryDirectory(prefix="genlab-report-") as tmp:
-        parts = []
-        for i, (label, run) in enumerate(zip(labels, opened, strict=True), 1):
-            tag = f"[{i}/{len(opened)}] {label}"
-            section = write_model_section(label, run, Path(tmp) / label, settings,
-                                    lambda m, t=tag: log(f"{t}: {m}"))
-            section.run_dir = str(run.directory)  # its learning curves
-            parts.append(ModelPart(section, Path(tmp) / label))
-        return write_text(out, render_report(title, parts, method_notes(parts)))
+    parts = []
+    for i, (label, run) in enumerate(zip(_labels(runs), opened, strict=True), 1):
+        tag = f"[{i}/{len(opened)}] {label}"
+        folder = report_folder(run)
+        section = write_model_section(label, run, folder, settings,
+                                      lambda m, t=tag: log(f"{t}: {m}"))
+        section.label = label  # reused under the label of this call
+        section.run_dir = str(run.directory)  # its learning curves
+        parts.append(ModelPart(section, folder))
+    return write_text(out, render_report(title, parts, method_notes(parts)))
 
 
 def _labels(runs: Sequence[str]) -> list[str]:

@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from genlab.data.locate import cache_dir
 from genlab.errors import ConfigError
 from genlab.evaluation.believability import Experiments, run_experiments
 from genlab.evaluation.evaluate import evaluate_run, summary
@@ -35,6 +36,8 @@ from genlab.study.config import (
     StudySettings,
     without_unset,
 )
+from genlab.training.checkpoint import DIGEST
+from genlab.training.components import weights_digest
 from genlab.version import __version__
 
 SECTION_FILE = "section.json"
@@ -59,14 +62,29 @@ UNSET_SETTINGS = {"centroid_images": CENTROID_IMAGES}
 the sections a study wrote before (with this genlab version) keep their key and are reused."""
 
 
+def run_digest(run: Run) -> str:
+    """The SHA-256 of the run's checkpoint tensors: the one its file carries (``DIGEST``),
+    else (a checkpoint written before the digest) that of the model's weights."""
+    return run.meta.get(DIGEST) or weights_digest(run.model.state_dict())
+
+
 def settings_key(run: Run, *settings: Any) -> str:
-    """What a section depends on: the checkpoint's training state, every setting, and the
+    """What a section depends on: the checkpoint (its path, training state and the digest of
+    its tensors, so a run retrained in place is evaluated anew), every setting, and the
     genlab version that evaluated it (a release may change how a metric or figure is made,
     so a study run again after an upgrade evaluates anew rather than mix numbers)."""
     state = {"checkpoint": str(run.checkpoint), "epoch": run.meta.get("epoch"),
-             "step": run.meta.get("step"), "genlab": __version__,
+             "step": run.meta.get("step"), "weights": run_digest(run), "genlab": __version__,
              "settings": [without_unset(asdict(s), UNSET_SETTINGS) for s in settings]}
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def report_folder(run: Run) -> Path:
+    """Where ``genlab report`` keeps a run's section between calls, so that a second report of
+    unchanged runs under the same settings evaluates nothing: one folder per checkpoint file
+    under ``$GENLAB_CACHE/report``, its section reused only while its key matches."""
+    where = str(Path(run.checkpoint).resolve())
+    return cache_dir() / "report" / hashlib.sha256(where.encode()).hexdigest()[:16]
 
 
 def cached_section(folder: Path, key: str) -> ModelSection | None:
