@@ -142,7 +142,8 @@ def test_sgd_momentum_is_the_configured_one_heavy_ball_by_hand():
         torch.testing.assert_close(weight.detach(), by_hand, rtol=1e-5, atol=1e-7)
 
 
-def test_momentum_from_yaml_set_and_flag_and_refused_where_it_does_not_apply():
+def test_momentum_from_yaml_set_and_flag_and_refused_where_it_does_not_apply(monkeypatch,
+                                                                            tmp_path):
     import argparse
 
     from genlab.cli import train_flags
@@ -152,6 +153,7 @@ def test_momentum_from_yaml_set_and_flag_and_refused_where_it_does_not_apply():
     raw = {"model": {"name": "vae"}, "train": {"optimizer": "sgd", "momentum": 1}}
     assert config_from_dict(raw).train.momentum == 1.0  # Matlab's sgdm takes 1 (seed 001)
     assert config_from_dict(apply_overrides(raw, ["train.momentum=0.3"])).train.momentum == 0.3
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path))  # the flag table's cache
     p = argparse.ArgumentParser()
     train_flags.add_train_flags(p, "vae")
     assert train_flags.flag_values(p.parse_args(["vae", "--momentum", "0.7"]))["train"] == {
