@@ -14,8 +14,8 @@ def _selection_args(p: argparse.ArgumentParser, prefix: str = "", what: str = "i
     flag = f"--{prefix}-" if prefix else "--"
     g = p.add_argument_group(f"{what} (one of; default: -n of --split taking its classes "
                              "in turn)")
-    g.add_argument(f"{flag}index", dest=f"{prefix}index", metavar="I,J,...", type=arg.int_list,
-                   help="indices into --split")
+    g.add_argument(f"{flag}index", dest=f"{prefix}index", metavar="I,J-K,...",
+                   type=arg.index_list, help="indices into --split, ranges inclusive (0-999)")
     g.add_argument(f"{flag}class", dest=f"{prefix}cls", metavar="CLASS",
                    help="the first -n images of a class (name or number) in --split")
     g.add_argument(f"{flag}image", dest=f"{prefix}image", nargs="+", metavar="FILE",
@@ -50,7 +50,7 @@ def interpolate_options(p: argparse.ArgumentParser) -> None:
     _selection_args(p, what="anchor image")
     from genlab.latent.ops import INTERPOLATIONS
 
-    p.add_argument("--to", metavar="I,J,...", type=arg.int_list,
+    p.add_argument("--to", metavar="I,J-K,...", type=arg.index_list,
                    help="indices into --split of the left images, one row each "
                         "(default: the first image of each other class)")
     p.add_argument("--steps", type=arg.int_range(2, MAX_STEPS), default=8,
