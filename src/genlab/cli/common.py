@@ -189,8 +189,8 @@ def _index_list(text: str) -> list[int]:
     parts = [t.strip() for t in text.split(",") if t.strip()]
     for part in parts:
         match = INDEX_ITEM.fullmatch(part)
-        low, high = (int(match[1]), int(match[2] or match[1])) if match else (1, 0)
-        if high < low or len(indices) + high - low + 1 > MAX_INDICES:
+        low, high = (int(match[1]), int(match[2] or match[1])) if match else (0, -1)
+        if not match or high < low or len(indices) + high - low + 1 > MAX_INDICES:
             raise argparse.ArgumentTypeError(
                 f"expects indices and ranges such as 3,17,40-49 (A-B from A to B, A <= B; at "
                 f"most {MAX_INDICES:,} in all), got {text!r}")
