@@ -22,7 +22,9 @@ T = TypeVar("T")
 MAX_SEED = 2**32 - 1
 """numpy and scikit-learn (t-SNE) take seeds below 2**32."""
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d{1,3})?")
-INDEX_ITEM = re.compile(r"(\d{1,9})(?:-(\d{1,9}))?")
+INDEX_ITEM = re.compile(r"(\d{1,4000})(?:-(\d{1,4000}))?")
+"""An index or a range A-B (digits within Python's int conversion limit: a huge index is left
+for the split to name as out of range)."""
 MAX_INDICES = 1_000_000
 """Indices one --index may name, ranges expanded (no split holds more than 100,000 images)."""
 
