@@ -246,3 +246,14 @@ def test_a_discrete_space_is_refused_in_one_line_by_every_continuous_command(
     assert latent("grid", grid_run, "--prior", "-n", "3", "--out", str(tmp_path)) == 0
     numbers = report(tmp_path, "grid")
     assert numbers["latent_space"] == GRID_SPACE and numbers["latent_dim"] == 16
+
+
+def test_infer_takes_seed_004s_optimiser_and_start(tiny_vae, tmp_path):
+    argv = ["--index", "0,1", "--max-steps", "5", "--optimizer", "sgd", "--init", "normal",
+            "--lr", "0.001", "--out", str(tmp_path)]
+    assert latent("infer", tiny_vae, *argv) == 0
+    data = report(tmp_path, "infer")
+    assert (data["fit_optimizer"], data["fit_init"], data["fit_lr"]) == ("sgd", "normal", 0.001)
+    with pytest.raises(SystemExit) as exit_:
+        latent("infer", tiny_vae, "--optimizer", "lbfgs", "--out", str(tmp_path))
+    assert exit_.value.code == 2

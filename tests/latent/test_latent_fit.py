@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -18,6 +20,7 @@ from genlab.latent import (
     load_mask,
     make_mask,
 )
+from genlab.latent.fit import INIT_LOGVAR
 
 ENCODER_MARGIN = 1.0
 """Nats per image the encoder-free fit may trail the encoder by, on average. A per-image fit has
@@ -166,3 +169,55 @@ def test_masks_of_the_wrong_size_are_refused(tmp_path, vae):
     ok[:, :10] = 255
     Image.fromarray(ok).save(path)
     assert float(load_mask(path, 28, 28).sum()) == 28 * 10
+
+
+def _by_hand_sgd(m, x, steps: int, lr: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seed 004's fit of one image written out: (mu, logvar) drawn from N(0, 1), then plain
+    gradient steps on the one-sample ELBO, with the draws the fit takes from its generator."""
+    from genlab.latent.fit import elbo_estimate
+
+    gen = torch.Generator().manual_seed(seed)
+    d = m.latent_dim
+    p = torch.randn((1, 2 * d), generator=gen)
+    for _ in range(steps):
+        p.requires_grad_(True)
+        mu, logvar = p.chunk(2, dim=1)  # a VAE's N(0, I) prior: whitened = plain coordinates
+        (grad,) = torch.autograd.grad(-elbo_estimate(m, x, mu, logvar, generator=gen).sum(), p)
+        p = (p - lr * grad).detach()
+    return p.chunk(2, dim=1)
+
+
+def test_sgd_from_normal_codes_is_seed_004s_fit_by_hand(vae):
+    """With every step counted as an improvement (tol -inf) the fit keeps the parameters of
+    its last step's evaluation: those after steps - 1 updates."""
+    m, x = vae.model, vae.x[:1]
+    fit = fit_posterior(m, x, steps=6, lr=1e-3, tol=-math.inf, patience=10**6, seed=3,
+                        optimizer="sgd", init="normal")
+    mu, logvar = _by_hand_sgd(m, x, steps=5, lr=1e-3, seed=3)
+    torch.testing.assert_close(fit.mu, mu)
+    torch.testing.assert_close(fit.logvar, logvar)
+    start = fit_posterior(m, vae.x[:3], steps=1, tol=-math.inf, seed=3, init="normal")
+    drawn = torch.randn((3, 2 * m.latent_dim), generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(torch.cat([start.mu, start.logvar], 1), drawn)
+    mean = fit_posterior(m, vae.x[:3], steps=1, tol=-math.inf, seed=3)
+    assert torch.equal(mean.mu, torch.zeros_like(mean.mu))
+    assert torch.equal(mean.logvar, torch.full_like(mean.logvar, INIT_LOGVAR))
+
+
+def test_sgd_from_normal_codes_raises_the_elbo(vae):
+    m, x = vae.model, vae.x[:8]
+    d = m.latent_dim
+    drawn = torch.randn((8, 2 * d), generator=torch.Generator().manual_seed(0))
+    before = evaluate_elbo(m, x, drawn[:, :d], drawn[:, d:])
+    fit = fit_posterior(m, x, steps=200, lr=1e-3, patience=200, optimizer="sgd",
+                        init="normal")
+    assert bool((fit.elbo > before).all()), (fit.elbo - before)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"optimizer": "rmsprop"}, r"fit optimizer 'rmsprop'; choose one of adam, sgd"),
+    ({"init": "zeros"}, r"fit init 'zeros'; choose one of mean, normal"),
+])
+def test_unknown_fit_options_are_refused(vae, options, message):
+    with pytest.raises(ConfigError, match=message):
+        fit_posterior(vae.model, vae.x[:1], steps=1, **options)

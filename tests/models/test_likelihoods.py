@@ -263,3 +263,61 @@ def test_implicit_pixels_are_a_point_mass_with_a_gaussian_inversion_likelihood()
     x = torch.rand(2, 1, 4, 4)
     expected = Normal(images, 0.1).log_prob(x).flatten(1).sum(1)
     torch.testing.assert_close(out.log_prob(x), expected, rtol=1e-6, atol=1e-5)
+
+
+def test_a_decoder_sigma_is_normals_log_density_with_the_softplus_scale() -> None:
+    """sigma_mode=decoder: channel 2c is channel c's mean logits, 2c + 1 its sigma's raw value;
+    log p(x|z) and its gradients are torch.distributions.Normal's with sigma = SIGMA_MIN +
+    softplus(h_s + b), and h_s = 0 gives the configured sigma."""
+    lik = make("gaussian", sigma=0.2, sigma_mode="decoder")
+    assert lik.out_channels == 2 * SHAPE[0] and list(lik.parameters()) == []
+    h, x = raw(lik).requires_grad_(), images()
+    b = math.log(math.expm1(0.2 - SIGMA_MIN))
+    theirs = Normal(torch.sigmoid(h[:, 0::2]), SIGMA_MIN + F.softplus(h[:, 1::2] + b))
+    mine = lik(h)
+    torch.testing.assert_close(mine.log_prob(x), theirs.log_prob(x).sum((1, 2, 3)))
+    torch.testing.assert_close(mine.mean, torch.sigmoid(h[:, 0::2]))
+    w = torch.rand_like(x)
+    (a,) = torch.autograd.grad((mine.pixel_log_prob(x) * w).sum(), h)
+    (c,) = torch.autograd.grad((theirs.log_prob(x) * w).sum(), h)
+    torch.testing.assert_close(a, c)
+    zero = torch.zeros(N, lik.out_channels, *SHAPE[1:], dtype=torch.float64)
+    torch.testing.assert_close(lik(zero).dist.scale, torch.full((N, *SHAPE), 0.2,
+                                                                dtype=torch.float64))
+
+
+def test_a_decoder_sigma_stays_finite_and_floored_at_extreme_outputs() -> None:
+    lik = make("gaussian", sigma_mode="decoder")
+    h = raw(lik)
+    for value in (-1e4, 1e4):
+        h[:, 1::2] = value
+        h.requires_grad_()
+        dist = lik(h)
+        lp = dist.log_prob(images())
+        assert torch.isfinite(lp).all()
+        (grad,) = torch.autograd.grad(lp.sum(), h)
+        assert torch.isfinite(grad).all()
+        h = h.detach()
+    assert lik(torch.full_like(h, -1e4)).dist.scale.max().item() == pytest.approx(SIGMA_MIN)
+    with pytest.raises(ConfigError, match="above it with sigma_mode=decoder"):
+        make("gaussian", sigma=SIGMA_MIN, sigma_mode="decoder")
+
+
+def test_a_vae_with_a_decoder_sigma_has_a_variance_that_depends_on_z() -> None:
+    from genlab.models.core.base import Batch
+    from genlab.models.registry import build_model
+    from genlab.training.config import config_from_dict
+
+    for net in ("mlp", "conv"):
+        torch.manual_seed(0)
+        config = config_from_dict({"model": {"name": "vae", "net": net, "hidden": [16],
+                                             "channels": [8], "likelihood": "gaussian",
+                                             "sigma_mode": "decoder", "latent_dim": 3}})
+        vae = build_model(config.model, (1, 28, 28), num_classes=10)
+        z = torch.randn(2, 3, generator=torch.Generator().manual_seed(0))
+        scale = vae.decode(z).dist.scale
+        assert scale.shape == (2, 1, 28, 28) and not torch.equal(scale[0], scale[1])
+        x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+        loss = vae.loss(Batch(x, torch.zeros(4, dtype=torch.long))).total
+        loss.backward()
+        assert torch.isfinite(loss) and vae.decoder[0].weight.grad.abs().sum() > 0

@@ -32,6 +32,10 @@ def test_options_added_later_keep_the_hash_of_runs_that_leave_them_unset(
     assert config_hash(config) == "087216bbe2"  # as before data.classes existed
     config.data.classes = ["4", "9"]
     assert config_hash(config) != "087216bbe2"
+    for section, key, value in (("model", "dropout", 0.1), ("train", "momentum", 0.5)):
+        config = resolve_model(study, study.models[0], tmp_path)
+        setattr(getattr(config, section), key, value)
+        assert config_hash(config) != "087216bbe2", key
 
 
 def test_a_model_config_may_be_a_file_beside_the_study(tmp_path: Path) -> None:

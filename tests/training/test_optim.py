@@ -117,3 +117,49 @@ def test_a_resumed_fused_adam_updates_strided_weights_as_an_uninterrupted_one(tm
     train(resumed, second, range(2, 4))
     for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_sgd_momentum_is_the_configured_one_heavy_ball_by_hand():
+    """``train.momentum`` reaches SGD: two steps are p1 = p0 - lr g1, p2 = p1 - lr (m g1 + g2)
+    (Qian 1999, torch's dampening-free form), for m = 0.5 as for the unset default 0.9."""
+    for momentum, expected in ((0.5, 0.5), (None, 0.9)):
+        model = vae()
+        opt = build_optimizers(model, TrainConfig(optimizer="sgd", lr=0.01,
+                                                  momentum=momentum))["model"]
+        assert opt.defaults["momentum"] == expected
+        weight = next(model.parameters())
+        p0 = weight.detach().clone()
+        grads = []
+        x = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(1)).round()
+        for i in range(2):
+            opt.zero_grad(set_to_none=True)
+            torch.manual_seed(i)
+            batch = Batch(x, torch.zeros(16, dtype=torch.long))
+            model.players()[0].objective(batch).total.backward()
+            grads.append(weight.grad.detach().clone())
+            opt.step()
+        by_hand = p0 - 0.01 * grads[0] - 0.01 * (expected * grads[0] + grads[1])
+        torch.testing.assert_close(weight.detach(), by_hand, rtol=1e-5, atol=1e-7)
+
+
+def test_momentum_from_yaml_set_and_flag_and_refused_where_it_does_not_apply(monkeypatch,
+                                                                            tmp_path):
+    import argparse
+
+    from genlab.cli import train_flags
+    from genlab.errors import ConfigError
+    from genlab.training.config import apply_overrides, config_from_dict
+
+    raw = {"model": {"name": "vae"}, "train": {"optimizer": "sgd", "momentum": 1}}
+    assert config_from_dict(raw).train.momentum == 1.0  # Matlab's sgdm takes 1 (seed 001)
+    assert config_from_dict(apply_overrides(raw, ["train.momentum=0.3"])).train.momentum == 0.3
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path))  # the flag table's cache
+    p = argparse.ArgumentParser()
+    train_flags.add_train_flags(p, "vae")
+    assert train_flags.flag_values(p.parse_args(["vae", "--momentum", "0.7"]))["train"] == {
+        "momentum": 0.7}
+    with pytest.raises(ConfigError, match=r"train\.momentum=0\.5: .*train\.optimizer=sgd "
+                                          r"\(got adam\)"):
+        config_from_dict({"train": {"momentum": 0.5}})
+    with pytest.raises(ConfigError, match=r"train\.momentum=1\.5: .*\[0, 1\]"):
+        config_from_dict({"train": {"optimizer": "sgd", "momentum": 1.5}})

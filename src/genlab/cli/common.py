@@ -22,6 +22,11 @@ T = TypeVar("T")
 MAX_SEED = 2**32 - 1
 """numpy and scikit-learn (t-SNE) take seeds below 2**32."""
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d{1,3})?")
+INDEX_ITEM = re.compile(r"(\d{1,4000})(?:-(\d{1,4000}))?")
+"""An index or a range A-B (digits within Python's int conversion limit: a huge index is left
+for the split to name as out of range)."""
+MAX_INDICES = 1_000_000
+"""Indices one --index may name, ranges expanded (no split holds more than 100,000 images)."""
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -179,6 +184,24 @@ def device(text: str) -> str:
     return text
 
 
+def _index_list(text: str) -> list[int]:
+    """``3,17,40-49``: image indices and inclusive ranges A-B with A <= B, in the order given
+    (``0-999``: the first 1,000 images)."""
+    indices: list[int] = []
+    parts = [t.strip() for t in text.split(",") if t.strip()]
+    for part in parts:
+        match = INDEX_ITEM.fullmatch(part)
+        low, high = (int(match[1]), int(match[2] or match[1])) if match else (0, -1)
+        if not match or high < low or len(indices) + high - low + 1 > MAX_INDICES:
+            raise argparse.ArgumentTypeError(
+                f"expects indices and ranges such as 3,17,40-49 (A-B from A to B, A <= B; at "
+                f"most {MAX_INDICES:,} in all), got {text!r}")
+        indices.extend(range(low, high + 1))
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expects indices such as 3,17,40-49, got {text!r}")
+    return indices
+
+
 positive_int = int_range(1)
 non_negative_int = int_range(0)
 seed = int_range(0, MAX_SEED)
@@ -186,6 +209,7 @@ fraction = real(0, 1)
 positive = real(0, low_open=True)
 non_negative = real(0)
 int_list = listed(non_negative_int)
+index_list = _expects(_index_list, "indices and ranges such as 3,17,40-49")
 float_list = listed(real())
 name_list = listed(_expects(_name, "a name"))
 

@@ -93,7 +93,8 @@ def _select(
 
 def _fit_options(args: argparse.Namespace) -> ex.FitOptions:
     return ex.FitOptions(steps=args.max_steps, lr=args.lr, patience=args.patience, tol=args.tol,
-                         n_samples=args.samples, seed=args.seed)
+                         n_samples=args.samples, seed=args.seed, optimizer=args.optimizer,
+                         init=args.init)
 
 
 @_command("perturb", "decode codes plus Gaussian noise of several sizes",

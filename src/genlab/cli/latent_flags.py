@@ -14,8 +14,8 @@ def _selection_args(p: argparse.ArgumentParser, prefix: str = "", what: str = "i
     flag = f"--{prefix}-" if prefix else "--"
     g = p.add_argument_group(f"{what} (one of; default: -n of --split taking its classes "
                              "in turn)")
-    g.add_argument(f"{flag}index", dest=f"{prefix}index", metavar="I,J,...", type=arg.int_list,
-                   help="indices into --split")
+    g.add_argument(f"{flag}index", dest=f"{prefix}index", metavar="I,J-K,...",
+                   type=arg.index_list, help="indices into --split, ranges inclusive (0-999)")
     g.add_argument(f"{flag}class", dest=f"{prefix}cls", metavar="CLASS",
                    help="the first -n images of a class (name or number) in --split")
     g.add_argument(f"{flag}image", dest=f"{prefix}image", nargs="+", metavar="FILE",
@@ -23,9 +23,17 @@ def _selection_args(p: argparse.ArgumentParser, prefix: str = "", what: str = "i
 
 
 def _fit_args(p: argparse.ArgumentParser) -> None:
+    from genlab.latent.fit import FIT_INITS, FIT_OPTIMIZERS
+
     g = p.add_argument_group("optimiser (shared by infer and complete)")
     g.add_argument("--max-steps", type=arg.int_range(1, 10**5), default=1000, help="steps at most")
-    g.add_argument("--lr", type=arg.real(0, 1, low_open=True), default=0.05, help="Adam step size")
+    g.add_argument("--optimizer", choices=FIT_OPTIMIZERS, default="adam",
+                   help="adam, or plain sgd (seed 004: sgd, --lr 0.001, --init normal)")
+    g.add_argument("--init", choices=FIT_INITS, default="mean",
+                   help="q's start: the prior mean, or mean and log-variance drawn from N(0, 1) "
+                        "(whitened by the prior)")
+    g.add_argument("--lr", type=arg.real(0, 1, low_open=True), default=0.05,
+                   help="step size (SGD's wants a smaller one)")
     g.add_argument("--patience", type=arg.positive_int, default=50,
                    help="stop an image after this many steps without improvement")
     g.add_argument("--tol", type=arg.non_negative, default=0.01, help="gain that counts, nats")
@@ -42,7 +50,7 @@ def interpolate_options(p: argparse.ArgumentParser) -> None:
     _selection_args(p, what="anchor image")
     from genlab.latent.ops import INTERPOLATIONS
 
-    p.add_argument("--to", metavar="I,J,...", type=arg.int_list,
+    p.add_argument("--to", metavar="I,J-K,...", type=arg.index_list,
                    help="indices into --split of the left images, one row each "
                         "(default: the first image of each other class)")
     p.add_argument("--steps", type=arg.int_range(2, MAX_STEPS), default=8,

@@ -12,18 +12,31 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from genlab.cli.common import add_run_args, defer, int_list, int_range, run_source, seed
+from genlab.cli.common import (
+    add_run_args,
+    defer,
+    index_list,
+    int_list,
+    int_range,
+    run_source,
+    seed,
+)
 from genlab.cli.sample_flags import add_sample_flags, sample_flag_values
 from genlab.cli.train_flags import add_train_flags, flag_values
 from genlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from genlab.runs import Run
 
 RECON_COLUMNS = 8
 MAX_SAMPLES = 100_000
 """At most this many samples per call (npz or folder); a PNG grid shows at most MAX_GRID."""
 MAX_GRID = 1024
-MAX_RECONSTRUCT = 256
+MAX_RECONSTRUCT = 10_000
+"""Images one reconstruct call scores; its figure shows the first RECON_SHOWN of them."""
+RECON_SHOWN = 256
 
 TRAIN_EXAMPLES = """examples:
   genlab train vae --dataset mnist-mini --likelihood bernoulli --binarize dynamic \\
@@ -39,8 +52,9 @@ SAMPLE_EXAMPLES = """examples:
       --out ddim.png
 """
 RECONSTRUCT_EXAMPLES = """examples:
-  genlab reconstruct runs/vae --split test -n 32 --out recon.png
   genlab reconstruct runs/pca --split val -n 16 --seed 1 --out recon-pca.png
+  genlab reconstruct runs/vae --index 0-999 --out first-1000.png   # scored; 256 drawn
+  genlab reconstruct runs/vae --class 7 -n 16 --out sevens.png
 """
 MODELS_EXAMPLES = """examples:
   genlab models
@@ -158,32 +172,51 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     """Originals above their reconstructions, with the mean squared error in the title."""
-    import torch
-
     from genlab.figures.images import save_rows_figure
     from genlab.models.core.capabilities import Reconstructor, require
     from genlab.runs import open_run
 
+    if args.index is not None and args.n is not None:
+        raise ConfigError("-n counts the images of --class, --seed or the default selection; "
+                          "--index names its own")
+    if len(args.index or ()) > MAX_RECONSTRUCT:
+        raise ConfigError(f"--index names {len(args.index):,} images; at most "
+                          f"{MAX_RECONSTRUCT:,} per call")
     run = open_run(args.run, args.which, args.device, args.data_dir)
     require(run.model, Reconstructor, "reconstruct")
-    size = len(run.dataset.split(args.split))
-    if args.n > size:
-        raise ConfigError(f"-n {args.n}: split {args.split!r} of {run.dataset.name} has "
-                          f"{size} images")
-    order = (run.spanning(args.split, args.n) if args.seed is None else torch.randperm(
-        size, generator=torch.Generator().manual_seed(args.seed))[: args.n].tolist())
-    sel = run.select(args.split, index=order)
+    sel = run.select(args.split, **_reconstruct_selection(run, args, args.n or 32))
     recon = run.reconstruct(sel.x, sel.y)
     mse = float((recon - sel.x.cpu()).pow(2).flatten(1).sum(1).mean())
     # Pairs of rows (originals above their reconstructions), RECON_COLUMNS images wide.
-    pairs = zip(sel.x.cpu().split(RECON_COLUMNS), recon.cpu().split(RECON_COLUMNS), strict=True)
+    shown = min(len(sel), RECON_SHOWN)
+    pairs = zip(sel.x[:shown].cpu().split(RECON_COLUMNS), recon[:shown].split(RECON_COLUMNS),
+                strict=True)
     rows = [t for pair in pairs for t in pair]
-    what = (f"{args.split} images (above) and reconstructions (below), "
+    count = f"{len(sel):,} {args.split} images" + (f", the first {shown} shown"
+                                                   if shown < len(sel) else "")
+    what = (f"{count} (above) and reconstructions (below), "
             f"squared error {mse:.2f} per image (summed over pixels)")
     save_rows_figure(rows, Path(args.out), row_labels=["original", "reconstruction"]
                      * (len(rows) // 2), title=f"{run_source(run)}: {what}")
-    print(f"wrote {args.out} (sum-of-squares error per image {mse:.3f})")
+    print(f"wrote {args.out}: {count}, sum-of-squares error per image {mse:.3f}")
     return 0
+
+
+def _reconstruct_selection(run: Run, args: argparse.Namespace, n: int) -> dict[str, Any]:
+    """``Run.select``'s arguments: --index, --class (its first n), n random images of
+    --seed, or n taking the classes in turn."""
+    if args.index is not None or args.cls is not None:
+        return {"index": args.index, "cls": args.cls, "n": n}
+    size = len(run.dataset.split(args.split))
+    if n > size:
+        raise ConfigError(f"-n {n}: split {args.split!r} of {run.dataset.name} has "
+                          f"{size} images")
+    if args.seed is None:
+        return {"index": run.spanning(args.split, n)}
+    import torch
+
+    generator = torch.Generator().manual_seed(args.seed)
+    return {"index": torch.randperm(size, generator=generator)[:n].tolist()}
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -255,9 +288,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=RECONSTRUCT_EXAMPLES)
     add_run_args(p)
     p.add_argument("--split", default="test", help="split the images come from")
-    p.add_argument("-n", type=int_range(1, MAX_RECONSTRUCT), default=32, help="number of images")
-    p.add_argument("--seed", type=seed, default=None,
-                   help="pick random images with this seed (default: n images taking the "
+    p.add_argument("-n", type=int_range(1, MAX_RECONSTRUCT), default=None,
+                   help=f"number of images (default 32; the figure shows the first "
+                        f"{RECON_SHOWN}, the error counts all)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--index", metavar="I,J-K,...", type=index_list,
+                   help="indices into --split, ranges inclusive (0-999: the first 1,000)")
+    g.add_argument("--class", dest="cls", metavar="CLASS",
+                   help="the first -n images of a class (name or number) in --split")
+    g.add_argument("--seed", type=seed, default=None,
+                   help="pick -n random images with this seed (default: n images taking the "
                         "classes in turn)")
     p.add_argument("--out", required=True, help="output PNG")
     p.set_defaults(func=cmd_reconstruct)

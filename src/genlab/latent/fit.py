@@ -4,7 +4,7 @@ Both fit a diagonal Gaussian q(z) = N(mu, diag(exp(logvar))) per image by maximi
 
     E_q[log p(x_obs | z)] + E_q[log p(z) - log q(z)]
 
-with the decoder frozen, reparameterised Monte Carlo and Adam. Only the decoder and the prior are
+with the decoder frozen, reparameterised Monte Carlo and Adam or SGD. Only decoder and prior are
 used, so any model with ``decode`` and ``prior`` qualifies, encoder or not (a GAN: inversion).
 q(z) is over the code's coordinates, flattened (a (C, H, W) code's C H W values; the decoder
 is given codes of its latent space's shape), so it needs a continuous space. All images are
@@ -49,8 +49,7 @@ FITTING = "fitting codes"
 
 def fit_progress(report: Callable[[int, int], None]) -> contextlib.AbstractContextManager[None]:
     """Call ``report(step, steps)`` after every optimiser step of the fits run inside (this
-    thread only; other loops report nothing): a front end's progress, without a callback
-    through every experiment."""
+    thread only): a front end's progress, without a callback through every experiment."""
     def fits_only(what: str, done: int, total: int) -> None:
         if what == FITTING:
             report(done, total)
@@ -61,6 +60,9 @@ def fit_progress(report: Callable[[int, int], None]) -> contextlib.AbstractConte
 INIT_LOGVAR = -2.0
 """Start q at the prior mean with exp(-2) ~ 0.14 of the prior variance: narrow enough that the
 first gradients see a sharp decoder, wide enough to move out of a flat region."""
+FIT_OPTIMIZERS = ("adam", "sgd")
+FIT_INITS = ("mean", "normal")
+"""mean: q at the prior mean, INIT_LOGVAR; normal: whitened mean, log-variance ~ N(0, 1) (004)."""
 
 
 @dataclass
@@ -74,6 +76,8 @@ class FitOptions:
     tol: float = 0.01
     n_samples: int = 1
     seed: int = 0
+    optimizer: str = "adam"
+    init: str = "mean"
 
     def record(self) -> dict[str, Any]:
         """The settings as ``fit_<name>`` numbers, so a JSON record says how it was fitted."""
@@ -165,9 +169,13 @@ class _Rows:
     """Per-image optimiser state of :func:`fit_posterior`: each row is one image's (mu, logvar)
     parameters with its own Adam moments, step count, running ELBO and early stopping."""
 
-    def __init__(self, x: Tensor, d: int) -> None:
-        n = x.shape[0]
-        self.params = torch.cat([x.new_zeros(n, d), x.new_full((n, d), INIT_LOGVAR)], dim=1)
+    def __init__(self, x: Tensor, d: int, opt: str, init: str, gen: torch.Generator) -> None:
+        for key, value, valid in (("optimizer", opt, FIT_OPTIMIZERS), ("init", init, FIT_INITS)):
+            if value not in valid:
+                raise ConfigError(f"fit {key} {value!r}; choose one of {', '.join(valid)}")
+        n, self.optimizer = x.shape[0], opt
+        self.params = (torch.randn((n, 2 * d), generator=gen).to(x) if init == "normal" else
+                       torch.cat([x.new_zeros(n, d), x.new_full((n, d), INIT_LOGVAR)], dim=1))
         self.best_params = self.params.clone()
         self.m1, self.m2 = torch.zeros_like(self.params), torch.zeros_like(self.params)
         self.used = torch.zeros(n, dtype=torch.long, device=x.device)
@@ -187,16 +195,20 @@ class _Rows:
         self.best_params[idx] = torch.where(improved.unsqueeze(1), p, self.best_params[idx])
         self.bad[idx] = torch.where(improved, 0, self.bad[idx] + 1)
 
-    def adam(self, idx: Tensor, p: Tensor, grad: Tensor, lr: float, patience: int) -> None:
-        """One Adam step (Kingma & Ba 2015) per row, with each row's own bias correction."""
+    def step(self, idx: Tensor, p: Tensor, grad: Tensor, lr: float, patience: int) -> None:
+        """One step per row: Adam's or plain SGD's, p - lr * grad."""
         self.used[idx] += 1
+        adam = self.optimizer == "adam"
+        self.params[idx] = p - (self._adam(idx, grad, lr) if adam else lr * grad)
+        self.active[idx] = self.bad[idx] < patience
+
+    def _adam(self, idx: Tensor, grad: Tensor, lr: float) -> Tensor:
+        """Adam's step (Kingma & Ba 2015) per row, with each row's own bias correction."""
         b1, b2 = ADAM_BETAS
         self.m1[idx] = b1 * self.m1[idx] + (1 - b1) * grad
         self.m2[idx] = b2 * self.m2[idx] + (1 - b2) * grad.square()
         t = self.used[idx].unsqueeze(1).to(self.params.dtype)
-        step = lr * (self.m1[idx] / (1 - b1**t)) / ((self.m2[idx] / (1 - b2**t)).sqrt() + ADAM_EPS)
-        self.params[idx] = p - step
-        self.active[idx] = self.bad[idx] < patience
+        return lr * (self.m1[idx] / (1 - b1**t)) / ((self.m2[idx] / (1 - b2**t)).sqrt() + ADAM_EPS)
 
 
 def fit_posterior(
@@ -212,13 +224,14 @@ def fit_posterior(
     n_samples: int = 1,
     eval_samples: int = 64,
     seed: int = 0,
+    optimizer: str = "adam", init: str = "mean",
 ) -> FitResult:
     """Fit q(z | mu, logvar) to each image by ELBO ascent with the decoder frozen.
 
     ``mask`` (observed = 1) restricts the likelihood to observed pixels (completion). An image
     stops after ``patience`` steps in which its running ELBO did not beat its best by more than
     ``tol`` nats; the fit ends when every image has stopped or after ``steps``. Each image keeps
-    the parameters of its best running ELBO."""
+    the parameters of its best running ELBO. Seed 004's fit: ``optimizer="sgd", init="normal"``."""
     require_space(model, "inference without the encoder", CONTINUOUS)
     y = condition(model, y)
     x = x.to(model.device)
@@ -234,7 +247,7 @@ def fit_posterior(
             u, s = p.chunk(2, dim=1)
             return loc + scale * u, log_var0 + s
 
-        rows = _Rows(x, d)
+        rows = _Rows(x, d, optimizer, init, gen)
         with progress.steps(FITTING, steps) as advance:
             for _ in range(steps):
                 idx = rows.active.nonzero().squeeze(1)
@@ -253,7 +266,7 @@ def fit_posterior(
                         "use a smaller learning rate"
                     )
                 rows.track(idx, p.detach(), elbo.detach(), tol)
-                rows.adam(idx, p.detach(), grad, lr, patience)
+                rows.step(idx, p.detach(), grad, lr, patience)
                 advance(1)
         mu, logvar = to_posterior(rows.best_params)
     final = evaluate_elbo(model, x, mu, logvar, y, mask, eval_samples, seed + 1)

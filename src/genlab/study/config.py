@@ -49,7 +49,8 @@ LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 RUNTIME_KEYS = {"train": ("progress", "device", "tensorboard"), "data": ("data_dir",)}
 """Options that change how a run is shown, where it runs or where its data is read from, not
 what it learns: left out of the hash, so a study trained on a GPU is reused on a CPU."""
-UNSET_KEYS = {"data": {"classes": None}}
+UNSET_KEYS = {"data": {"classes": None}, "train": {"momentum": None},
+              "model": {"dropout": 0.0, "dropout_in": "encoder"}}
 """Options added after studies were run, left out of the hash while unset, so that a run
 which does not use them keeps its hash (and a study folder its runs) across the upgrade."""
 

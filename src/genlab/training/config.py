@@ -21,6 +21,7 @@ from genlab.errors import ConfigError
 from genlab.io import atomic_write
 from genlab.models.core.config import ModelConfig
 from genlab.models.registry import model_class, model_config_class
+from genlab.training.optim import check_settings
 
 BINARIZE = ("none", "static", "dynamic", "threshold")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -60,7 +61,8 @@ class OptimConfig:
 class TrainConfig:
     """Optimisation. ``lr``/``betas``/``weight_decay`` apply to every player (unset: the
     family's defaults, else 1e-3, (0.9, 0.999), 0); ``optim.<player>`` overrides them for one
-    player (a GAN's ``generator`` or ``discriminator``). ``schedule``: constant | linear (anneal
+    player (a GAN's ``generator`` or ``discriminator``); ``momentum``: SGD's (Qian 1999; unset:
+    0.9). ``schedule``: constant | linear (anneal
     to ``lr_final``) | cosine. ``patience``: early-stopping patience in epochs on the family's
     selection metric (0 = off); ``time_limit``: minutes of training (summed over the sessions
     of a resumed run): no epoch starts that would end past them, by the mean epoch so far
@@ -78,6 +80,7 @@ class TrainConfig:
     lr_final: float = 0.0
     betas: list[float] | None = None
     weight_decay: float | None = None
+    momentum: float | None = None
     optim: dict[str, OptimConfig] = field(default_factory=dict)
     schedule: str = "constant"
     clip_grad: float = 0.0
@@ -134,14 +137,7 @@ class RunConfig:
                            "train.patience": self.train.patience}.items():
             if value < 0:
                 raise ConfigError(f"{key} must not be negative, got {value}")
-        for key, optim in [("train", self.train), *[(f"train.optim.{k}", v)
-                                                    for k, v in self.train.optim.items()]]:
-            if optim.lr is not None and optim.lr < 0:
-                raise ConfigError(f"{key}.lr must not be negative, got {optim.lr}")
-            if optim.betas is not None and (
-                len(optim.betas) != 2 or not all(0 <= b < 1 for b in optim.betas)
-            ):
-                raise ConfigError(f"{key}.betas must be two numbers in [0, 1), got {optim.betas}")
+        check_settings(self.train)
 
 
 SECTIONS = {"data": DataConfig, "train": TrainConfig}

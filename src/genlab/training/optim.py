@@ -1,24 +1,28 @@
 """Optimisers and learning-rate schedules, one of each per player of a model's training plan.
 
 Settings resolve per player, most specific first: ``train.optim.<player>``, then the ``train``
-section's ``lr``/``betas``/``weight_decay``, then the family's ``optim_defaults`` (a GAN's Adam
-2e-4 with betas (0.5, 0.999), Radford et al. 2016), then :data:`BUILTIN`.
+section's ``lr``/``betas``/``weight_decay``/``momentum`` (SGD's), then the family's
+``optim_defaults`` (a GAN's Adam 2e-4 with betas (0.5, 0.999), Radford et al. 2016), then
+:data:`BUILTIN`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from genlab.errors import ConfigError
 from genlab.models.core.base import GenerativeModel
-from genlab.training.config import TrainConfig
 
-BUILTIN: dict[str, Any] = {"lr": 1e-3, "betas": (0.9, 0.999), "weight_decay": 0.0}
-SGD_MOMENTUM = 0.9
+if TYPE_CHECKING:
+    from genlab.training.config import TrainConfig
+
+BUILTIN: dict[str, Any] = {"lr": 1e-3, "betas": (0.9, 0.999), "weight_decay": 0.0,
+                           "momentum": 0.9}
+"""``momentum`` is SGD's (Qian 1999), the ``train`` section's or a family's; Adam ignores it."""
 FUSED_DEVICES = ("cpu", "cuda")  # where torch has fused Adam kernels
 
 Optimizers = dict[str, torch.optim.Optimizer]
@@ -26,7 +30,8 @@ Schedulers = dict[str, torch.optim.lr_scheduler.LRScheduler]
 
 
 def player_settings(model: GenerativeModel, cfg: TrainConfig, player: str) -> dict[str, Any]:
-    """``lr``, ``betas`` and ``weight_decay`` of one player after every fallback."""
+    """``lr``, ``betas``, ``weight_decay`` and ``momentum`` of one player after every
+    fallback (``train.optim.<player>`` has no ``momentum``: the ``train`` section's)."""
     family = type(model).optim_defaults.get(player, {})
     own = cfg.optim.get(player)
     settings = {}
@@ -37,6 +42,22 @@ def player_settings(model: GenerativeModel, cfg: TrainConfig, player: str) -> di
                 chosen = fallback
         settings[key] = tuple(chosen) if key == "betas" else chosen
     return settings
+
+
+def check_settings(train: TrainConfig) -> None:
+    """Each player's settings in range (``RunConfig.validate``); ``momentum`` only where it
+    applies: SGD's, in [0, 1] (Matlab's sgdm range, 1 included, as seed 001 used it)."""
+    for key, optim in [("train", train), *[(f"train.optim.{k}", v)
+                                           for k, v in train.optim.items()]]:
+        if optim.lr is not None and optim.lr < 0:
+            raise ConfigError(f"{key}.lr must not be negative, got {optim.lr}")
+        if optim.betas is not None and (
+            len(optim.betas) != 2 or not all(0 <= b < 1 for b in optim.betas)
+        ):
+            raise ConfigError(f"{key}.betas must be two numbers in [0, 1), got {optim.betas}")
+    if train.momentum is not None and (train.optimizer != "sgd" or not 0 <= train.momentum <= 1):
+        raise ConfigError(f"train.momentum={train.momentum}: SGD's momentum, a number in [0, 1] "
+                          f"with train.optimizer=sgd (got {train.optimizer})")
 
 
 def build_optimizers(model: GenerativeModel, cfg: TrainConfig) -> Optimizers:
@@ -66,7 +87,7 @@ def _optimizer(kind: str, params: list[nn.Parameter], s: dict[str, Any]) -> torc
         adam = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
         return adam(params, lr=s["lr"], betas=s["betas"], weight_decay=s["weight_decay"],
                     fused=fusable(params) or None)
-    return torch.optim.SGD(params, lr=s["lr"], momentum=SGD_MOMENTUM,
+    return torch.optim.SGD(params, lr=s["lr"], momentum=s["momentum"],
                            weight_decay=s["weight_decay"])
 
 

@@ -40,7 +40,8 @@ BETA_CLAMP = 1e-4
 """Data are clamped into [BETA_CLAMP, 1 - BETA_CLAMP] before the Beta log-density, which is
 infinite or zero at exactly 0 and 1, values that near-binary images hit all the time."""
 
-SIGMA_MODES = ("fixed", "global", "pixel")
+SIGMA_MODES = ("fixed", "global", "pixel", "decoder")
+"""sigma fixed, one learned scalar, learned per pixel, or sigma(z) per pixel from the decoder."""
 
 
 def bin_index(x: Tensor, bins: int) -> Tensor:
@@ -125,7 +126,16 @@ class BernoulliLikelihood(Likelihood):
 
 
 class GaussianLikelihood(Likelihood):
-    description = "Normal(sigmoid(h), sigma); sigma fixed, one learned scalar, or learned per pixel"
+    """Normal(sigmoid(h), sigma). With ``sigma_mode="decoder"`` the decoder outputs two maps
+    per channel, the mean's logits and sigma's raw value h_s (a heteroscedastic decoder, the
+    variance a function of z, as seed 004's log-variance output and Kingma & Welling 2014's
+    Gaussian MLP decoder): sigma = SIGMA_MIN + softplus(h_s + b), b chosen so that h_s = 0
+    gives ``sigma``. Softplus, not exp of a log-variance and not a clamp: it grows linearly
+    (no overflow for a large h_s), keeps a gradient everywhere (a clamp has none past its
+    ends) and is floored like the learned modes, so a constant pixel's NLL stays finite."""
+
+    description = ("Normal(sigmoid(h), sigma); sigma fixed, one learned scalar, learned per "
+                   "pixel, or per pixel from the decoder (sigma(z))")
 
     def __init__(
         self, shape: tuple[int, int, int], sigma: float = 0.1, sigma_mode: str = "fixed"
@@ -135,9 +145,14 @@ class GaussianLikelihood(Likelihood):
             raise ConfigError(
                 f"unknown sigma_mode {sigma_mode!r}; choose one of: {', '.join(SIGMA_MODES)}"
             )
-        if not sigma >= SIGMA_MIN:
-            raise ConfigError(f"sigma must be at least {SIGMA_MIN}, got {sigma}")
+        if not sigma >= SIGMA_MIN or (sigma_mode == "decoder" and sigma == SIGMA_MIN):
+            raise ConfigError(f"sigma must be at least {SIGMA_MIN} (above it with "
+                              f"sigma_mode=decoder: its value at zero output), got {sigma}")
         self.sigma_mode = sigma_mode
+        if sigma_mode == "decoder":
+            self.params_per_channel = 2
+            self.offset = math.log(math.expm1(sigma - SIGMA_MIN))  # softplus^-1
+            return
         init = torch.full(self.shape if sigma_mode == "pixel" else (), math.log(sigma))
         if sigma_mode == "fixed":
             self.register_buffer("log_sigma", init, persistent=False)
@@ -145,6 +160,9 @@ class GaussianLikelihood(Likelihood):
             self.log_sigma = nn.Parameter(init)
 
     def distribution(self, h: Tensor) -> PixelDistribution:
+        if self.sigma_mode == "decoder":
+            h, h_sigma = self.split(h).unbind(2)
+            return _GaussianPixels(torch.sigmoid(h), SIGMA_MIN + F.softplus(h_sigma + self.offset))
         scale = self.log_sigma.clamp(min=math.log(SIGMA_MIN)).exp()
         return _GaussianPixels(torch.sigmoid(h), scale)
 
@@ -195,8 +213,9 @@ LIKELIHOODS: dict[str, str] = {name: cls.description for name, cls in _CLASSES.i
 class PixelLikelihoodConfig:
     """The decoder-likelihood part of a family's config: ``likelihood`` (one of
     :data:`LIKELIHOODS`), the Gaussian's ``sigma`` and ``sigma_mode`` (one of
-    :data:`SIGMA_MODES`), the categorical decoder's ``bins`` and the logistic mixture's
-    number of components, ``mixtures``."""
+    :data:`SIGMA_MODES`; ``decoder``: sigma(z), ``sigma`` its value at zero output), the
+    categorical decoder's ``bins`` and the logistic mixture's number of components,
+    ``mixtures``."""
 
     likelihood: str = "bernoulli"
     sigma: float = 0.1

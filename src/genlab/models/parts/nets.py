@@ -4,7 +4,9 @@ to features, decoders map features to a raw image-shaped output for a likelihood
 Three kinds: ``mlp`` (Linear+ReLU), ``conv`` (4x4 stride-2 convolutions with BatchNorm, as in
 DCGAN, Radford et al. 2016) and ``resnet`` (residual blocks, He et al. 2016, with nearest-neighbour
 upsampling). Each decoder mirrors its encoder and restores the exact image size, odd
-intermediate sizes included (MNIST: 28 -> 14 -> 7 -> 3 and back).
+intermediate sizes included (MNIST: 28 -> 14 -> 7 -> 3 and back). Dropout (Srivastava et al.
+2014), where a family's config asks for it, follows every hidden activation of the MLP and conv
+backbones, in the encoder or in both halves; never the input or the output layer.
 """
 
 from __future__ import annotations
@@ -25,25 +27,49 @@ BACKBONES: dict[str, str] = {
     "conv": "4x4 stride-2 convolutions of widths `channels`; transposed-convolution decoder",
     "resnet": "residual blocks per `channels` stage after average pooling; nearest upsampling",
 }
+DROPOUT_IN = ("encoder", "both")
+DROPOUT_NETS = ("mlp", "conv")
 
 
 @dataclass
 class BackboneConfig:
     """The backbone part of a family's config: ``net`` (one of :data:`BACKBONES`), the MLP's
-    ``hidden`` widths, the conv/resnet ``channels`` per stage, ``res_blocks`` per stage and
-    ``batchnorm`` (conv and resnet). Composed into the configs of the families built on it."""
+    ``hidden`` widths, the conv/resnet ``channels`` per stage, ``res_blocks`` per stage,
+    ``batchnorm`` (conv and resnet) and ``dropout``, the probability of dropping a hidden unit
+    (mlp and conv; 0 = off), in the halves ``dropout_in`` names: the ``encoder`` or ``both``
+    (seed 001 tried each). Composed into the configs of the families built on it."""
 
     net: str = "mlp"
     hidden: list[int] = field(default_factory=lambda: [512, 256])
     channels: list[int] = field(default_factory=lambda: [32, 64, 128])
     res_blocks: int = 2
     batchnorm: bool = True
+    dropout: float = 0.0
+    dropout_in: str = "encoder"
 
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"net": tuple(BACKBONES)}
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"net": tuple(BACKBONES),
+                                                     "dropout_in": DROPOUT_IN}
 
     def net_spec(self) -> NetSpec:
         return NetSpec(kind=self.net, hidden=tuple(self.hidden), channels=tuple(self.channels),
                        res_blocks=self.res_blocks, batchnorm=self.batchnorm)
+
+    def dropout_rates(self) -> tuple[float, float]:
+        """(encoder, decoder) dropout probabilities."""
+        return self.dropout, self.dropout if self.dropout_in == "both" else 0.0
+
+    def validate(self) -> None:
+        """A dropout probability in [0, 1), on a backbone that has it; ``dropout_in`` only
+        with a dropout to place."""
+        super().validate()  # type: ignore[misc]
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1) (0 = off), got {self.dropout}")
+        if self.dropout and self.net not in DROPOUT_NETS:
+            raise ConfigError(f"model.dropout applies to the {' and '.join(DROPOUT_NETS)} "
+                              f"backbones, not net={self.net}")
+        if not self.dropout and self.dropout_in != "encoder":
+            raise ConfigError(f"model.dropout_in={self.dropout_in} has no dropout to place: "
+                              "set model.dropout too")
 
 
 @dataclass(frozen=True)
@@ -116,41 +142,61 @@ class ResBlock(nn.Module):
 
 
 def build_encoder(
-    spec: NetSpec, shape: tuple[int, int, int], out_features: int, cond_dim: int = 0
+    spec: NetSpec, shape: tuple[int, int, int], out_features: int, cond_dim: int = 0,
+    dropout: float = 0.0,
 ) -> EncoderNet:
-    """Encoder for images of ``shape``; forward(x, cond=None) -> (N, out_features)."""
+    """Encoder for images of ``shape``; forward(x, cond=None) -> (N, out_features), with
+    ``dropout`` after each hidden activation (mlp and conv)."""
     c, h, w = _check_shape(shape)
+    _check_dropout(spec, dropout)
     if spec.kind == "mlp":
         widths = [c * h * w + cond_dim, *spec.hidden]
-        layers = [*_mlp(widths), nn.Linear(widths[-1], out_features)]
+        layers = [*_mlp(widths, dropout), nn.Linear(widths[-1], out_features)]
     else:
         final = _stage_sizes(spec, h, w)[-1]
-        stages = _conv_encoder if spec.kind == "conv" else _resnet_encoder
         flat = spec.channels[-1] * math.prod(final)
-        layers = [*stages(spec, c + cond_dim), nn.Flatten(), nn.Linear(flat, out_features)]
+        body = (_conv_encoder(spec, c + cond_dim, dropout) if spec.kind == "conv"
+                else _resnet_encoder(spec, c + cond_dim))
+        layers = [*body, nn.Flatten(), nn.Linear(flat, out_features)]
     return EncoderNet(nn.Sequential(*layers), cond_dim, planes=spec.kind != "mlp")
 
 
 def build_decoder(
-    spec: NetSpec, shape: tuple[int, int, int], in_features: int, out_channels: int
+    spec: NetSpec, shape: tuple[int, int, int], in_features: int, out_channels: int,
+    dropout: float = 0.0,
 ) -> nn.Sequential:
-    """Decoder to images of ``shape``: (N, in_features) -> raw (N, out_channels, H, W)."""
+    """Decoder to images of ``shape``: (N, in_features) -> raw (N, out_channels, H, W), with
+    ``dropout`` after each hidden activation (mlp and conv)."""
     _, h, w = _check_shape(shape)
+    _check_dropout(spec, dropout)
     if spec.kind == "mlp":
         widths = [in_features, *reversed(spec.hidden)]
         return nn.Sequential(
-            *_mlp(widths),
+            *_mlp(widths, dropout),
             nn.Linear(widths[-1], out_channels * h * w),
             nn.Unflatten(1, (out_channels, h, w)),
         )
     sizes = _stage_sizes(spec, h, w)
     c_last = spec.channels[-1]
-    stages = _conv_decoder if spec.kind == "conv" else _resnet_decoder
+    body = (_conv_decoder(spec, sizes, out_channels, dropout) if spec.kind == "conv"
+            else _resnet_decoder(spec, sizes, out_channels))
     return nn.Sequential(
         nn.Linear(in_features, c_last * math.prod(sizes[-1])),
         nn.Unflatten(1, (c_last, *sizes[-1])),
-        *stages(spec, sizes, out_channels),
+        *body,
     )
+
+
+def _check_dropout(spec: NetSpec, p: float) -> None:
+    if not 0.0 <= p < 1.0 or (p and spec.kind not in DROPOUT_NETS):
+        raise ConfigError(f"dropout {p} needs a probability in [0, 1) and a "
+                          f"{' or '.join(DROPOUT_NETS)} net, got net {spec.kind}")
+
+
+def _dropped(p: float) -> list[nn.Module]:
+    """The dropout after a hidden activation; none at all when off, so a run without dropout
+    keeps the module indices, and the checkpoints, of the backbones before it."""
+    return [nn.Dropout(p)] if p else []
 
 
 def _check_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -174,10 +220,10 @@ def _stage_sizes(spec: NetSpec, h: int, w: int) -> list[tuple[int, int]]:
     return sizes
 
 
-def _mlp(widths: list[int]) -> list[nn.Module]:
+def _mlp(widths: list[int], dropout: float = 0.0) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for a, b in pairwise(widths):
-        layers += [nn.Linear(a, b), nn.ReLU()]
+        layers += [nn.Linear(a, b), nn.ReLU(), *_dropped(dropout)]
     return layers
 
 
@@ -194,20 +240,20 @@ def _res_stage(c_in: int, c_out: int, blocks: int, batchnorm: bool) -> list[nn.M
     return [ResBlock(c_in if i == 0 else c_out, c_out, batchnorm) for i in range(blocks)]
 
 
-def _conv_encoder(spec: NetSpec, c_in: int) -> list[nn.Module]:
+def _conv_encoder(spec: NetSpec, c_in: int, dropout: float = 0.0) -> list[nn.Module]:
     # LeakyReLU as in DCGAN discriminators: the same encoder may serve as a GAN critic.
     layers: list[nn.Module] = []
     for a, b in pairwise([c_in, *spec.channels]):
         conv = nn.Conv2d(a, b, 4, stride=2, padding=1, bias=not spec.batchnorm)
-        layers += _unit(conv, b, spec.batchnorm, nn.LeakyReLU(0.2))
+        layers += [*_unit(conv, b, spec.batchnorm, nn.LeakyReLU(0.2)), *_dropped(dropout)]
     return layers
 
 
 def _conv_decoder(
-    spec: NetSpec, sizes: list[tuple[int, int]], out_channels: int
+    spec: NetSpec, sizes: list[tuple[int, int]], out_channels: int, dropout: float = 0.0
 ) -> list[nn.Module]:
     """Transposed 4x4 stride-2 convs; output_padding restores what the encoder's floor dropped."""
-    layers: list[nn.Module] = [nn.ReLU()]
+    layers: list[nn.Module] = [nn.ReLU(), *_dropped(dropout)]
     widths = [*reversed(spec.channels), out_channels]
     steps = list(zip(pairwise(widths), pairwise(sizes[::-1]), strict=True))
     for i, ((a, b), (src, dst)) in enumerate(steps):
@@ -216,7 +262,8 @@ def _conv_decoder(
         conv = nn.ConvTranspose2d(
             a, b, 4, stride=2, padding=1, output_padding=pad, bias=last or not spec.batchnorm
         )
-        layers += [conv] if last else _unit(conv, b, spec.batchnorm, nn.ReLU())
+        layers += [conv] if last else [*_unit(conv, b, spec.batchnorm, nn.ReLU()),
+                                       *_dropped(dropout)]
     return layers
 
 

@@ -43,8 +43,10 @@ class Autoencoder(EncoderDecoderModel):
         c, h, w = shape
         spec = config.net_spec()
         self.likelihood = build_likelihood(LOSSES[config.loss], c, h, w)
-        self.encoder = build_encoder(spec, shape, config.latent_dim)
-        self.decoder = build_decoder(spec, shape, config.latent_dim, self.likelihood.out_channels)
+        p_enc, p_dec = config.dropout_rates()
+        self.encoder = build_encoder(spec, shape, config.latent_dim, dropout=p_enc)
+        self.decoder = build_decoder(spec, shape, config.latent_dim, self.likelihood.out_channels,
+                                     dropout=p_dec)
         self.register_buffer("code_mean", torch.zeros(config.latent_dim))
         self.register_buffer("code_std", torch.ones(config.latent_dim))
 
@@ -78,6 +80,14 @@ class Autoencoder(EncoderDecoderModel):
 
     @torch.no_grad()
     def fit_prior(self, x: Tensor, y: Tensor) -> None:
-        codes = torch.cat([self.encode(chunk) for chunk in x.split(1000)])
+        """The Gaussian of the codes the trained encoder gives: in eval mode (the trainer calls
+        this between an epoch's training and validation), so neither dropout nor BatchNorm's
+        batch statistics change them, and BatchNorm's running averages are left alone."""
+        was_training = self.training
+        self.eval()
+        try:
+            codes = torch.cat([self.encode(chunk) for chunk in x.split(1000)])
+        finally:
+            self.train(was_training)
         self.code_mean.copy_(codes.mean(0))
         self.code_std.copy_(codes.std(0).clamp_min(1e-6))

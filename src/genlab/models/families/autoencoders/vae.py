@@ -42,9 +42,11 @@ class VAE(EncoderDecoderModel):
         cond = num_classes if self.conditional else 0
         spec = config.net_spec()
         self.likelihood = config.build_likelihood(self.shape)
-        self.encoder = build_encoder(spec, shape, 2 * config.latent_dim, cond_dim=cond)
+        p_enc, p_dec = config.dropout_rates()
+        self.encoder = build_encoder(spec, shape, 2 * config.latent_dim, cond_dim=cond,
+                                     dropout=p_enc)
         self.decoder = build_decoder(
-            spec, shape, config.latent_dim + cond, self.likelihood.out_channels
+            spec, shape, config.latent_dim + cond, self.likelihood.out_channels, dropout=p_dec
         )
 
     def full_precision_layers(self) -> list[nn.Module]:
