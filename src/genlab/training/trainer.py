@@ -188,10 +188,10 @@ class Trainer:
         else:
             self._start_fresh()
         self.first_epoch = self.state.epoch
-        self.callbacks.on_train_start(self, resumed=resume)
         if cfg.progress and self.dist.is_main and self.state.epoch < cfg.epochs:
-            self.estimate = self._estimate()
+            self.estimate = self.estimate_epoch()
             tqdm.write(estimate_line(self.estimate, cfg.epochs - self.state.epoch))
+        self.callbacks.on_train_start(self, resumed=resume)
         while self.state.epoch < cfg.epochs:
             if stopping := self.callbacks.stopping(self):  # named in summary.json
                 self.state.stopped_by = stopping
@@ -204,7 +204,7 @@ class Trainer:
             if cfg.progress and self.dist.is_main:
                 tqdm.write(epoch_line(row))
 
-    def _estimate(self) -> Probe:
+    def estimate_epoch(self) -> Probe:
         """The epoch time ``genlab study --plan`` estimates (``training.estimate``), of a fresh
         build of the model: the trained one and every random stream are left as they were."""
         cuda = [self.device] if self.device.type == "cuda" else []
