@@ -10,6 +10,7 @@ import torch
 
 from genlab.study.forecast import probe
 from genlab.training import estimate, train
+from genlab.training.checkpoint import read_checkpoint
 from genlab.training.config import config_from_dict
 from genlab.training.estimate import estimate_line
 from genlab.training.trainer import Trainer
@@ -57,3 +58,17 @@ def test_the_line_gives_the_epoch_and_the_epochs_left() -> None:
     assert estimate_line(measured, 4) == ("estimated epoch time on this machine: 1m15s "
                                           "(75 s); 4 epochs: about 5m00s")
     assert estimate_line(measured, 1).endswith("(75 s)")
+
+
+def test_a_checkpoint_is_kept_each_time_the_training_minutes_pass_a_multiple(
+        tmp_path: Path, tiny) -> None:
+    every = 0.002  # minutes: 0.12 s
+    result = train(tiny(train={"epochs": 6, "checkpoint_every": every}), out=tmp_path / "r")
+    spent = list(itertools.accumulate(row["seconds"] / 60 for row in result.history))
+    passed = [int(m // every) for m in spent]
+    expected = {f"timed_{n:03d}": epoch for epoch, n in enumerate(passed, 1)
+                if n > (passed[epoch - 2] if epoch > 1 else 0)}
+    kept = {p.stem: p for p in (tmp_path / "r" / "checkpoints").glob("timed_*.safetensors")}
+    assert set(kept) == set(expected) and kept
+    for name, epoch in expected.items():
+        assert read_checkpoint(kept[name]).meta["epoch"] == epoch

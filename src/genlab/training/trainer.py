@@ -100,6 +100,7 @@ class Trainer:
         self.state = TrainState()
         self.first_epoch = 0  # where this session started
         self.estimate: Probe | None = None  # of an epoch's seconds, printed with progress
+        self.keep: list[str] = []  # names the next checkpoint is also kept as (callbacks')
         self.callbacks = run_callbacks(self.model, config.train, callbacks)
         self.callbacks.setup(self)  # the weight average makes its copy the scored one
         self.precision = Precision(config.train, self.device)
@@ -284,11 +285,12 @@ class Trainer:
 
     def _save(self, best: bool, opts: Optimizers, scheds: Schedulers) -> None:
         check_finite_weights(self.copies, self.state.epoch, self.ckpt_dir / "last.safetensors")
+        keep, self.keep = self.keep, []
         if not self.dist.is_main:
             return
         tensors, meta = pack_training(self.model, self._second_copy(), self.config.to_dict(),
                                       self.state, opts, scheds, self._rngs(), self.callbacks)
-        names = ["last", "best"] if best else ["last"]
+        names = ["last", "best", *keep] if best else ["last", *keep]
         atomic_save([self.ckpt_dir / f"{n}.safetensors" for n in names], tensors, meta)
         self.metrics.append(self.state.history)
 
