@@ -11,9 +11,11 @@ from studydata import HERE, tiny_study
 from genlab.errors import ConfigError
 from genlab.report.budget import budget_figure
 from genlab.report.table import ModelPart, rows
+from genlab.study import forecast
 from genlab.study.budget import CEILING
 from genlab.study.config import study_from_dict
 from genlab.study.runner import plan, run_study
+from genlab.training.estimate import Probe
 
 BUDGET = {"minutes": 0.03, "every": 0.01, "samples": 64}
 """1.8 s of training each, a checkpoint kept every 0.6 s, FID on 64 samples."""
@@ -92,3 +94,16 @@ def test_a_study_without_a_budget_trains_by_its_epochs(tmp_path: Path,
     assert job.budget is None
     train = job.config.train
     assert (train.epochs, train.time_limit, train.checkpoint_every) == (2, 0.0, 0.0)
+
+
+def test_the_plan_of_a_budgeted_run_counts_the_epochs_its_minutes_allow(
+        tmp_path: Path, classifier: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forecast, "probe", lambda config, data_dir=None: Probe(0.5, 1e-3, True,
+                                                                               False))
+    job = plan(study_from_dict(_study(classifier)), tmp_path, tmp_path / "out")[0]
+    planned = forecast.forecast_job(job)
+    # the trainer's rule: an epoch starts while (n + 1) mean epochs fit the 1.8 s: 3 of 0.5 s
+    assert planned.train_s == 3 * 0.5 and forecast.epochs_within(job.config, 0.5) == 3
+    job.budget = None
+    assert planned.eval_s - forecast.forecast_job(job).eval_s == pytest.approx(
+        1e-3 * BUDGET["samples"] * 4)  # FID of 3 kept checkpoints and the last

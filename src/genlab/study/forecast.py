@@ -15,6 +15,7 @@ after the runs it is built on.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -108,13 +109,27 @@ def forecast_job(job: Job, data_dir: str | None = None) -> JobForecast:
         base = 0.0 if evaluated else _common_evaluation(job.settings, shape)
         if status == "done":
             return JobForecast(job, status, done, 0.0, 0.0, base)
-        left = max(0, job.config.train.epochs - done)
-        flops = training_flops(job.config, data_dir) * left / max(1, job.config.train.epochs)
         measured = probe(job.config, data_dir)
+        epochs = epochs_within(job.config, measured.epoch_s)
+        left = max(0, epochs - done)
+        flops = (training_flops(job.config, data_dir) * left / job.config.train.epochs
+                 if left else 0.0)
     except GenlabError as why:  # e.g. built on a run still to train: not built yet
         return JobForecast(job, status, done, 0.0, None, 0.0, f"not estimated: {why}")
     own = 0.0 if evaluated else model_evaluation_seconds(job.settings, measured)
+    if job.budget is not None and not evaluated:  # FID along the run: its samples' passes
+        own += measured.image_s * job.budget.samples * (
+            math.ceil(job.config.train.time_limit / job.config.train.checkpoint_every) + 1)
     return JobForecast(job, status, done, flops, left * measured.epoch_s, base + own)
+
+
+def epochs_within(config: RunConfig, epoch_s: float) -> int:
+    """The epochs a run trains: ``train.epochs``, or fewer where its time limit ends it
+    first (a budget-matched study's runs: the limit, not their ceiling of epochs)."""
+    limit = 60 * config.train.time_limit
+    if not limit or not epoch_s:
+        return config.train.epochs
+    return min(config.train.epochs, max(1, math.floor(limit / epoch_s)))
 
 
 _COMMON: dict[str, float] = {}
