@@ -15,7 +15,7 @@ from genlab.study import forecast
 from genlab.study.budget import CEILING
 from genlab.study.config import study_from_dict
 from genlab.study.runner import plan, run_study
-from genlab.training.estimate import Probe
+from genlab.training.estimate import Probe, epochs_within
 
 BUDGET = {"minutes": 0.03, "every": 0.01, "samples": 64}
 """1.8 s of training each, a checkpoint kept every 0.6 s, FID on 64 samples."""
@@ -103,7 +103,7 @@ def test_the_plan_of_a_budgeted_run_counts_the_epochs_its_minutes_allow(
     job = plan(study_from_dict(_study(classifier)), tmp_path, tmp_path / "out")[0]
     planned = forecast.forecast_job(job)
     # the trainer's rule: an epoch starts while (n + 1) mean epochs fit the 1.8 s: 3 of 0.5 s
-    assert planned.train_s == 3 * 0.5 and forecast.epochs_within(job.config, 0.5) == 3
+    assert planned.train_s == 3 * 0.5 and epochs_within(job.config, 0.5) == 3
     job.budget = None
     assert planned.eval_s - forecast.forecast_job(job).eval_s == pytest.approx(
         1e-3 * BUDGET["samples"] * 4)  # FID of 3 kept checkpoints and the last

@@ -58,6 +58,8 @@ def test_the_line_gives_the_epoch_and_the_epochs_left() -> None:
     assert estimate_line(measured, 4) == ("estimated epoch time on this machine: 1m15s "
                                           "(75 s); 4 epochs: about 5m00s")
     assert estimate_line(measured, 1).endswith("(75 s)")
+    assert estimate_line(measured, 3, limited=True).endswith(
+        "3 epochs (the time limit's): about 3m45s")
 
 
 def test_a_checkpoint_is_kept_each_time_the_training_minutes_pass_a_multiple(

@@ -42,7 +42,7 @@ from genlab.study.runner import Job, built_first
 from genlab.study.schedule import dataset_of, longest_first, training_flops
 from genlab.study.sections import FIGURES
 from genlab.training.config import RunConfig
-from genlab.training.estimate import Probe, Split, probe_model, timed
+from genlab.training.estimate import Probe, Split, epochs_within, probe_model, timed
 
 CLASSIFIED = {"fid", "kid", "pr", "is", "confidence", "believability"}
 """The metrics that score images with the classifier."""
@@ -122,14 +122,6 @@ def forecast_job(job: Job, data_dir: str | None = None) -> JobForecast:
             math.ceil(job.config.train.time_limit / job.config.train.checkpoint_every) + 1)
     return JobForecast(job, status, done, flops, left * measured.epoch_s, base + own)
 
-
-def epochs_within(config: RunConfig, epoch_s: float) -> int:
-    """The epochs a run trains: ``train.epochs``, or fewer where its time limit ends it
-    first (a budget-matched study's runs: the limit, not their ceiling of epochs)."""
-    limit = 60 * config.train.time_limit
-    if not limit or not epoch_s:
-        return config.train.epochs
-    return min(config.train.epochs, max(1, math.floor(limit / epoch_s)))
 
 
 _COMMON: dict[str, float] = {}

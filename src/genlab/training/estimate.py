@@ -138,8 +138,20 @@ def duration(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
-def estimate_line(measured: Probe, epochs_left: int) -> str:
-    """What the trainer prints before its first epoch."""
-    total = f"; {epochs_left} epochs: about {duration(epochs_left * measured.epoch_s)}"
+def epochs_within(config: RunConfig, epoch_s: float) -> int:
+    """The epochs a run trains: ``train.epochs``, or fewer where its time limit ends it first
+    (the trainer's rule: epoch n + 1 starts while n + 1 mean epochs fit the limit), as a
+    budget-matched study's runs, whose epochs are only a ceiling."""
+    limit = 60 * config.train.time_limit
+    if not limit or not epoch_s:
+        return config.train.epochs
+    return min(config.train.epochs, max(1, math.floor(limit / epoch_s)))
+
+
+def estimate_line(measured: Probe, epochs_left: int, limited: bool = False) -> str:
+    """What the trainer prints before its first epoch (``limited``: the epochs left are
+    those its time limit allows)."""
+    why = " (the time limit's)" if limited else ""
+    total = f"; {epochs_left} epochs{why}: about {duration(epochs_left * measured.epoch_s)}"
     return (f"estimated epoch time on this machine: {duration(measured.epoch_s)} "
             f"({measured.epoch_s:.3g} s){total if epochs_left > 1 else ''}")

@@ -35,7 +35,7 @@ from genlab.training.callbacks import run_callbacks
 from genlab.training.checkpoint import atomic_save, check_run_dir, read_checkpoint, read_meta
 from genlab.training.components import build_with_components
 from genlab.training.config import RunConfig, config_from_dict, load_config, save_config
-from genlab.training.estimate import Probe, Split, estimate_line, probe_model
+from genlab.training.estimate import Probe, Split, epochs_within, estimate_line, probe_model
 from genlab.training.lock import train_lock
 from genlab.training.logs import (
     EpochLog,
@@ -191,7 +191,9 @@ class Trainer:
         self.first_epoch = self.state.epoch
         if cfg.progress and self.dist.is_main and self.state.epoch < cfg.epochs:
             self.estimate = self.estimate_epoch()
-            tqdm.write(estimate_line(self.estimate, cfg.epochs - self.state.epoch))
+            epochs = epochs_within(self.config, self.estimate.epoch_s)
+            tqdm.write(estimate_line(self.estimate, max(1, epochs - self.state.epoch),
+                                     limited=epochs < cfg.epochs))
         self.callbacks.on_train_start(self, resumed=resume)
         while self.state.epoch < cfg.epochs:
             if stopping := self.callbacks.stopping(self):  # named in summary.json
