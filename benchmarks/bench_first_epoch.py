@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from genlab.errors import ConfigError
 from genlab.models.core.callbacks import Callback, EpochEnd
 from genlab.models.registry import MODELS, model_class
 from genlab.training.config import config_from_dict
@@ -55,8 +56,12 @@ def measure(family: str, run_dir: Path, max_minutes: float,
     model: dict[str, Any] = {"name": family}
     if model_class(family).component_specs:
         model["first_stage"] = str(first_stage)
-    config = config_from_dict({"model": model, "data": {"dataset": "mnist-mini"},
-                               "train": {"epochs": 1, "progress": False, "device": "cpu"}})
+    try:
+        config = config_from_dict({"model": model, "data": {"dataset": "mnist-mini"},
+                                   "train": {"epochs": 1, "progress": False, "device": "cpu"}})
+    except ConfigError as why:  # defaults that do not work on the data: the finding
+        return {"family": family, "parameters": 0, "estimate_s": 0.0,
+                "note": f"its defaults are refused: {why}"}
     clock = FirstEpochClock()
     trainer = Trainer(config, run_dir, callbacks=[clock])
     row: dict[str, Any] = {"family": family, "parameters": sum(
