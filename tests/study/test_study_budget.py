@@ -52,6 +52,7 @@ def test_a_bad_budget_is_refused_naming_the_key(classifier: Path, budget: dict,
         study_from_dict(_study(classifier) | {"budget": budget})
 
 
+@pytest.mark.slow  # two runs trained, evaluated and drawn
 def test_a_budgeted_study_scores_each_model_along_its_minutes(tmp_path: Path,
                                                              classifier: Path) -> None:
     out = tmp_path / "out"

@@ -24,6 +24,7 @@ def _fake_clock(monkeypatch: pytest.MonkeyPatch, tick: float) -> None:
     monkeypatch.setattr(estimate, "PROBE_SECONDS", 0.0)
 
 
+@pytest.mark.slow  # training runs
 def test_a_run_prints_the_plans_estimate_before_its_first_epoch(
         tmp_path: Path, tiny, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,6 +42,7 @@ def test_a_run_prints_the_plans_estimate_before_its_first_epoch(
     assert planned == pytest.approx((38 + 1 + 1) * 2.0 ** -6)
 
 
+@pytest.mark.slow  # training runs
 def test_the_estimate_leaves_the_run_as_it_would_be_without_it(tmp_path: Path, tiny) -> None:
     shown = train(tiny(train={"epochs": 1, "progress": True}), out=tmp_path / "shown")
     quiet = train(tiny(train={"epochs": 1}), out=tmp_path / "quiet")
@@ -62,6 +64,7 @@ def test_the_line_gives_the_epoch_and_the_epochs_left() -> None:
         "3 epochs (the time limit's): about 3m45s")
 
 
+@pytest.mark.slow  # training runs
 def test_a_checkpoint_is_kept_each_time_the_training_minutes_pass_a_multiple(
         tmp_path: Path, tiny) -> None:
     every = 0.002  # minutes: 0.12 s
