@@ -140,6 +140,7 @@ def test_off_a_terminal_a_study_prints_plain_labelled_lines(tmp_path: Path, clas
     lines = capsys.readouterr().err.splitlines()
     mean, ae = sorted((out / "runs").iterdir())[::-1]
     epoch = next(line for line in lines if line.startswith("[2/2] ae: epoch 1  "))
+    estimate = next(line for line in lines if line.startswith("[2/2] ae: estimated epoch time"))
     assert lines == [
         f"[1/2] mean: training mean into {mean}",
         f"[1/2] mean: trained ({mean})",
@@ -147,7 +148,8 @@ def test_off_a_terminal_a_study_prints_plain_labelled_lines(tmp_path: Path, clas
         "[1/2] mean: evaluating recon (n = 64)",
         "[1/2] mean: figures",
         f"[2/2] ae: training ae into {ae}",
-        epoch,  # the trainer's epoch line, labelled
+        estimate,  # the trainer's estimate of its epoch, then its epoch line, labelled
+        epoch,
         f"[2/2] ae: trained ({ae})",
         "[2/2] ae: perturbation experiments",
         "[2/2] ae: evaluating recon (n = 64)",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from genlab.evaluation.registry import REGISTRY
+from genlab.report.budget import budget_html
 from genlab.report.overview import GLANCE_STYLE, glance
 from genlab.report.perturbations import confidence_html
 from genlab.report.records import Figure
@@ -97,7 +98,7 @@ def render_report(title: str, parts: Sequence[ModelPart], notes: Sequence[str] =
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{STYLE}{GLANCE_STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{glance(models, image_uri)}"
+        f"<h1>{html.escape(title)}</h1>{glance(models, image_uri)}{budget_html(models)}"
         f"<h2>comparison</h2><p class='note'>genlab {__version__}, {when}. "
         f"{SEEDED if seeded(models) else SINGLE}</p>{comparison_table(parts)}"
         f"{confidence_html(models)}"

@@ -28,7 +28,8 @@ class ModelSection:
     """One model of a study: its label, the settings ``key`` it was made under, the run's
     description, headline numbers (``summary``), evaluation record, figures (and those that
     could not be drawn, with the reason), training facts, its run directory and the seed it
-    was trained with (a study over seeds has one section per model and seed)."""
+    was trained with (a study over seeds has one section per model and seed); in a
+    budget-matched study, its quality at checkpoints along the run (``study.budget``)."""
 
     label: str
     key: str
@@ -40,6 +41,7 @@ class ModelSection:
     training: dict[str, Any] = field(default_factory=dict)
     run_dir: str | None = None
     seed: int | None = None
+    budget: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def metrics(self) -> dict[str, Any]:

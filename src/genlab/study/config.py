@@ -15,6 +15,7 @@ errors naming the key, as for run configs)::
     perturbations: {source_class: "4", target_class: "9"}
     augmentation: {fractions: [0.2, 0.5, 1.0]}   # when evaluation.metrics has augment
     figures: {images: 8, interpolation_steps: 8}
+    budget: {minutes: 10}                   # the same training minutes for every model
 
 Each model's run config is resolved once (:func:`resolve_models`); its hash names its run
 directory, so a study that is run again reuses (or resumes) what it already trained. Without
@@ -49,7 +50,7 @@ LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 RUNTIME_KEYS = {"train": ("progress", "device", "tensorboard"), "data": ("data_dir",)}
 """Options that change how a run is shown, where it runs or where its data is read from, not
 what it learns: left out of the hash, so a study trained on a GPU is reused on a CPU."""
-UNSET_KEYS = {"data": {"classes": None}, "train": {"momentum": None},
+UNSET_KEYS = {"data": {"classes": None}, "train": {"momentum": None, "checkpoint_every": 0.0},
               "model": {"dropout": 0.0, "dropout_in": "encoder"}}
 """Options added after studies were run, left out of the hash while unset, so that a run
 which does not use them keeps its hash (and a study folder its runs) across the upgrade."""
@@ -94,6 +95,31 @@ class StudySettings:
 
 
 @dataclass
+class BudgetSettings:
+    """``budget``: every model trained for the same ``minutes`` of training instead of epochs,
+    a checkpoint kept ``every`` minutes (0: a fifth of the budget) and each scored by FID on
+    ``samples`` samples and its validation loss (``study.budget``; 0 minutes: no budget)."""
+
+    minutes: float = 0.0
+    every: float = 0.0
+    samples: int = 2000
+
+
+def check_budget(raw: Any, where: str) -> BudgetSettings:
+    """The study's ``budget`` mapping, checked (absent: no budget)."""
+    if raw is None:
+        return BudgetSettings()
+    budget = config_dataclass(BudgetSettings, raw, "budget")
+    if budget.minutes <= 0 or budget.every < 0 or budget.every > budget.minutes:
+        raise ConfigError(f"{where}: budget needs minutes > 0 and every in [0, minutes] (0: a "
+                          f"fifth of the budget), got minutes={budget.minutes}, "
+                          f"every={budget.every}")
+    if budget.samples < 2:
+        raise ConfigError(f"{where}: budget.samples must be at least 2, got {budget.samples}")
+    return budget
+
+
+@dataclass
 class StudyConfig(StudySettings):
     """A whole study: its name, shared data/train settings, the models, the training seeds
     (empty: each model's own ``train.seed``, one run), ``section.key=value`` overrides of
@@ -105,6 +131,7 @@ class StudyConfig(StudySettings):
     models: list[StudyModel] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
     set: list[str] = field(default_factory=list)
+    budget: BudgetSettings = field(default_factory=BudgetSettings)
 
 
 SECTIONS = {"evaluation": EvaluationSettings, "perturbations": PerturbationSettings,
@@ -115,7 +142,7 @@ def study_from_dict(raw: Any, where: str = "study") -> StudyConfig:
     """Build and check a StudyConfig from a parsed YAML mapping."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a mapping, got {type(raw).__name__}")
-    names = ["name", "data", "train", "models", "seeds", "set", *SECTIONS]
+    names = ["name", "data", "train", "models", "seeds", "set", "budget", *SECTIONS]
     unknown = sorted(set(raw) - set(names))
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]}; valid keys: {', '.join(names)}")
@@ -127,6 +154,7 @@ def study_from_dict(raw: Any, where: str = "study") -> StudyConfig:
         data=_mapping(raw, "data", where), train=_mapping(raw, "train", where),
         seeds=check_seeds(raw.get("seeds") or [], f"{where}: seeds"),
         set=check_overrides(raw.get("set") or [], f"{where}: set"),
+        budget=check_budget(raw.get("budget"), where),
         **{k: config_dataclass(cls, raw.get(k) or {}, k) for k, cls in SECTIONS.items()},
     )
     config.models = [_model(m, config, where, i) for i, m in enumerate(models)]

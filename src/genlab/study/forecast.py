@@ -1,38 +1,32 @@
 """How long a study will take on this machine, before it starts (``genlab study FILE --plan``).
 
 :func:`genlab.study.schedule.training_flops` ranks runs by their forward operations; seconds
-need this machine's speed on each run's own networks, which no single FLOP rate gives (a small
-MLP's step is dominated by per-operation overhead, a convolution's by arithmetic). So each run
-still to train is probed: a few real training steps of its model (forward, backward and the
-optimiser, under its precision, with the torch threads a worker will have) on one batch of its
-own images, and one validation batch, timed (the steps after a warm-up one; about
-:data:`PROBE_SECONDS` each). An epoch is then its batches of steps plus its validation batches,
-plus the learnt-prior fit and the epoch's sample grid where the family has them. Evaluation is
-timed the same way from its parts: the shipped classifier on the images it scores, the model's
-own passes for the NLL's importance samples and the samples scored, and the figures. The
-measurement is of the machine as it is now: on a shared, loaded machine it holds while the
-load does. The wall time is the pool's schedule replayed: the runs start longest first on
-:func:`genlab.study.pool.layout`'s workers, each after the runs it is built on.
+need this machine's speed on each run's own networks: each run still to train is probed, with
+the torch threads a worker will have, by :mod:`genlab.training.estimate` (a few timed training
+steps and a validation batch of its own model and images), the estimate its trainer prints
+before its first epoch. Evaluation is timed the same way from its parts: the shipped
+classifier on the images it scores, the model's own passes for the NLL's importance samples
+and the samples scored, and the figures. The measurement is of the machine as it is now: on a
+shared, loaded machine it holds while the load does. The wall time is the pool's schedule
+replayed: the runs start longest first on :func:`genlab.study.pool.layout`'s workers, each
+after the runs it is built on.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from genlab.data.prepare import batch_input
+from genlab.data.prepare import eval_seed, fixed_draw
 from genlab.errors import GenlabError
 from genlab.evaluation.classifier import BATCH, default_classifier, load_classifier
 from genlab.evaluation.metrics import (
@@ -42,20 +36,14 @@ from genlab.evaluation.metrics import (
     polynomial_mmd2,
 )
 from genlab.figures.images import save_rows_figure
-from genlab.models.core.base import Batch, GenerativeModel
-from genlab.models.core.capabilities import Decoder, Encoder, HasLikelihood, has
 from genlab.models.registry import build_model
 from genlab.study.config import StudySettings
 from genlab.study.runner import Job, built_first
 from genlab.study.schedule import dataset_of, longest_first, training_flops
 from genlab.study.sections import FIGURES
 from genlab.training.config import RunConfig
-from genlab.training.optim import build_optimizers
-from genlab.training.precision import Precision
+from genlab.training.estimate import Probe, Split, epochs_within, probe_model, timed
 
-PROBE_SECONDS = 1.0
-"""Seconds of timed training steps per run (at least :data:`PROBE_STEPS` steps)."""
-PROBE_STEPS = 3
 CLASSIFIED = {"fid", "kid", "pr", "is", "confidence", "believability"}
 """The metrics that score images with the classifier."""
 FEATURES = 128
@@ -95,93 +83,20 @@ def progress_of(job: Job) -> tuple[str, int]:
     return ("partial", epochs) if checkpoint and epochs else ("new", 0)
 
 
-def _timed(step: Callable[[], Any], device: torch.device, least: int = 1,
-           seconds: float = 0.0) -> float:
-    """Median seconds of ``step`` after one untimed call: ``least`` calls, more to
-    ``seconds`` (the median: a loaded machine's moments of contention count less)."""
-    step()
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
-    times: list[float] = []
-    while len(times) < least or sum(times) < seconds:
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def _batch(images: torch.Tensor, labels: torch.Tensor, config: RunConfig,
-           device: torch.device) -> Batch:
-    x = batch_input(images, config.data.binarize, torch.Generator().manual_seed(0))
-    return Batch(x.to(device), labels.to(device))
-
-
-@dataclass
-class Probe:
-    """What a probe measured of a run's model: seconds of a training epoch and of one
-    image's evaluation pass, and whether its evaluation computes an NLL and fits codes by
-    gradient steps through its decoder (no encoder: the perturbations invert images)."""
-
-    epoch_s: float
-    image_s: float
-    likelihood: bool
-    inverts: bool
-
-
 def probe(config: RunConfig, data_dir: str | None = None) -> Probe:
-    """The :class:`Probe` of ``config`` on this machine (closed-form: nothing to time)."""
+    """The :class:`~genlab.training.estimate.Probe` of ``config`` on this machine: the
+    estimate the trainer prints before its first epoch, of a model built here."""
     ds = dataset_of(config.data, data_dir)
     name = config.train.device  # "auto": the GPU where there is one, as the trainer does
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
                           if name == "auto" else name)
     model = build_model(config.model, ds.shape, ds.num_classes).to(device)
-    likelihood = has(model, HasLikelihood)
-    inverts = has(model, Decoder) and not has(model, Encoder)
-    if model.closed_form:
-        return Probe(0.0, 0.0, likelihood, inverts)
-    with warnings.catch_warnings():  # the fallback to fp32 is the trainer's to say
-        warnings.simplefilter("ignore")
-        Precision(config.train, device).attach(model)
-    opts = build_optimizers(model, config.train)
-    train, val = ds.split(config.data.train_split), ds.split("val" if "val" in ds.splits
-                                                             else "test")
-    bs, vbs = config.train.batch_size, config.train.eval_batch_size
-    batch = _batch(train.images[:bs], train.labels[:bs], config, device)
-    held = _batch(val.images[:vbs], val.labels[:vbs], config, device)
-    steps = iter(range(1, 1 << 30))
-
-    def update(name: str, out: Any) -> None:
-        opts[name].zero_grad(set_to_none=True)
-        out.total.backward()
-        opts[name].step()
-
-    with torch.random.fork_rng(devices=[]):
-        model.train()
-        step = _timed(lambda: model.train_step(batch, update, next(steps)), device,
-                      PROBE_STEPS, PROBE_SECONDS)
-        model.eval()
-        with torch.enable_grad() if model.eval_with_grad else torch.no_grad():
-            held_s = _timed(lambda: list(model.evaluation(held)), device)
-            extra = _extras(model, config, train.images, train.labels, device)
-    image_s = held_s / len(held.x)
-    return Probe(math.ceil(len(train.images) / bs) * step + len(val.images) * image_s + extra,
-                 image_s, likelihood, inverts)
-
-
-def _extras(model: GenerativeModel, config: RunConfig, images: torch.Tensor,
-            labels: torch.Tensor, device: torch.device) -> float:
-    """An epoch's work beside its steps: a learnt prior's fit, the epoch's sample grid."""
-    seconds = 0.0
-    if type(model).fit_prior is not GenerativeModel.fit_prior:
-        n = min(10_000, len(images))
-        prior = _batch(images[:n], labels[:n], config, device)
-        seconds += _timed(lambda: model.fit_prior(prior.x, prior.y), device)
-    n = config.train.epoch_samples
-    if n > 0 and type(model).sample is not GenerativeModel.sample:
-        seconds += _timed(lambda: model.sample(n, generator=torch.Generator().manual_seed(0)),
-                          device)
-    return seconds
+    train = ds.split(config.data.train_split)
+    val = ds.split("val" if "val" in ds.splits else "test")
+    b, seed = config.data.binarize, config.data.split_seed
+    return probe_model(model, config,
+                       Split(fixed_draw(train.images, b, seed, training=True), train.labels),
+                       Split(fixed_draw(val.images, b, eval_seed(seed)), val.labels), device)
 
 
 def forecast_job(job: Job, data_dir: str | None = None) -> JobForecast:
@@ -194,13 +109,19 @@ def forecast_job(job: Job, data_dir: str | None = None) -> JobForecast:
         base = 0.0 if evaluated else _common_evaluation(job.settings, shape)
         if status == "done":
             return JobForecast(job, status, done, 0.0, 0.0, base)
-        left = max(0, job.config.train.epochs - done)
-        flops = training_flops(job.config, data_dir) * left / max(1, job.config.train.epochs)
         measured = probe(job.config, data_dir)
+        epochs = epochs_within(job.config, measured.epoch_s)
+        left = max(0, epochs - done)
+        flops = (training_flops(job.config, data_dir) * left / job.config.train.epochs
+                 if left else 0.0)
     except GenlabError as why:  # e.g. built on a run still to train: not built yet
         return JobForecast(job, status, done, 0.0, None, 0.0, f"not estimated: {why}")
     own = 0.0 if evaluated else model_evaluation_seconds(job.settings, measured)
+    if job.budget is not None and not evaluated:  # FID along the run: its samples' passes
+        own += measured.image_s * job.budget.samples * (
+            math.ceil(job.config.train.time_limit / job.config.train.checkpoint_every) + 1)
     return JobForecast(job, status, done, flops, left * measured.epoch_s, base + own)
+
 
 
 _COMMON: dict[str, float] = {}
@@ -284,17 +205,17 @@ def evaluation_seconds(settings: StudySettings, shape: tuple[int, ...]) -> float
     if path is not None and str(path) != "inception" and set(e.metrics) & CLASSIFIED:
         clf = load_classifier(path)
         images = torch.rand(min(BATCH, e.n), *shape)
-        per_image = _timed(lambda: clf.features_and_probs(images), torch.device("cpu"))
+        per_image = timed(lambda: clf.features_and_probs(images), torch.device("cpu"))
         scored = 2 * e.n + p.images * (len(p.sigmas) + 2 * len(p.alphas) + 2)
         seconds += per_image * scored / len(images)
     if "kid" in e.metrics:
         m = min(KID_SUBSET_SIZE, e.n)
         a = torch.rand(min(KID_SUBSET_CHUNK, KID_SUBSETS), m, FEATURES)
-        chunk = _timed(lambda: polynomial_mmd2(a, a), torch.device("cpu"))
+        chunk = timed(lambda: polynomial_mmd2(a, a), torch.device("cpu"))
         seconds += 3 * chunk * KID_SUBSETS / len(a)  # the samples', the floor's, kid_blank
     with tempfile.TemporaryDirectory(prefix="genlab-plan-") as tmp:
         rows = [torch.rand(8, *shape)] * 2
-        figure = _timed(lambda: save_rows_figure(rows, Path(tmp) / "f.png", ["a", "b"]),
+        figure = timed(lambda: save_rows_figure(rows, Path(tmp) / "f.png", ["a", "b"]),
                         torch.device("cpu"))
     return seconds + figure * len(FIGURES)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from genlab.models.registry import model_class
+from genlab.training.estimate import duration
 
 if TYPE_CHECKING:  # the runner imports this module
     from genlab.study.runner import Job
@@ -142,16 +143,6 @@ def read_metrics(run_dir: Path, into: JobProgress) -> None:
         into.epoch, into.loss = rows[-1]["epoch"], rows[-1].get("train/loss")
         into.epoch_seconds = sum(seconds) / len(seconds) if seconds else None
     into.finished = (Path(run_dir) / "summary.json").is_file()
-
-
-def duration(seconds: float) -> str:
-    """``75`` -> ``1m15s``; ``4000`` -> ``1h06m``."""
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def job_line(p: JobProgress) -> str:

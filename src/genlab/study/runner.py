@@ -31,7 +31,9 @@ from genlab.report.html import method_notes, render_report
 from genlab.report.records import ModelSection
 from genlab.report.table import ModelPart, aggregates, results_csv
 from genlab.runs import open_run
+from genlab.study.budget import apply_budget, budget_points
 from genlab.study.config import (
+    BudgetSettings,
     StudyConfig,
     StudySettings,
     check_data,
@@ -74,6 +76,8 @@ class Job:
     settings: StudySettings = field(default_factory=StudySettings)
     after: tuple[int, ...] = ()
     """The jobs (indices) whose runs this one is built on: trained before it starts."""
+    budget: BudgetSettings | None = None
+    """A budget-matched study's budget: the run's quality scored along it (``study.budget``)."""
 
 
 def train_or_reuse(config: RunConfig, run_dir: Path, log: Log) -> str:
@@ -108,6 +112,8 @@ def plan(study: StudyConfig, root: Path, out: Path, device: str | None = None,
                 run.train.device = device
             if data_dir:
                 run.data.data_dir = data_dir
+            if study.budget.minutes:
+                apply_budget(run, study.budget)
             after = []
             for spec_field, stage in built_on[label].items():
                 if stage in resolved:  # another model of the study: its run of this seed
@@ -119,7 +125,8 @@ def plan(study: StudyConfig, root: Path, out: Path, device: str | None = None,
             jobs.append(Job(label, run.train.seed, run,
                             out / "runs" / f"{label}-{config_hash(run)}",
                             folder if seed is None else folder / f"seed-{seed}", label,
-                            settings, tuple(after)))
+                            settings, tuple(after), study.budget if study.budget.minutes
+                            else None))
     for i, job in enumerate(jobs, 1):
         seeded = f" seed {job.seed}" if study.seeds else ""
         job.tag = f"[{i}/{len(jobs)}] {job.label}{seeded}"
@@ -154,6 +161,9 @@ def run_job(job: Job, data_dir: str | None = None, log: Log = print,
         run = open_run(job.run_dir, device=job.config.train.device, data_dir=data_dir)
         section = write_model_section(job.label, run, job.folder, job.settings, say)
         section.run_dir, section.seed = str(job.run_dir), job.seed
+        if job.budget is not None:
+            section.budget = budget_points(job.run_dir, job.folder, job.settings, job.budget,
+                                           job.config.train.device, data_dir, say)
         write_json(job.run_dir / "evaluation.json", section.evaluation)
     return section
 

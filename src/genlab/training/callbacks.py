@@ -3,7 +3,8 @@
 :func:`run_callbacks` lists a run's callbacks in the order they hear each event: the weight
 average (``train.ema``, ``training.average``), prior refits (families that override
 ``fit_prior``), the epoch grids (``train.epoch_samples``), early stopping
-(``train.patience``), the time limit (``train.time_limit``), the family's own
+(``train.patience``), the time limit (``train.time_limit``), kept checkpoints
+(``train.checkpoint_every``), the family's own
 (``GenerativeModel.callbacks``), the user's (``genlab.train(..., callbacks=[...])``), and
 TensorBoard (``train.tensorboard``) last, so that it logs what the others add to an epoch.
 """
@@ -103,6 +104,29 @@ class TimeLimit(Callback):
         return not another_epoch_fits(trainer.state.history, 60 * self.minutes)
 
 
+class TimedCheckpoints(Callback):
+    """``train.checkpoint_every``: the epoch's checkpoint also kept as
+    ``checkpoints/timed_NNN.safetensors`` whenever the run's minutes of training (every
+    session's) pass the NNN-th multiple of ``minutes``, so its quality can be read along the
+    run (a budget-matched study's curve), not only at its best and last epochs. Stateless:
+    the count is read off the history's seconds, so a resumed run keeps on counting."""
+
+    name = "timed_checkpoints"
+
+    def __init__(self, minutes: float) -> None:
+        self.every = 60 * minutes
+
+    def on_epoch_end(self, trainer: Any, epoch: EpochEnd) -> None:
+        spent = [row.get("seconds", 0.0) for row in trainer.state.history]
+        passed = int(sum(spent) // self.every)
+        if passed > int(sum(spent[:-1]) // self.every):
+            trainer.keep.append(f"{TIMED}{passed:03d}")
+
+
+TIMED = "timed_"
+"""The name of a kept checkpoint before its count (``checkpoints/timed_003.safetensors``)."""
+
+
 def stop_note(stopped_by: str, history: list[dict[str, Any]], best_epoch: int, trained: int,
               cfg: TrainConfig) -> str:
     """What ``genlab train`` says of a run that ended before ``train.epochs`` (which callback
@@ -143,6 +167,8 @@ def builtin_callbacks(model: GenerativeModel, cfg: TrainConfig) -> list[Callback
         chosen.append(EarlyStopping(cfg.patience))
     if cfg.time_limit > 0:
         chosen.append(TimeLimit(cfg.time_limit))
+    if cfg.checkpoint_every > 0 and not model.closed_form:
+        chosen.append(TimedCheckpoints(cfg.checkpoint_every))
     return chosen
 
 

@@ -59,19 +59,19 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation. ``lr``/``betas``/``weight_decay`` apply to every player (unset: the
-    family's defaults, else 1e-3, (0.9, 0.999), 0); ``optim.<player>`` overrides them for one
-    player (a GAN's ``generator`` or ``discriminator``); ``momentum``: SGD's (Qian 1999; unset:
-    0.9). ``schedule``: constant | linear (anneal
-    to ``lr_final``) | cosine. ``patience``: early-stopping patience in epochs on the family's
-    selection metric (0 = off); ``time_limit``: minutes of training (summed over the sessions
-    of a resumed run): no epoch starts that would end past them, by the mean epoch so far
-    (0 = off); ``epoch_samples``: images decoded from fixed noise to ``samples/epoch_NNN.png``
-    after every epoch (0 = off). ``precision``: fp32 | bf16 (networks under autocast; losses,
-    metrics, weights and optimiser states fp32); ``channels_last``: convolutional networks and
-    batches in that memory format; ``compile``: ``torch.compile`` the networks (eager where it
-    fails); ``tensorboard``: event files in ``RUN/tensorboard/``; ``ema``: decay of a warmed-up
-    moving average of the weights for validation, sampling and evaluation (0 = off; average.py)."""
+    """Optimisation. ``lr``/``betas``/``weight_decay`` apply to every player (unset: the family's
+    defaults, else 1e-3, (0.9, 0.999), 0); ``optim.<player>`` overrides them for one player (a GAN's
+    ``generator`` or ``discriminator``); ``momentum``: SGD's (Qian 1999; unset: 0.9). ``schedule``:
+    constant | linear (anneal to ``lr_final``) | cosine. ``patience``: early-stopping patience in
+    epochs on the family's selection metric (0 = off); ``time_limit``: minutes of training (summed
+    over the sessions of a resumed run): no epoch starts that would end past them, by the mean epoch
+    so far (0 = off); ``checkpoint_every``: minutes of training between kept checkpoints
+    (``checkpoints/timed_NNN``; 0 = off); ``epoch_samples``: images decoded from fixed noise to
+    ``samples/epoch_NNN.png`` after every epoch (0 = off). ``precision``: fp32 | bf16 (networks
+    under autocast; losses, metrics, weights and optimiser states fp32); ``channels_last``: conv
+    networks and batches in that memory format; ``compile``: ``torch.compile`` the networks (eager
+    where it fails); ``tensorboard``: event files in ``RUN/tensorboard/``; ``ema``: decay of a
+    warmed-up moving average of the weights for validation, sampling and evaluation (0 = off)."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -86,6 +86,7 @@ class TrainConfig:
     clip_grad: float = 0.0
     patience: int = 0
     time_limit: float = 0.0
+    checkpoint_every: float = 0.0
     seed: int = 0
     device: str = "auto"
     eval_batch_size: int = 1000
@@ -134,7 +135,8 @@ class RunConfig:
             raise ConfigError(f"train.ema averages gradient steps; {self.model.name} is "
                               "fitted in closed form")
         for key, value in {"train.epoch_samples": self.train.epoch_samples,
-                           "train.patience": self.train.patience}.items():
+                           "train.patience": self.train.patience,
+                           "train.checkpoint_every": self.train.checkpoint_every}.items():
             if value < 0:
                 raise ConfigError(f"{key} must not be negative, got {value}")
         check_settings(self.train)
@@ -168,8 +170,7 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         return {str(k): config_dataclass(item, v, f"{key}.{k}") for k, v in value.items()}
     if origin is list:
         (item,) = typing.get_args(annotation)
-        if isinstance(value, tuple):
-            value = list(value)
+        value = list(value) if isinstance(value, tuple) else value
         if not isinstance(value, list):
             raise ConfigError(f"{key} expects a list, got {value!r}")
         return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
@@ -271,8 +272,7 @@ def config_from_dict(raw: dict[str, Any], stored: bool = False) -> RunConfig:
     wrote (possibly by an older genlab), upgraded first (:func:`upgrade_stored`)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"a run config must be a mapping, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - {"model", "data", "train", "out"})
-    if unknown:
+    if unknown := sorted(set(raw) - {"model", "data", "train", "out"}):
         raise ConfigError(f"unknown key {unknown[0]}; valid top-level keys: model, data, train, "
                           "out")
     for section in ("model", "data", "train"):

@@ -35,6 +35,7 @@ from genlab.training.callbacks import run_callbacks
 from genlab.training.checkpoint import atomic_save, check_run_dir, read_checkpoint, read_meta
 from genlab.training.components import build_with_components
 from genlab.training.config import RunConfig, config_from_dict, load_config, save_config
+from genlab.training.estimate import Probe, Split, epochs_within, estimate_line, probe_model
 from genlab.training.lock import train_lock
 from genlab.training.logs import (
     EpochLog,
@@ -98,6 +99,8 @@ class Trainer:
         self.copies = [self.model]
         self.state = TrainState()
         self.first_epoch = 0  # where this session started
+        self.estimate: Probe | None = None  # of an epoch's seconds, printed with progress
+        self.keep: list[str] = []  # names the next checkpoint is also kept as (callbacks')
         self.callbacks = run_callbacks(self.model, config.train, callbacks)
         self.callbacks.setup(self)  # the weight average makes its copy the scored one
         self.precision = Precision(config.train, self.device)
@@ -186,6 +189,11 @@ class Trainer:
         else:
             self._start_fresh()
         self.first_epoch = self.state.epoch
+        if cfg.progress and self.dist.is_main and self.state.epoch < cfg.epochs:
+            self.estimate = self.estimate_epoch()
+            epochs = epochs_within(self.config, self.estimate.epoch_s)
+            tqdm.write(estimate_line(self.estimate, max(1, epochs - self.state.epoch),
+                                     limited=epochs < cfg.epochs))
         self.callbacks.on_train_start(self, resumed=resume)
         while self.state.epoch < cfg.epochs:
             if stopping := self.callbacks.stopping(self):  # named in summary.json
@@ -198,6 +206,16 @@ class Trainer:
             self._save(best=improved, opts=opts, scheds=scheds)
             if cfg.progress and self.dist.is_main:
                 tqdm.write(epoch_line(row))
+
+    def estimate_epoch(self) -> Probe:
+        """The epoch time ``genlab study --plan`` estimates (``training.estimate``), of a fresh
+        build of the model: the trained one and every random stream are left as they were."""
+        cuda = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            model = build_with_components(self.config, self.shape, self.num_classes,
+                                          self.run_dir).to(self.device)
+            return probe_model(model, self.config, Split(self.train_images, self.train_labels),
+                               Split(self.val_images, self.val_labels), self.device)
 
     def _start_fresh(self) -> None:
         """config.yaml, and metric files holding no rows (whatever the directory held)."""
@@ -269,11 +287,12 @@ class Trainer:
 
     def _save(self, best: bool, opts: Optimizers, scheds: Schedulers) -> None:
         check_finite_weights(self.copies, self.state.epoch, self.ckpt_dir / "last.safetensors")
+        keep, self.keep = self.keep, []
         if not self.dist.is_main:
             return
         tensors, meta = pack_training(self.model, self._second_copy(), self.config.to_dict(),
                                       self.state, opts, scheds, self._rngs(), self.callbacks)
-        names = ["last", "best"] if best else ["last"]
+        names = ["last", "best", *keep] if best else ["last", *keep]
         atomic_save([self.ckpt_dir / f"{n}.safetensors" for n in names], tensors, meta)
         self.metrics.append(self.state.history)
 
