@@ -257,3 +257,22 @@ def test_infer_takes_seed_004s_optimiser_and_start(tiny_vae, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         latent("infer", tiny_vae, "--optimizer", "lbfgs", "--out", str(tmp_path))
     assert exit_.value.code == 2
+
+
+@pytest.mark.slow
+def test_perturb_noise_flags_reach_the_experiment(runs, tmp_path, capsys):
+    """--sigma-scale, --noise-mean and --spread-images are the API's CodeNoise; a --class that
+    has fewer images than -n says how many it took."""
+    assert latent("perturb", runs["vae"], "--class", "7", "-n", "5000", "--sigmas", "0,1",
+                  "--sigma-scale", "relative", "--noise-mean", "0.5", "--spread-images", "300",
+                  "--out", str(tmp_path)) == 0
+    numbers = report(tmp_path, "perturb")
+    taken = len(numbers["selection"]["indices"])
+    assert taken < 5000
+    assert f"has {taken} images of class '7'; took those {taken} of the 5,000 asked" in (
+        capsys.readouterr().err)
+    assert (numbers["noise_scale"], numbers["noise_mean"]) == ("relative", 0.5)
+    assert (numbers["spread_from"], numbers["spread_codes"]) == ("training codes", 300)
+    with pytest.raises(SystemExit, match="2"):
+        latent("perturb", runs["vae"], "--sigma-scale", "log", "--out", str(tmp_path))
+    assert "invalid choice: 'log' (choose from 'absolute', 'relative')" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from genlab.errors import ConfigError
 from genlab.latent import experiments as ex
 from genlab.latent.fit import fit_objective
 from genlab.latent.moves import codes
+from genlab.latent.noise import CodeNoise, noise_unit
 from genlab.latent.ops import decode, encode
 from genlab.models.core.base import LatentVariableModel
 from genlab.models.core.config import LatentConfig
@@ -26,7 +27,7 @@ from genlab.models.core.pixels import INVERSION_SIGMA
 from genlab.models.families.adversarial.base import AdversarialModel
 from genlab.models.parts.likelihoods import ImplicitPixels
 from genlab.models.registry import build_model, model_config_class
-from genlab.runs import Run
+from genlab.runs import Run, open_run
 from genlab.training.config import DataConfig, RunConfig
 
 FAST = ex.FitOptions(steps=80, patience=20)
@@ -158,3 +159,11 @@ def test_the_cli_inverts_a_gan(gan, tmp_path):
     inferred = json.loads((tmp_path / "infer.json").read_text())
     assert inferred["objective"] == perturbed["codes_from"]
     assert "elbo_with_encoder" not in inferred
+
+
+@pytest.mark.slow
+def test_relative_noise_on_a_gan_is_in_units_of_its_prior_sd(gan):
+    """No encoder, so no training codes: the unit is the sd of prior draws, N(0, I)'s 1."""
+    unit, numbers = noise_unit(open_run(gan), CodeNoise("relative"))
+    assert numbers["spread_from"] == "prior draws" and unit.shape == (8,)
+    torch.testing.assert_close(unit, torch.ones(8), atol=0.08, rtol=0)

@@ -97,3 +97,16 @@ def test_the_kid_note_and_details_say_where_kid_stops_ranking(parts) -> None:
     for text in ("KID against its reference points", "training images (floor)", "2.42",
                  "features all 0 (blank)", "13.36", "11.45"):
         assert text in page, text
+
+
+def test_the_perturbation_note_says_which_scale_the_noise_is_on(parts) -> None:
+    settings = {"images": 64, "sigmas": [0.5, 1.0], "source_class": "4", "target_class": "9",
+                "alphas": [1.0], "centroid_images": 1000}
+    notes = {}
+    for scale, mean in (("relative", 0.0), ("absolute", 0.5)):
+        parts[0].section.evaluation["metrics"] = {"believability": {"settings": {
+            **settings, "sigma_scale": scale, "noise_mean": mean}}}
+        notes[scale] = next(n for n in method_notes(parts[:1]) if n.startswith("Perturbations"))
+    assert "in units of each code dimension's sd over 1000 training codes" in notes["relative"]
+    assert "mean" not in notes["relative"]
+    assert "in each model's own code units (absolute), mean 0.5" in notes["absolute"]

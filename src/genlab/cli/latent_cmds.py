@@ -10,6 +10,7 @@ only parses, calls and writes: the science lives in ``genlab.latent``.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -88,7 +89,12 @@ def _select(
     cls, files = getattr(args, f"{prefix}cls"), getattr(args, f"{prefix}image")
     if sum(v is not None for v in (index, cls, files)) > 1:
         raise ConfigError(f"choose one of {flag}index, {flag}class and {flag}image")
-    return run.select(args.split, n or args.n, index=index, cls=cls, files=files)
+    asked = n or args.n
+    sel = run.select(args.split, asked, index=index, cls=cls, files=files)
+    if cls is not None and len(sel) < asked:
+        print(f"genlab: note: split {args.split!r} has {len(sel)} images of class {cls!r}; "
+              f"took those {len(sel)} of the {asked:,} asked for", file=sys.stderr)
+    return sel
 
 
 def _fit_options(args: argparse.Namespace) -> ex.FitOptions:
@@ -99,10 +105,12 @@ def _fit_options(args: argparse.Namespace) -> ex.FitOptions:
 
 @_command("perturb", "decode codes plus Gaussian noise of several sizes",
           "genlab latent perturb runs/vae --index 0,1,2,3 --sigmas 0.5,1,2 --out fig\n"
-          "genlab latent perturb runs/pca --class 3 -n 6 --seed 1 --out fig",
+          "genlab latent perturb runs/pca --class 3 -n 6 --seed 1 --out fig\n"
+          "genlab latent perturb runs/ae --sigma-scale relative --noise-mean 0.5 --out fig",
           opts.perturb_options, default_n=8)
 def _perturb(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
-    return ex.perturb(run, _select(run, args), args.sigmas, gen)
+    noise = ex.CodeNoise(args.sigma_scale, args.noise_mean, args.spread_images)
+    return ex.perturb(run, _select(run, args), args.sigmas, gen, noise=noise)
 
 
 @_command("interpolate", "lerp/slerp rows from images of each class to an anchor image",

@@ -42,8 +42,18 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
 
 def perturb_options(p: argparse.ArgumentParser) -> None:
     _selection_args(p)
+    from genlab.latent.noise import SCALES, SPREAD_IMAGES
+
     p.add_argument("--sigmas", type=arg.listed(arg.non_negative), default="0.25,0.5,1,2",
-                   help="noise scales")
+                   help="noise sds, in the units --sigma-scale names")
+    p.add_argument("--sigma-scale", choices=SCALES, default="absolute",
+                   help="absolute: in the code's own units; relative: in units of each code "
+                        "dimension's sd over training codes (prior draws without an encoder)")
+    p.add_argument("--noise-mean", type=arg.real(), default=0.0, metavar="MU",
+                   help="mean of the noise on every code value, in the same units (default 0)")
+    p.add_argument("--spread-images", type=arg.int_range(2), default=SPREAD_IMAGES, metavar="N",
+                   help="training codes whose sd is the unit of relative noise (default "
+                        f"{SPREAD_IMAGES:,})")
 
 
 def interpolate_options(p: argparse.ArgumentParser) -> None:

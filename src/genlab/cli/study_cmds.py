@@ -140,7 +140,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                                     nll_images=args.nll_images, seed=args.seed)
     figures = FigureSettings(samples=args.samples, images=args.images)
     perturbations = PerturbationSettings(source_class=args.source_class,
-                                         target_class=args.target_class, seed=args.seed)
+                                         target_class=args.target_class, seed=args.seed,
+                                         sigma_scale=args.sigma_scale,
+                                         noise_mean=args.noise_mean)
     settings = StudySettings(evaluation=evaluation, perturbations=perturbations, figures=figures)
     path = report_runs(args.runs, Path(args.out), settings, title=args.title,
                        which=args.which, device=args.device, data_dir=args.data_dir, log=_log)
@@ -223,6 +225,11 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source-class", default="0",
                    help="class (name or number) whose images move toward --target-class")
     p.add_argument("--target-class", default="1", help="the class they move toward")
+    p.add_argument("--sigma-scale", choices=("absolute", "relative"), default="absolute",
+                   help="the perturbation noise's σ in each model's code units, or in units of "
+                        "each code dimension's sd (as genlab latent perturb --sigma-scale)")
+    p.add_argument("--noise-mean", type=arg.real(), default=0.0, metavar="MU",
+                   help="mean of the perturbation noise, in the same units (default 0)")
     add_evaluation_args(p)
     p.set_defaults(func=cmd_report)
 

@@ -38,9 +38,10 @@ from genlab.latent.moves import (
     toward_class,
     training_codes,
 )
+from genlab.latent.noise import CodeNoise, Scale
 from genlab.latent.requirements import check
 from genlab.latent.results import ExperimentResult
-from genlab.models.core.capabilities import Decoder, Reconstructor, has
+from genlab.models.core.capabilities import Decoder, Encoder, Reconstructor, has
 from genlab.runs import Run
 
 
@@ -50,7 +51,9 @@ class PerturbationSettings:
     targets, the source and target classes of the move toward another class and of the blend
     (names or numbers), the jitter of that target and the blend's weight of the source;
     ``centroid_images``: the training images whose codes give the class centroids and target
-    pools (fewer for a model whose codes are dear, e.g. a DDPM's, 50 DDIM steps each)."""
+    pools (fewer for a model whose codes are dear, e.g. a DDPM's, 50 DDIM steps each), and
+    the noise's ``sigma_scale`` (absolute, or relative to those codes' spread, as
+    ``genlab latent perturb --sigma-scale``) and ``noise_mean``."""
 
     images: int = 256
     sigmas: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
@@ -61,6 +64,14 @@ class PerturbationSettings:
     blend_weight: float = 0.6
     seed: int = 0
     centroid_images: int = CENTROID_IMAGES
+    sigma_scale: Scale = "absolute"
+    noise_mean: float = 0.0
+
+    @property
+    def code_noise(self) -> CodeNoise:
+        """The noise's scale and mean (``latent.noise``); relative noise takes its unit from
+        the spread of the ``centroid_images`` training codes the class moves use."""
+        return CodeNoise(self.sigma_scale, self.noise_mean, self.centroid_images)
 
     def __post_init__(self) -> None:
         if self.centroid_images < 1:
@@ -69,6 +80,10 @@ class PerturbationSettings:
         if not 0 <= self.blend_weight <= 1:
             raise ConfigError("perturbations.blend_weight must lie in [0, 1] (the weight of the "
                               f"source class's codes), got {self.blend_weight}")
+        try:
+            self.code_noise  # noqa: B018 - building it checks sigma_scale and noise_mean
+        except ConfigError as why:
+            raise ConfigError(f"perturbations.{why}") from None
 
 
 class Experiments(dict[str, ExperimentResult]):
@@ -96,8 +111,14 @@ def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> E
             encoded.append(training_codes(run, s.centroid_images))
         return encoded[0]
 
+    def perturb_pool() -> Tensor | None:
+        """The pool's codes as relative noise's spread, where there is an encoder to code it."""
+        relative = s.sigma_scale == "relative" and has(run.model, Encoder)
+        return pool("perturb").codes if relative else None
+
     steps = {
-        "perturb": lambda: perturb(run, first, s.sigmas, gen),
+        "perturb": lambda: perturb(run, first, s.sigmas, gen, noise=s.code_noise,
+                                   pool=perturb_pool()),
         "toward_class": lambda: toward_class(
             run, run.select(split, n=s.images, cls=s.source_class), s.target_class,
             s.alphas, s.noise, generator=gen, pool=pool("toward-class")),

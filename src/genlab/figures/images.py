@@ -29,6 +29,13 @@ DPI = 100
 TITLE_SIZE = 10
 CHAR_WIDTH = 0.66
 """Widest average character advance of matplotlib's default font, in ems (digits: 0.64)."""
+COLUMN_INCHES = 0.9  # each image column of a row figure, whatever the image's pixel size
+CAPTION_SIZE = 8
+MAX_COLUMNS = 16
+"""A row of more images than this (and than the figure has rows) wraps into a near-square
+block of rows: 64 images are an 8 x 8 batch, not one 5,600-pixel row."""
+MAX_DRAWN = 64
+"""Images of one row drawn at most when it wraps; the title says how many were left out."""
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -97,10 +104,16 @@ def _rows_figure(
 
     grids = [make_grid(row, nrow=cols, pad=pad) for row in rows]
     aspect = max(g.shape[0] / g.shape[1] for g in grids)
-    width = max(2.0, 0.9 * cols)
+    images_width = max(2.0, COLUMN_INCHES * cols)
+    width = images_width + _label_inches(row_labels)
+    col_labels = _fitted(col_labels, images_width / cols, CAPTION_SIZE)
+    cell_labels = [_fitted(c, images_width / cols, CAPTION_SIZE - 1) for c in cell_labels or []]
     title = wrap(title, width, TITLE_SIZE) if title else None
     caption = 0.25 if cell_labels else 0.0
-    height = len(rows) * (width * aspect + caption) + (0.4 if title or col_labels else 0.0)
+    lines = 1 + max((c.count("\n") for cs in [col_labels, *cell_labels] for c in cs), default=0)
+    caption *= lines
+    height = len(rows) * (images_width * aspect + caption)
+    height += 0.2 + 0.2 * lines if title or col_labels else 0.0
     height += 0.2 * (title or "").count("\n")
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
@@ -120,9 +133,10 @@ def _rows_figure(
         for spine in ax.spines.values():
             spine.set_visible(False)
         if cell_labels:
-            ax.set_xticks(centres[: len(cell_labels[i])], list(cell_labels[i]), fontsize=7)
+            ax.set_xticks(centres[: len(cell_labels[i])], cell_labels[i],
+                          fontsize=CAPTION_SIZE - 1)
         elif i == 0 and col_labels:
-            ax.set_xticks(centres[: len(col_labels)], list(col_labels), fontsize=8)
+            ax.set_xticks(centres[: len(col_labels)], col_labels, fontsize=CAPTION_SIZE)
             ax.xaxis.tick_top()
         else:
             ax.set_xticks([])
@@ -131,6 +145,19 @@ def _rows_figure(
     if title:
         fig.suptitle(title, fontsize=TITLE_SIZE)
     return fig
+
+
+def _fitted(labels: Sequence[str] | None, inches: float, fontsize: float) -> list[str]:
+    """Captions broken into lines that fit one image column (a long word too), so that
+    neighbouring captions never run into each other, whatever the images' pixel size."""
+    chars = max(4, int(inches * 72 / (fontsize * CHAR_WIDTH)))
+    return ["\n".join(textwrap.wrap(t, chars, break_on_hyphens=False)) or t for t in labels or []]
+
+
+def _label_inches(row_labels: Sequence[str] | None) -> float:
+    """Room for the row labels left of the images, so they do not squeeze the columns."""
+    longest = max((len(line) for t in row_labels or [] for line in t.split("\n")), default=0)
+    return longest * 9 * CHAR_WIDTH / 72 + (0.1 if longest else 0.0)
 
 
 def _save_figure(fig: Figure, path: Path) -> Path:
@@ -208,8 +235,36 @@ def rows_figure(
     if row_labels is not None and len(row_labels) != len(rows):
         raise ValueError(f"{len(row_labels)} row labels for {len(rows)} rows")
     cols = max(len(r) for r in rows)
+    if cols > MAX_COLUMNS and cols > len(rows):
+        return _wrapped_figure([to_uint8(r) for r in rows], row_labels, col_labels, title, pad)
     return _rows_figure([to_uint8(r) for r in rows], cols=cols, pad=pad, row_labels=row_labels,
                         col_labels=col_labels, title=title)
+
+
+def _wrapped_figure(
+    rows: list[torch.Tensor],
+    row_labels: Sequence[str] | None,
+    col_labels: Sequence[str] | None,
+    title: str | None,
+    pad: int,
+) -> Figure:
+    """Rows too long for one line, each drawn as a near-square block (at most ``MAX_DRAWN``
+    images, the title says so): its label on its first line, the column captions under the
+    first row's lines, so every caption still sits under its image."""
+    longest = max(len(r) for r in rows)
+    n = min(longest, MAX_DRAWN)
+    if n < longest:
+        title = f"{title or ''} (the first {n} of {longest} images of each row drawn)".strip()
+    cols = math.ceil(math.sqrt(n))
+    lines, labels, captions = [], [], []
+    for i, row in enumerate(rows):
+        chunks = list(row[:n].split(cols))
+        lines += chunks
+        labels += [row_labels[i] if row_labels else "", *[""] * (len(chunks) - 1)]
+        captions += [list(col_labels[j * cols:(j + 1) * cols]) if col_labels and i == 0 else []
+                     for j in range(len(chunks))]
+    return _rows_figure(lines, cols=cols, pad=pad, row_labels=labels if row_labels else None,
+                        cell_labels=captions if col_labels else None, title=title)
 
 
 def save_images_npz(

@@ -32,6 +32,7 @@ from genlab.latent.moves import (
     toward_class,
     training_codes,
 )
+from genlab.latent.noise import CodeNoise
 from genlab.latent.ops import decode, encode
 from genlab.latent.requirements import check
 from genlab.latent.results import ExperimentResult, LatentMap
@@ -205,6 +206,7 @@ def _complete_without_codes(run: Run, sel: Selection, mask: Tensor, mask_name: s
 
 
 __all__ = [
+    "CodeNoise",
     "ExperimentResult",
     "FitOptions",
     "LatentMap",

@@ -30,6 +30,7 @@ from torch import Tensor
 from genlab.errors import ConfigError
 from genlab.latent import ops
 from genlab.latent.fit import FitOptions, fit_objective, fit_posterior
+from genlab.latent.noise import CodeNoise, noise_unit
 from genlab.latent.ops import class_centroids, code_norm, decode, encode, flip_signs
 from genlab.latent.requirements import check
 from genlab.latent.requirements import require_encoder_codes as require_encoder_codes
@@ -94,23 +95,29 @@ def perturb(
     sigmas: Sequence[float],
     generator: torch.Generator | None = None,
     options: FitOptions | None = None,
+    noise: CodeNoise | None = None,
+    pool: Tensor | None = None,
 ) -> ExperimentResult:
-    """Decode z + sigma * eps for each sigma: how far a code can move before its image changes,
-    i.e. how smooth the decoder is around the codes it was trained on. ``options`` set the
+    """Decode z + N(mean, sigma^2) for each sigma: how far a code can move before its image
+    changes, i.e. how smooth the decoder is around the codes it was trained on. ``noise`` sets
+    the mean and the scale (absolute, or relative to the codes' spread, :mod:`latent.noise`;
+    ``pool``: training codes already encoded to take the spread of); ``options`` set the
     inversion of a model without an encoder."""
-    m = run.model
+    m, noise = run.model, noise or CodeNoise()
     check(m, "perturb")
     z, source = codes(m, sel.x, sel.y, options)
-    moved = ops.perturb(z, sigmas, generator)  # (S, N, *shape)
+    unit, scaled = noise_unit(run, noise, pool)
+    moved = ops.perturb(z, sigmas, generator, noise.mean, unit)  # (S, N, *shape)
     recon = decode(m, z, sel.y)
     flat = decode(m, moved.flatten(0, 1), sel.y.repeat(len(sigmas)))
     images = flat.unflatten(0, moved.shape[:2])
+    suffix = " sd" if noise.scale == "relative" else ""
     return ExperimentResult(
         [sel.x, recon, *images],
-        ["original", "reconstruction", *[f"σ = {s:g}" for s in sigmas]],
+        ["original", "reconstruction", *[f"σ = {s:g}{suffix}" for s in sigmas]],
         sel.captions,
-        "z + N(0, σ²I)",
-        {"selection": sel.source, "labels": sel.y, "sigmas": list(sigmas),
+        noise.describe(),
+        {"selection": sel.source, "labels": sel.y, "sigmas": list(sigmas), **scaled,
          "pixel_mse_vs_reconstruction": [_per_image_mse(im, recon) for im in images],
          "code_shift_norm": code_norm(moved - z, 2), **source},
     )

@@ -93,12 +93,20 @@ def _noise(shape: torch.Size, like: Tensor, generator: torch.Generator | None) -
     return torch.randn(shape, generator=generator).to(like)
 
 
-def perturb(z: Tensor, sigmas: Values, generator: torch.Generator | None = None) -> Tensor:
-    """z + sigma * eps for each sigma, shape (S, N, *shape).
+def perturb(
+    z: Tensor,
+    sigmas: Values,
+    generator: torch.Generator | None = None,
+    mean: float = 0.0,
+    unit: Tensor | float = 1.0,
+) -> Tensor:
+    """z + unit * (mean + sigma * eps) for each sigma, shape (S, N, *shape).
 
     One eps per image is shared by all sigmas, so a row of the figure shows the same random
-    direction growing; sigma = 0 returns z itself."""
-    return z + _weights(sigmas, z) * _noise(z.shape, z, generator)
+    direction growing; sigma = 0 with mean 0 returns z itself. ``unit`` (a number, or one per
+    code value, shape ``(*shape)``) is the noise's unit: 1 in the code's own units, the codes'
+    spread for noise relative to it (``latent.noise``)."""
+    return z + unit * (mean + _weights(sigmas, z) * _noise(z.shape, z, generator))
 
 
 def _fractions(steps: int, like: Tensor) -> Tensor:

@@ -130,6 +130,20 @@ def _fid_note(scored: Sequence[Any]) -> str:
             + (f"; {'; '.join(own)}" if own else "") + ".")
 
 
+def _noise_words(s: dict) -> str:
+    """The noise of the perturbation settings ``s``: its σ, the scale they are on, its mean.
+    Records written before the scale existed were absolute."""
+    scale = s.get("sigma_scale", "absolute")
+    words = f"noise σ in {s['sigmas']}"
+    if scale == "relative":
+        words += (" in units of each code dimension's sd over "
+                  f"{s['centroid_images']} training codes (the prior's sd without an encoder)")
+    else:
+        words += " in each model's own code units (absolute)"
+    mean = s.get("noise_mean", 0.0)
+    return words + (f", mean {mean:g}" if mean else "")
+
+
 def method_notes(parts: Sequence[ModelPart]) -> list[str]:
     """How the numbers were made, from the evaluation records: samples, feature space, the
     likelihood's binarisation and estimator, the perturbations."""
@@ -147,7 +161,7 @@ def method_notes(parts: Sequence[ModelPart]) -> list[str]:
                          f"{m['nll_method']}, scale {scale}: {m['note']}.")
         if "believability" in metrics and not any(n.startswith("Perturbations") for n in notes):
             s = metrics["believability"]["settings"]
-            notes.append(f"Perturbations on {s['images']} test images: noise σ in {s['sigmas']} "
+            notes.append(f"Perturbations on {s['images']} test images: {_noise_words(s)} "
                          "(confidence averaged over σ), class "
                          f"{s['source_class']} toward class {s['target_class']} and toward the "
                          f"class centroid with α in {s['alphas']} (scores at the largest α).")
