@@ -32,14 +32,23 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--samples", type=arg.int_range(1, 1000), default=1, help="MC samples per step")
 
 
+def refine_arg(p: argparse.ArgumentParser) -> None:
+    """``--refine T_STAR``: the moved codes also brought back to a learned diffusion prior."""
+    p.add_argument("--refine", type=arg.real(0, 1, low_open=True), metavar="T_STAR",
+                   help="also show the moved codes noised to level T_STAR and denoised by the "
+                        "model's diffusion prior (SDEdit; diffusion-prior models only)")
+
+
 def perturb_options(p: argparse.ArgumentParser) -> None:
     _selection_args(p)
+    refine_arg(p)
     p.add_argument("--sigmas", type=arg.listed(arg.non_negative), default="0.25,0.5,1,2",
                    help="noise scales")
 
 
 def interpolate_options(p: argparse.ArgumentParser) -> None:
     _selection_args(p, what="anchor image")
+    refine_arg(p)
     from genlab.latent.ops import INTERPOLATIONS
 
     p.add_argument("--to", metavar="I,J,...", type=arg.int_list,
@@ -53,6 +62,7 @@ def interpolate_options(p: argparse.ArgumentParser) -> None:
 
 def centroid_options(p: argparse.ArgumentParser) -> None:
     _selection_args(p)
+    refine_arg(p)
     p.add_argument("--alphas", type=arg.float_list, default="0,0.25,0.5,0.75,1", help="step sizes")
     p.add_argument("--centroid-images", type=arg.int_range(1), default=None, metavar="N",
                    help="training images whose codes give the class centroids and targets, as "
@@ -72,6 +82,7 @@ def blend_options(p: argparse.ArgumentParser) -> None:
     for prefix, what in (("a", "selection A"), ("b", "selection B"),
                          ("c", "selection C (gives A + (mean B - mean C) instead of a blend)")):
         _selection_args(p, prefix, what)
+    refine_arg(p)
     p.add_argument("--w", type=arg.real(), default=0.6, help="weight of A")
     p.add_argument("--flip", metavar="I,J,...", type=arg.int_list,
                    help="positions within B whose codes change sign (e.g. dark-winged birds)")

@@ -43,6 +43,9 @@ from genlab.models.core.base import GenerativeModel
 from genlab.models.core.capabilities import Encoder, has
 from genlab.runs import Run, Selection
 
+BLEND_ROW = 4
+"""The row of a blend's result that holds the plain blends (after A, A decoded, B, B decoded);
+refined ones follow it."""
 CENTROID_IMAGES = 10_000
 """Training images whose codes define the class centroids and target pools (the first N): enough
 for a stable mean per class, cheap enough to encode on a CPU in seconds."""
@@ -294,7 +297,7 @@ def blend(
         rows, names, None, f"blend w·A + (1 − w)·B, w = {w:g}",
         {"mode": "blend", "w": w, "a": a.source, "b": b.source, "flip": flip or [],
          "flip_dims": flip_dims or [], "result_code_norm": code_norm(result),
-         "a_labels": ya, "b_labels": b.y.expand(n), "blend_row": 4, **refined},
+         "a_labels": ya, "b_labels": b.y.expand(n), **refined},
     )
 
 

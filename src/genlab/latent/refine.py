@@ -27,17 +27,18 @@ Levels = float | Sequence[float] | None
 
 
 def refine_levels(model: GenerativeModel, refine: Levels, option: str = "refine") -> list[float]:
-    """The levels t* of ``refine`` as a list (empty for None), each in (0, 1], refused in one
-    line naming ``option`` (``--refine``, ``perturbations.refine``) for a bad level or a model
-    without a diffusion prior over its codes, before any work."""
+    """The levels t* of ``refine`` as a list (empty for None or none: no refinement), each in
+    (0, 1], refused in one line naming ``option`` (``--refine``, ``perturbations.refine``) for
+    a bad level or a model without a diffusion prior over its codes, before any work."""
     if refine is None:
         return []
     levels = [refine] if isinstance(refine, int | float) else list(refine)
+    if not levels:
+        return []
     bad = [t for t in levels if isinstance(t, bool) or not 0 < t <= 1]
-    if bad or not levels:
-        got = bad[0] if bad else "no level"
+    if bad:
         raise ConfigError(f"{option} takes noise levels t* in (0, 1] (1: a fresh prior draw), "
-                          f"got {got}")
+                          f"got {bad[0]}")
     if not has(model, Refiner):
         raise ConfigError(f"{option} needs a model whose prior over its codes is a diffusion "
                           f"(diffusion-prior); the {model.config.name!r} model's is not")
