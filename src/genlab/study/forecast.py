@@ -43,7 +43,7 @@ from genlab.evaluation.metrics import (
 )
 from genlab.figures.images import save_rows_figure
 from genlab.models.core.base import Batch, GenerativeModel
-from genlab.models.core.capabilities import Decoder, Encoder, HasLikelihood, has
+from genlab.models.core.capabilities import Decoder, Encoder, HasLikelihood, Refiner, has
 from genlab.models.registry import build_model
 from genlab.study.config import StudySettings
 from genlab.study.runner import Job, built_first
@@ -120,13 +120,15 @@ def _batch(images: torch.Tensor, labels: torch.Tensor, config: RunConfig,
 @dataclass
 class Probe:
     """What a probe measured of a run's model: seconds of a training epoch and of one
-    image's evaluation pass, and whether its evaluation computes an NLL and fits codes by
-    gradient steps through its decoder (no encoder: the perturbations invert images)."""
+    image's evaluation pass, whether its evaluation computes an NLL and fits codes by
+    gradient steps through its decoder (no encoder: the perturbations invert images), and
+    whether it refines moved codes with a diffusion prior (``perturbations.refine``)."""
 
     epoch_s: float
     image_s: float
     likelihood: bool
     inverts: bool
+    refines: bool = False
 
 
 def probe(config: RunConfig, data_dir: str | None = None) -> Probe:
@@ -139,7 +141,7 @@ def probe(config: RunConfig, data_dir: str | None = None) -> Probe:
     likelihood = has(model, HasLikelihood)
     inverts = has(model, Decoder) and not has(model, Encoder)
     if model.closed_form:
-        return Probe(0.0, 0.0, likelihood, inverts)
+        return Probe(0.0, 0.0, likelihood, inverts, has(model, Refiner))
     with warnings.catch_warnings():  # the fallback to fp32 is the trainer's to say
         warnings.simplefilter("ignore")
         Precision(config.train, device).attach(model)
@@ -166,7 +168,7 @@ def probe(config: RunConfig, data_dir: str | None = None) -> Probe:
             extra = _extras(model, config, train.images, train.labels, device)
     image_s = held_s / len(held.x)
     return Probe(math.ceil(len(train.images) / bs) * step + len(val.images) * image_s + extra,
-                 image_s, likelihood, inverts)
+                 image_s, likelihood, inverts, has(model, Refiner))
 
 
 def _extras(model: GenerativeModel, config: RunConfig, images: torch.Tensor,
@@ -303,9 +305,12 @@ def model_evaluation_seconds(settings: StudySettings, measured: Probe) -> float:
     """A model's own passes in its evaluation, at its probe's seconds per image: the NLL's
     importance samples, the samples scored and drawn, the latent map's and the perturbations'
     images, and a decoder without an encoder fitting codes to the perturbed images
-    (:data:`FIT_STEPS` passes each)."""
+    (:data:`FIT_STEPS` passes each), and a diffusion prior refining the moved codes at each
+    level (one prior draw's pass each, a sample's at t* = 1: an upper bound)."""
     e, f, p = settings.evaluation, settings.figures, settings.perturbations
     nll = e.nll_images * e.iw_samples if "nll" in e.metrics and measured.likelihood else 0
-    images = nll + e.n + f.samples + f.map_images + p.images * (len(p.sigmas) + len(p.alphas))
+    moved = p.images * (len(p.sigmas) + len(p.alphas))
+    refined = moved * len(p.refine) if measured.refines else 0
+    images = nll + e.n + f.samples + f.map_images + moved + refined
     fits = FIT_STEPS * p.images if measured.inverts else 0
     return measured.image_s * (images + fits)
