@@ -3,6 +3,7 @@ pool's schedule replayed, the printed table, and a plan that trains and writes n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -77,6 +78,12 @@ def test_a_models_evaluation_counts_its_own_passes(tmp_path: Path, classifier: P
     g = probe(gan.config)  # no likelihood; its codes fitted to the 12 perturbed images
     assert model_evaluation_seconds(s, g) == pytest.approx(
         g.image_s * (64 + 16 + 100 + 12 * 3 + 500 * 12))
+    refining = dataclasses.replace(s, perturbations=dataclasses.replace(
+        s.perturbations, refine=[0.3, 0.6]))  # a refining model: each moved code twice more
+    prior = dataclasses.replace(measured, refines=True)
+    assert model_evaluation_seconds(refining, prior) == pytest.approx(
+        measured.image_s * (8 * 10 + 64 + 16 + 100 + 12 * 3 * 3))
+    assert model_evaluation_seconds(refining, measured) == model_evaluation_seconds(s, measured)
 
 
 def test_the_plan_is_a_table_with_the_totals_and_the_wall_time() -> None:

@@ -110,7 +110,8 @@ def _fit_options(args: argparse.Namespace) -> ex.FitOptions:
           opts.perturb_options, default_n=8)
 def _perturb(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     noise = ex.CodeNoise(args.sigma_scale, args.noise_mean, args.spread_images)
-    return ex.perturb(run, _select(run, args), args.sigmas, gen, noise=noise)
+    return ex.perturb(run, _select(run, args), args.sigmas, gen, noise=noise,
+                      refine=args.refine)
 
 
 @_command("interpolate", "lerp/slerp rows from images of each class to an anchor image",
@@ -121,7 +122,8 @@ def _interpolate(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Ex
     anchor = _select(run, args, n=1)
     others = (run.select(args.split, index=args.to) if args.to
               else ex.interpolation_partners(run, args.split, int(anchor.y[0])))
-    return ex.interpolate(run, anchor, others, args.steps, args.method)
+    return ex.interpolate(run, anchor, others, args.steps, args.method, refine=args.refine,
+                          generator=gen)
 
 
 @_command("centroid", "move codes toward their class centroid by steps alpha",
@@ -129,7 +131,7 @@ def _interpolate(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Ex
           "genlab latent centroid runs/vae --index 0,1,2 --out fig",
           opts.centroid_options, default_n=8)
 def _centroid(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
-    return ex.centroid(run, _select(run, args), args.alphas, _pool(run, args))
+    return ex.centroid(run, _select(run, args), args.alphas, _pool(run, args), args.refine, gen)
 
 
 @_command("toward-class", "move codes stochastically toward another class",
@@ -139,7 +141,7 @@ def _centroid(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Exper
 def _toward_class(run: Run, args: argparse.Namespace, gen: torch.Generator) -> ExperimentResult:
     sel = _select(run, args)
     return ex.toward_class(run, sel, args.target, args.alphas, args.noise, args.centroid, gen,
-                           _pool(run, args))
+                           _pool(run, args), args.refine)
 
 
 @_command("blend", "blend two selections (pegasus) or do A + (B - C) arithmetic",
@@ -154,8 +156,8 @@ def _blend(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Experime
                               f"--{prefix}-index, --{prefix}-class or --{prefix}-image")
     a, b = _select(run, args, "a"), _select(run, args, "b")
     if _chosen(args, "c"):
-        return ex.arithmetic(run, a, b, _select(run, args, "c"))
-    result = ex.blend(run, a, b, args.w, args.flip, args.flip_dims)
+        return ex.arithmetic(run, a, b, _select(run, args, "c"), args.refine, gen)
+    result = ex.blend(run, a, b, args.w, args.flip, args.flip_dims, args.refine, gen)
     result.numbers["called"] = ev.classify_blend(run, result, args.classifier)
     return result
 
@@ -201,17 +203,19 @@ def _complete(run: Run, args: argparse.Namespace, gen: torch.Generator) -> Exper
 
 
 def _execute(command: LatentCommand, args: argparse.Namespace) -> int:
-    """Open the run, refuse it before any work if the command's experiment cannot run on its
-    model (``latent.requirements``), run it with a generator seeded by ``--seed``, write its
-    figure and its numbers (under a header saying what produced them)."""
+    """Open the run, refuse it before any work if the command's experiment (or ``--refine``)
+    cannot run on its model (``latent.requirements``), run it with a generator seeded by
+    ``--seed``, write its figure and its numbers (under a header saying what produced them)."""
     import torch
 
+    from genlab.latent.refine import refine_levels
     from genlab.latent.requirements import check
     from genlab.report.latent import save_figure
     from genlab.runs import open_run
 
     run = open_run(args.run, args.which, args.device, args.data_dir)
     check(run.model, command.name)
+    refine_levels(run.model, getattr(args, "refine", None), "--refine")
     result = command.run(run, args, torch.Generator().manual_seed(args.seed))
     out, name = Path(args.out), command.name
     config, space = run.config, getattr(run.model, "latent_space", None)

@@ -40,10 +40,18 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--samples", type=arg.int_range(1, 1000), default=1, help="MC samples per step")
 
 
+def refine_arg(p: argparse.ArgumentParser) -> None:
+    """``--refine T_STAR``: the moved codes also brought back to a learned diffusion prior."""
+    p.add_argument("--refine", type=arg.real(0, 1, low_open=True), metavar="T_STAR",
+                   help="also show the moved codes noised to level T_STAR and denoised by the "
+                        "model's diffusion prior (SDEdit; diffusion-prior models only)")
+
+
 def perturb_options(p: argparse.ArgumentParser) -> None:
     _selection_args(p)
     from genlab.latent.noise import SCALES, SPREAD_IMAGES
 
+    refine_arg(p)
     p.add_argument("--sigmas", type=arg.listed(arg.non_negative), default="0.25,0.5,1,2",
                    help="noise sds, in the units --sigma-scale names")
     p.add_argument("--sigma-scale", choices=SCALES, default="absolute",
@@ -58,6 +66,7 @@ def perturb_options(p: argparse.ArgumentParser) -> None:
 
 def interpolate_options(p: argparse.ArgumentParser) -> None:
     _selection_args(p, what="anchor image")
+    refine_arg(p)
     from genlab.latent.ops import INTERPOLATIONS
 
     p.add_argument("--to", metavar="I,J-K,...", type=arg.index_list,
@@ -71,6 +80,7 @@ def interpolate_options(p: argparse.ArgumentParser) -> None:
 
 def centroid_options(p: argparse.ArgumentParser) -> None:
     _selection_args(p)
+    refine_arg(p)
     p.add_argument("--alphas", type=arg.float_list, default="0,0.25,0.5,0.75,1", help="step sizes")
     p.add_argument("--centroid-images", type=arg.int_range(1), default=None, metavar="N",
                    help="training images whose codes give the class centroids and targets, as "
@@ -90,6 +100,7 @@ def blend_options(p: argparse.ArgumentParser) -> None:
     for prefix, what in (("a", "selection A"), ("b", "selection B"),
                          ("c", "selection C (gives A + (mean B - mean C) instead of a blend)")):
         _selection_args(p, prefix, what)
+    refine_arg(p)
     p.add_argument("--w", type=arg.real(), default=0.6, help="weight of A")
     p.add_argument("--flip", metavar="I,J,...", type=arg.int_list,
                    help="positions within B whose codes change sign (e.g. dark-winged birds)")

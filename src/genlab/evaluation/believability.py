@@ -12,12 +12,17 @@ codes three ways and ask the classifier how sure it is about the decodes.
    that blends horses with birds: the classifier's call on each blend, source, target or
    another class, is the number).
 
+With ``refine`` (noise levels t*), a model with a diffusion prior over its codes also brings
+each moved code back to that prior (SDEdit, ``latent.refine``), and the refined decodes are
+scored beside the plain ones (``refined`` in each move's numbers).
+
 The experiments are the latent toolkit's own (``genlab.latent.moves``), so the study's
 figures and these numbers come from the same code; scoring is :func:`score_experiments`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,7 @@ from genlab.evaluation.classifier import open_classifier
 from genlab.evaluation.confidence import mean_max_softmax, target_accuracy
 from genlab.evaluation.unavailable import MetricUnavailable
 from genlab.latent.moves import (
+    BLEND_ROW,
     CENTROID_IMAGES,
     TrainingCodes,
     blend,
@@ -41,7 +47,7 @@ from genlab.latent.moves import (
 from genlab.latent.noise import CodeNoise, Scale
 from genlab.latent.requirements import check
 from genlab.latent.results import ExperimentResult
-from genlab.models.core.capabilities import Decoder, Encoder, Reconstructor, has
+from genlab.models.core.capabilities import Decoder, Encoder, Reconstructor, Refiner, has
 from genlab.runs import Run
 
 
@@ -51,9 +57,12 @@ class PerturbationSettings:
     targets, the source and target classes of the move toward another class and of the blend
     (names or numbers), the jitter of that target and the blend's weight of the source;
     ``centroid_images``: the training images whose codes give the class centroids and target
-    pools (fewer for a model whose codes are dear, e.g. a DDPM's, 50 DDIM steps each), and
-    the noise's ``sigma_scale`` (absolute, or relative to those codes' spread, as
-    ``genlab latent perturb --sigma-scale``) and ``noise_mean``."""
+    pools (fewer for a model whose codes are dear, e.g. a DDPM's, 50 DDIM steps each); the
+    noise's ``sigma_scale`` (absolute, or relative to those codes' spread, as
+    ``genlab latent perturb --sigma-scale``) and ``noise_mean``; ``refine``: noise levels t*
+    (one or a list) at which a model with a diffusion prior over its codes also brings every
+    moved code back to it (``latent.refine``, SDEdit), scored beside the plain moves; models
+    without one move plainly."""
 
     images: int = 256
     sigmas: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
@@ -66,6 +75,7 @@ class PerturbationSettings:
     centroid_images: int = CENTROID_IMAGES
     sigma_scale: Scale = "absolute"
     noise_mean: float = 0.0
+    refine: float | list[float] = field(default_factory=list)
 
     @property
     def code_noise(self) -> CodeNoise:
@@ -74,6 +84,12 @@ class PerturbationSettings:
         return CodeNoise(self.sigma_scale, self.noise_mean, self.centroid_images)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.refine, list):
+            self.refine = [self.refine]
+        bad = [t for t in self.refine if not 0 < t <= 1]
+        if bad:
+            raise ConfigError("perturbations.refine takes noise levels t* in (0, 1] (one or a "
+                              f"list; 1: a fresh prior draw), got {bad[0]}")
         if self.centroid_images < 1:
             raise ConfigError("perturbations.centroid_images must be a positive number of "
                               f"training images, got {self.centroid_images}")
@@ -103,6 +119,10 @@ def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> E
     gen = torch.Generator().manual_seed(s.seed)
     first = run.select(split, index=run.spread(split, s.images, s.seed))
     encoded: list[TrainingCodes] = []
+    refine = s.refine if has(run.model, Refiner) else []
+    if s.refine and not refine:
+        out.skipped["refine"] = (f"the {run.model.config.name!r} model has no diffusion prior "
+                                 "over its codes: its moves are not refined")
 
     def pool(op: str) -> TrainingCodes:
         """The training codes of both class moves, encoded once, where the move applies."""
@@ -118,12 +138,12 @@ def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> E
 
     steps = {
         "perturb": lambda: perturb(run, first, s.sigmas, gen, noise=s.code_noise,
-                                   pool=perturb_pool()),
+                                   pool=perturb_pool(), refine=refine),
         "toward_class": lambda: toward_class(
             run, run.select(split, n=s.images, cls=s.source_class), s.target_class,
-            s.alphas, s.noise, generator=gen, pool=pool("toward-class")),
-        "centroid": lambda: centroid(run, first, s.alphas, pool=pool("centroid")),
-        "blend": lambda: class_blend(run, s, split),
+            s.alphas, s.noise, generator=gen, pool=pool("toward-class"), refine=refine),
+        "centroid": lambda: centroid(run, first, s.alphas, pool("centroid"), refine, gen),
+        "blend": lambda: class_blend(run, s, split, refine, gen),
     }
     if not has(run.model, Decoder):
         out.skipped.update(dict.fromkeys(
@@ -137,55 +157,88 @@ def run_experiments(run: Run, s: PerturbationSettings, split: str = "test") -> E
     return out
 
 
-def class_blend(run: Run, s: PerturbationSettings, split: str) -> ExperimentResult:
+def class_blend(run: Run, s: PerturbationSettings, split: str, refine: list[float] | None = None,
+                generator: torch.Generator | None = None) -> ExperimentResult:
     """Blends of the first ``s.images`` source-class images of ``split`` with as many
-    target-class ones, pairwise (fewer where a class has fewer)."""
+    target-class ones, pairwise (fewer where a class has fewer), refined at ``refine``."""
     a = run.select(split, n=s.images, cls=s.source_class)
     b = run.select(split, n=len(a), cls=s.target_class)
     if len(b) < len(a):
         a = run.select(split, n=len(b), cls=s.source_class)
-    return blend(run, a, b, s.blend_weight)
+    return blend(run, a, b, s.blend_weight, refine=refine, generator=generator)
 
 
 def _confidences(probs: list[Tensor]) -> list[float]:
     return [mean_max_softmax(p) for p in probs]
 
 
+Score = Callable[[list[Tensor]], dict[str, Any]]
+"""The numbers of a move's decoded rows (one per sigma or alpha, or the blends)."""
+
+
+def scored(r: ExperimentResult, first: int, count: int, score: Score) -> dict[str, Any]:
+    """``score`` of the plain rows ``first .. first + count - 1`` and, where the move was
+    refined (``latent.refine``), ``refined``: the same numbers of each level's rows."""
+    out = score(r.rows[first:first + count])
+    levels = zip(r.numbers.get("refine", []), r.numbers.get("refined_rows", []), strict=True)
+    refined = [{"t_star": t, **score([r.rows[i] for i in rows])} for t, rows in levels]
+    return {**out, "refined": refined} if refined else out
+
+
 def score_experiments(run: Run, probs_of: Any, results: Experiments) -> dict[str, Any]:
-    """Classifier scores of each experiment's decoded images. ``probs_of(images)`` gives the
-    classifier's class probabilities. Headline numbers: ``perturb_confidence`` (mean
-    max-softmax over every sigma), ``toward_accuracy`` (fraction classified as the target at
-    the last alpha) and ``centroid_confidence`` (mean max-softmax at the last alpha)."""
+    """Classifier scores of each experiment's decoded images, plain and refined.
+    ``probs_of(images)`` gives the classifier's class probabilities. Headline numbers (of the
+    plain moves): ``perturb_confidence`` (mean max-softmax over every sigma),
+    ``toward_accuracy`` (fraction classified as the target at the last alpha) and
+    ``centroid_confidence`` (mean max-softmax at the last alpha)."""
     out: dict[str, Any] = {"skipped": dict(results.skipped)}
+
+    def confidence(rows: list[Tensor]) -> dict[str, Any]:
+        return {"mean_max_softmax": _confidences([probs_of(im) for im in rows])}
+
     if "perturb" in results:
         r = results["perturb"]
-        per_sigma = _confidences([probs_of(im) for im in r.rows[2:]])
-        out["perturb"] = {"sigmas": r.numbers["sigmas"], "mean_max_softmax": per_sigma,
+        sigmas = r.numbers["sigmas"]
+        out["perturb"] = {"sigmas": sigmas, **scored(r, 2, len(sigmas), confidence),
                           "images": len(r.rows[0]), "codes_from": r.numbers["codes_from"]}
-        out["perturb_confidence"] = sum(per_sigma) / len(per_sigma)
+        out["perturb_confidence"] = sum(out["perturb"]["mean_max_softmax"]) / len(sigmas)
     if "toward_class" in results:
         r = results["toward_class"]
-        probs = [probs_of(im) for im in r.rows[2:]]
         goal = torch.full((len(r.rows[0]),), int(r.numbers["target_class"]))
-        accuracy = [target_accuracy(p, goal) for p in probs]
+
+        def toward(rows: list[Tensor]) -> dict[str, Any]:
+            probs = [probs_of(im) for im in rows]
+            return {"target_accuracy": [target_accuracy(p, goal) for p in probs],
+                    "mean_max_softmax": _confidences(probs)}
+
         out["toward_class"] = {"alphas": r.numbers["alphas"], "target": r.numbers["target_name"],
                                "source": run.class_name(int(r.numbers["labels"][0])),
-                               "target_accuracy": accuracy,
-                               "mean_max_softmax": _confidences(probs), "images": len(goal)}
-        out["toward_accuracy"] = accuracy[-1]
+                               **scored(r, 2, len(r.numbers["alphas"]), toward),
+                               "images": len(goal)}
+        out["toward_accuracy"] = out["toward_class"]["target_accuracy"][-1]
     if "centroid" in results:
         r = results["centroid"]
-        probs = [probs_of(im) for im in r.rows[1:]]
         own = r.numbers["labels"]
-        out["centroid"] = {"alphas": r.numbers["alphas"], "mean_max_softmax": _confidences(probs),
-                           "own_class_accuracy": [target_accuracy(p, own) for p in probs],
-                           "images": len(own)}
+
+        def to_centroid(rows: list[Tensor]) -> dict[str, Any]:
+            probs = [probs_of(im) for im in rows]
+            return {"mean_max_softmax": _confidences(probs),
+                    "own_class_accuracy": [target_accuracy(p, own) for p in probs]}
+
+        out["centroid"] = {"alphas": r.numbers["alphas"], "images": len(own),
+                           **scored(r, 1, len(r.numbers["alphas"]), to_centroid)}
         out["centroid_confidence"] = out["centroid"]["mean_max_softmax"][-1]
     if "blend" in results:
-        out["blend"] = blend_calls(run, probs_of(results["blend"].rows[-1]),
-                                   results["blend"].numbers)
+        out["blend"] = scored_blend(run, probs_of, results["blend"])
         out["blend_parent_share"] = out["blend"]["share_source"] + out["blend"]["share_target"]
     return out
+
+
+def scored_blend(run: Run, probs_of: Any, r: ExperimentResult) -> dict[str, Any]:
+    """:func:`blend_calls` of the plain blends of a ``latent.moves.blend`` result and of each
+    refinement level's."""
+    return scored(r, BLEND_ROW, 1,
+                  lambda rows: blend_calls(run, probs_of(rows[0]), r.numbers))
 
 
 def blend_calls(run: Run, probs: Tensor, numbers: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +264,7 @@ def classify_blend(run: Run, result: ExperimentResult,
         clf = open_classifier(run, classifier)
     except MetricUnavailable as why:
         return {"skipped": str(why)}
-    return {"classifier": clf.name, **blend_calls(run, clf.probs(result.rows[-1]), result.numbers)}
+    return {"classifier": clf.name, **scored_blend(run, clf.probs, result)}
 
 
 def reconstruction_confidence(run: Run, probs_of: Any, split: str, n: int,

@@ -31,6 +31,7 @@ from genlab.latent import experiments as ex
 from genlab.latent import moves
 from genlab.latent.fit import FitOptions, fit_progress
 from genlab.latent.ops import decode
+from genlab.latent.refine import refine_levels
 from genlab.latent.requirements import check
 from genlab.latent.results import ExperimentResult
 from genlab.runs import Selection
@@ -180,16 +181,18 @@ def perturb(rid: RunId, body: s.Perturb, state: State) -> Any:
     served = state.get(rid)
     run, sel = served.run, _select(served, body.image)
     check(run.model, PERTURBATIONS[body.kind])
+    refine_levels(run.model, body.refine)
     gen = torch.Generator().manual_seed(body.seed)
     if body.kind == "noise":
         return offload(state, served, "perturb", lambda: result_view(
-            moves.perturb(run, sel, body.values, gen)), fits=True)
+            moves.perturb(run, sel, body.values, gen, refine=body.refine)), fits=True)
     if body.kind == "centroid":
-        return result_view(moves.centroid(run, sel, body.values))
+        return result_view(moves.centroid(run, sel, body.values, refine=body.refine,
+                                          generator=gen))
     if body.target is None:
         raise ConfigError("a move toward a class needs its target class")
     return result_view(moves.toward_class(run, sel, body.target, body.values, body.noise,
-                                          generator=gen))
+                                          generator=gen, refine=body.refine))
 
 
 @router.post("/runs/{rid}/interpolate")
@@ -197,9 +200,12 @@ def interpolate(rid: RunId, body: s.Interpolate, state: State) -> Any:
     """The strip x_a, decodes along lerp or slerp (White 2016), x_b."""
     served = state.get(rid)
     check(served.run.model, "interpolate")
+    refine_levels(served.run.model, body.refine)
     a, b = _select(served, body.a), _select(served, body.b)
-    return offload(state, served, "interpolate", lambda: result_view(
-        moves.interpolate(served.run, b, a, body.steps, body.method)), fits=True)
+    gen = torch.Generator().manual_seed(body.seed)
+    return offload(state, served, "interpolate", lambda: result_view(moves.interpolate(
+        served.run, b, a, body.steps, body.method, refine=body.refine, generator=gen)),
+        fits=True)
 
 
 @router.post("/runs/{rid}/blend")
@@ -208,9 +214,11 @@ def blend(rid: RunId, body: s.Blend, state: State) -> dict[str, Any]:
     served = state.get(rid)
     run = served.run
     check(run.model, "blend")
+    refine_levels(run.model, body.refine)
     a = run.select(body.split, body.n, cls=body.a_class)
     b = run.select(body.split, body.n, cls=body.b_class)
-    return result_view(moves.blend(run, a, b, body.w, body.flip, body.flip_dims))
+    return result_view(moves.blend(run, a, b, body.w, body.flip, body.flip_dims, body.refine,
+                                   torch.Generator().manual_seed(body.seed)))
 
 
 @router.post("/runs/{rid}/map")

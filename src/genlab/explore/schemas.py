@@ -27,6 +27,8 @@ Split = Annotated[str, Field(pattern=r"^[a-z_]{1,16}$")]
 ClassName = Annotated[str, Field(min_length=1, max_length=64)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 Label = Annotated[int, Field(ge=0, le=100_000)]
+Refine = Annotated[float, Field(gt=0, le=1)] | None
+"""A noise level t* in (0, 1] at which a diffusion prior also refines the moved codes."""
 
 
 class Body(BaseModel):
@@ -67,7 +69,8 @@ class Prior(Body):
 class Perturb(Body):
     """The three perturbations of one image's code: ``noise`` (z + sigma eps), ``class`` (toward a
     random training code of class ``target``), ``centroid`` (toward the image's class mean),
-    decoded for each of ``values`` (sigmas or alphas)."""
+    decoded for each of ``values`` (sigmas or alphas); with ``refine``, also brought back to a
+    diffusion prior (each move below)."""
 
     image: Pick
     kind: Literal["noise", "class", "centroid"] = "noise"
@@ -76,6 +79,7 @@ class Perturb(Body):
     target: ClassName | None = None
     noise: Annotated[float, Field(ge=0, le=5)] = 0.1
     seed: Seed = 0
+    refine: Refine = None
 
 
 class Interpolate(Body):
@@ -85,6 +89,8 @@ class Interpolate(Body):
     b: Pick
     steps: Annotated[int, Field(ge=2, le=MAX_STEPS)] = 9
     method: Literal["lerp", "slerp"] = "slerp"
+    refine: Refine = None
+    seed: Seed = 0
 
 
 class Blend(Body):
@@ -98,6 +104,8 @@ class Blend(Body):
     w: Annotated[float, Field(ge=-1, le=2)] = 0.6
     flip: Annotated[list[Annotated[int, Field(ge=0)]], Field(max_length=MAX_BLEND)] = []
     flip_dims: Annotated[list[Annotated[int, Field(ge=0)]], Field(max_length=MAX_LATENT)] = []
+    refine: Refine = None
+    seed: Seed = 0
 
 
 class Map(Body):

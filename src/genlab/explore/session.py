@@ -21,7 +21,7 @@ from genlab.explore.jobs import Jobs, NotFound
 from genlab.latent.fit import prior_frame
 from genlab.latent.moves import training_codes
 from genlab.latent.requirements import check
-from genlab.models.core.capabilities import Decoder, Encoder, has
+from genlab.models.core.capabilities import Decoder, Encoder, Refiner, has
 from genlab.runs import Run, Selection
 
 MAX_SLIDERS = 12
@@ -135,6 +135,7 @@ class Served:
             "shape": list(m.shape), "latent_dim": m.latent_dim,
             "latent_space": m.latent_space.describe(), "conditional": m.conditional,
             "has_encoder": self.has_encoder, "classes": run.class_names,
+            "refines": has(m, Refiner),  # a diffusion prior that refines moved codes
             "splits": list(run.dataset.splits), "split_sizes": {
                 k: len(v) for k, v in run.dataset.splits.items()},
             # default images of each split, of different classes (Run.spanning)

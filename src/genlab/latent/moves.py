@@ -16,6 +16,10 @@ Codes keep the latent space's shape, (N, *shape).
 Conditional models (cvae) encode and decode each image with its own label. Where a move leaves
 the image's class (interpolate, toward_class), decoding switches to the destination's label from
 the half-way point on (t or alpha >= 0.5), so the end points are still exact reconstructions.
+
+Every move takes ``refine``: noise levels t* at which its moved codes are also brought back to
+a learned diffusion prior's typical set (``latent.refine``, SDEdit), their rows below the plain
+ones; its draws come last from ``generator``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from genlab.latent import ops
 from genlab.latent.fit import FitOptions, fit_objective, fit_posterior
 from genlab.latent.noise import CodeNoise, noise_unit
 from genlab.latent.ops import class_centroids, code_norm, decode, encode, flip_signs
+from genlab.latent.refine import Levels, add_refined, refine_levels
 from genlab.latent.requirements import check
 from genlab.latent.requirements import require_encoder_codes as require_encoder_codes
 from genlab.latent.results import ExperimentResult
@@ -39,6 +44,9 @@ from genlab.models.core.base import GenerativeModel
 from genlab.models.core.capabilities import Encoder, has
 from genlab.runs import Run, Selection
 
+BLEND_ROW = 4
+"""The row of a blend's result that holds the plain blends (after A, A decoded, B, B decoded);
+refined ones follow it."""
 CENTROID_IMAGES = 10_000
 """Training images whose codes define the class centroids and target pools (the first N): enough
 for a stable mean per class, cheap enough to encode on a CPU in seconds."""
@@ -97,6 +105,7 @@ def perturb(
     options: FitOptions | None = None,
     noise: CodeNoise | None = None,
     pool: Tensor | None = None,
+    refine: Levels = None,
 ) -> ExperimentResult:
     """Decode z + N(mean, sigma^2) for each sigma: how far a code can move before its image
     changes, i.e. how smooth the decoder is around the codes it was trained on. ``noise`` sets
@@ -105,21 +114,22 @@ def perturb(
     inversion of a model without an encoder."""
     m, noise = run.model, noise or CodeNoise()
     check(m, "perturb")
+    levels = refine_levels(m, refine)
     z, source = codes(m, sel.x, sel.y, options)
     unit, scaled = noise_unit(run, noise, pool)
     moved = ops.perturb(z, sigmas, generator, noise.mean, unit)  # (S, N, *shape)
     recon = decode(m, z, sel.y)
-    flat = decode(m, moved.flatten(0, 1), sel.y.repeat(len(sigmas)))
-    images = flat.unflatten(0, moved.shape[:2])
+    y = sel.y.repeat(len(sigmas))
+    images = decode(m, moved.flatten(0, 1), y).unflatten(0, moved.shape[:2])
     suffix = " sd" if noise.scale == "relative" else ""
+    rows, names = [sel.x, recon, *images], ["original", "reconstruction",
+                                            *[f"σ = {s:g}{suffix}" for s in sigmas]]
+    refined = add_refined(rows, names, m, moved, y, levels, generator)
     return ExperimentResult(
-        [sel.x, recon, *images],
-        ["original", "reconstruction", *[f"σ = {s:g}{suffix}" for s in sigmas]],
-        sel.captions,
-        noise.describe(),
+        rows, names, sel.captions, noise.describe(),
         {"selection": sel.source, "labels": sel.y, "sigmas": list(sigmas), **scaled,
          "pixel_mse_vs_reconstruction": [_per_image_mse(im, recon) for im in images],
-         "code_shift_norm": code_norm(moved - z, 2), **source},
+         "code_shift_norm": code_norm(moved - z, 2), **source, **refined},
     )
 
 
@@ -142,6 +152,8 @@ def interpolate(
     steps: int = 8,
     method: str = "lerp",
     options: FitOptions | None = None,
+    refine: Levels = None,
+    generator: torch.Generator | None = None,
 ) -> ExperimentResult:
     """One row per image x of ``others``: x, the decodes along a lerp or slerp (White, 2016)
     path from its code to the anchor's, then the anchor x'. ``options`` set the inversion of
@@ -150,6 +162,7 @@ def interpolate(
         raise ConfigError(f"an interpolation takes one anchor image, got {len(anchor)}")
     m, k = run.model, len(others)
     check(m, "interpolate")
+    levels = refine_levels(m, refine)
     z, source = codes(m, torch.cat([others.x, anchor.x]), torch.cat([others.y, anchor.y]),
                       options)
     z0, z1 = z[:k], z[k:].expand(k, *z.shape[1:])
@@ -157,42 +170,47 @@ def interpolate(
     t = torch.linspace(0, 1, steps)
     y_path = torch.where(t.view(-1, 1).to(others.y.device) < 0.5, others.y, anchor.y[0])
     frames = decode(m, path.flatten(0, 1), y_path.flatten()).unflatten(0, path.shape[:2])
-    rows = torch.cat(
-        [others.x.unsqueeze(1), frames.transpose(0, 1), anchor.x.expand(k, 1, *m.shape)], dim=1
-    )
+
+    def strips(images: Tensor) -> list[Tensor]:  # x, the path's decodes (T, K, ...), x'
+        return list(torch.cat([others.x.unsqueeze(1), images.transpose(0, 1),
+                               anchor.x.expand(k, 1, *m.shape)], dim=1))
+
+    rows, names = strips(frames), list(others.captions)
+    refined = add_refined(rows, names, m, path, y_path.flatten(), levels, generator, strips)
     return ExperimentResult(
-        list(rows),
-        list(others.captions),
+        rows,
+        names,
         ["x", *[f"t={v:.2g}" for v in t.tolist()], "x' (anchor)"],
         f"{method} from each row's image x (left) to the anchor x' = {anchor.captions[0]}",
         {"method": method, "t": t, "anchor": {**anchor.source, "label": anchor.y},
          "others": {**others.source, "labels": others.y}, "code_norms": code_norm(path, 2).T,
-         **source},
+         **source, **refined},
     )
 
 
 def centroid(run: Run, sel: Selection, alphas: Sequence[float],
-             pool: TrainingCodes | None = None) -> ExperimentResult:
+             pool: TrainingCodes | None = None, refine: Levels = None,
+             generator: torch.Generator | None = None) -> ExperimentResult:
     """Decode z + alpha (c_y - z), c_y the mean training code of the image's class (of
     ``pool``, else :func:`training_codes`): does the class mean decode to a prototype, and do
     the steps toward it stay on the data manifold?"""
     check(run.model, "centroid")
+    levels = refine_levels(run.model, refine)
     if bool((sel.y < 0).any()):
         raise ConfigError("moving toward the class centroid needs labelled images")
     m = run.model
     z = encode(m, sel.x, sel.y)
     pool = pool or training_codes(run)
     centroids, counts = class_centroids(pool.codes, pool.labels, run.dataset.num_classes)
-    moved = ops.toward(z, centroids[sel.y], alphas)
-    flat = decode(m, moved.flatten(0, 1), sel.y.repeat(len(alphas)))
+    moved, y = ops.toward(z, centroids[sel.y], alphas), sel.y.repeat(len(alphas))
+    rows = [sel.x, *decode(m, moved.flatten(0, 1), y).unflatten(0, moved.shape[:2])]
+    names = ["original", *_alpha_labels(alphas)]
+    refined = add_refined(rows, names, m, moved, y, levels, generator)
     return ExperimentResult(
-        [sel.x, *flat.unflatten(0, moved.shape[:2])],
-        ["original", *_alpha_labels(alphas)],
-        sel.captions,
-        "z + α(c_y − z)",
+        rows, names, sel.captions, "z + α(c_y − z)",
         {"selection": sel.source, "labels": sel.y, "alphas": list(alphas),
          "centroid_images_per_class": counts,
-         "distance_to_centroid": code_norm(z - centroids[sel.y])},
+         "distance_to_centroid": code_norm(z - centroids[sel.y]), **refined},
     )
 
 
@@ -205,13 +223,14 @@ def toward_class(
     use_centroid: bool = False,
     generator: torch.Generator | None = None,
     pool: TrainingCodes | None = None,
+    refine: Levels = None,
 ) -> ExperimentResult:
     """Move each code toward a jittered code of class ``target`` (name or number): a random
     training image's of ``pool`` (else :func:`training_codes`; one per image, drawn first) or
     the class centroid (``use_centroid``).
     The jitter (drawn second) makes repeated moves explore the class, not one point."""
     check(run.model, "toward-class")
-    m, k = run.model, run.class_index(target)
+    m, k, levels = run.model, run.class_index(target), refine_levels(run.model, refine)
     z = encode(m, sel.x, sel.y)
     pool = pool or training_codes(run)
     of_class = pool.labels == k
@@ -228,16 +247,16 @@ def toward_class(
     y_moves = torch.cat([sel.y if v < 0.5 else y_target for v in alphas])
     images = decode(m, moved.flatten(0, 1), y_moves).unflatten(0, moved.shape[:2])
     name = run.class_name(k)
+    rows = [sel.x, decode(m, goal, y_target), *images]
+    names = ["original", "target (centroid)" if use_centroid else "target (decoded)",
+             *_alpha_labels(alphas)]
+    refined = add_refined(rows, names, m, moved, y_moves, levels, generator)
     return ExperimentResult(
-        [sel.x, decode(m, goal, y_target), *images],
-        ["original", "target (centroid)" if use_centroid else "target (decoded)",
-         *_alpha_labels(alphas)],
-        sel.captions,
-        f"toward class {name}, noise {noise:g}",
+        rows, names, sel.captions, f"toward class {name}, noise {noise:g}",
         {"selection": sel.source, "labels": sel.y, "target_class": k, "target_name": name,
          "alphas": list(alphas), "noise": noise,
          "target": "centroid" if use_centroid else "random training image",
-         "target_train_indices": picked},
+         "target_train_indices": picked, **refined},
     )
 
 
@@ -260,11 +279,14 @@ def blend(
     w: float = 0.6,
     flip: list[int] | None = None,
     flip_dims: list[int] | None = None,
+    refine: Levels = None,
+    generator: torch.Generator | None = None,
 ) -> ExperimentResult:
     """Decode w z_a + (1 - w) z_b': mixes of two selections (e.g. horses and birds), pairwise
     or with one image of either side. z_b' flips the sign of the codes at positions ``flip``
     of B and of the latent dimensions ``flip_dims``, to align codes that point opposite ways."""
     check(run.model, "blend")
+    levels = refine_levels(run.model, refine)
     if len(b) not in (1, len(a)) and len(a) != 1:
         raise ConfigError(f"A has {len(a)} images and B {len(b)}: give equally many, or one")
     m, n = run.model, max(len(a), len(b))
@@ -275,32 +297,33 @@ def blend(
     result = ops.blend(za, zb, w, images, dims)
     zb_flipped = flip_signs(zb, images, dims)
     flipped = " (sign flips)" if flip or flip_dims else ""
+    rows = [a.x, decode(m, za, ya), b.x, decode(m, zb_flipped, b.y), decode(m, result, ya)]
+    names = ["A", "A decoded", "B", f"B decoded{flipped}", f"w = {w:g}"]
+    refined = add_refined(rows, names, m, result[None], ya, levels, generator)
     return ExperimentResult(
-        [a.x, decode(m, za, ya), b.x, decode(m, zb_flipped, b.y), decode(m, result, ya)],
-        ["A", "A decoded", "B", f"B decoded{flipped}", f"w = {w:g}"],
-        None,
-        f"blend w·A + (1 − w)·B, w = {w:g}",
+        rows, names, None, f"blend w·A + (1 − w)·B, w = {w:g}",
         {"mode": "blend", "w": w, "a": a.source, "b": b.source, "flip": flip or [],
          "flip_dims": flip_dims or [], "result_code_norm": code_norm(result),
-         "a_labels": ya, "b_labels": b.y.expand(n)},
+         "a_labels": ya, "b_labels": b.y.expand(n), **refined},
     )
 
 
-def arithmetic(run: Run, a: Selection, b: Selection, c: Selection) -> ExperimentResult:
+def arithmetic(run: Run, a: Selection, b: Selection, c: Selection, refine: Levels = None,
+               generator: torch.Generator | None = None) -> ExperimentResult:
     """Decode z_a + (mean z_b - mean z_c): latent vector arithmetic on averaged codes
     (Radford et al., 2016; White, 2016's attribute vectors), e.g. a digit moved from class C
     toward class B."""
     check(run.model, "latent arithmetic")
-    m = run.model
+    m, levels = run.model, refine_levels(run.model, refine)
     za = encode(m, a.x, a.y)
     zb, zc = encode(m, b.x, b.y), encode(m, c.x, c.y)
     result = ops.arithmetic(za, zb.mean(0, keepdim=True), zc.mean(0, keepdim=True))
+    rows = [a.x, decode(m, za, a.y), decode(m, result, a.y), b.x, c.x]
+    names = ["A", "A decoded", "A + (B − C)", "B", "C"]
+    refined = add_refined(rows, names, m, result[None], a.y, levels, generator, plain=names[2:3])
     return ExperimentResult(
-        [a.x, decode(m, za, a.y), decode(m, result, a.y), b.x, c.x],
-        ["A", "A decoded", "A + (B − C)", "B", "C"],
-        None,
-        "latent arithmetic A + (mean B − mean C)",
+        rows, names, None, "latent arithmetic A + (mean B − mean C)",
         {"mode": "arithmetic", "a": a.source, "b": b.source, "c": c.source,
          "direction_norm": (zb.mean(0) - zc.mean(0)).norm(),
-         "result_code_norm": code_norm(result)},
+         "result_code_norm": code_norm(result), **refined},
     )

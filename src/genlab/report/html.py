@@ -164,6 +164,9 @@ def method_notes(parts: Sequence[ModelPart]) -> list[str]:
             notes.append(f"Perturbations on {s['images']} test images: {_noise_words(s)} "
                          "(confidence averaged over σ), class "
                          f"{s['source_class']} toward class {s['target_class']} and toward the "
-                         f"class centroid with α in {s['alphas']} (scores at the largest α).")
+                         f"class centroid with α in {s['alphas']} (scores at the largest α)"
+                         + (f"; models with a diffusion prior over their codes also refine "
+                            f"each move (SDEdit) at t* in {s['refine']}" if s.get("refine")
+                            else "") + ".")
     present = dict.fromkeys(k for p in parts for k in p.section.metrics)
     return notes + [f"{k}: {REGISTRY[k].method}" for k in present if k in REGISTRY]

@@ -170,8 +170,15 @@ def blends(models: Sequence[ModelRow], assets: Path) -> list[str]:
         lines += [f"**{m.label}**: of {found['images']} blends w = {found['weight']:g} of "
                   f"{found['source']} and {found['target']}, the classifier calls "
                   f"{counts['source']} {found['source']}, {counts['target']} {found['target']} "
-                  f"and {counts['other']} another class.", "", image, ""]
+                  f"and {counts['other']} another class{_refined_calls(found)}.", "", image, ""]
     return ["## Blends of the two classes' codes", "", *lines] if lines else []
+
+
+def _refined_calls(found: dict) -> str:
+    """The same calls of the blends refined by a diffusion prior at each level t*, if any."""
+    return "".join(f"; refined at t* = {r['t_star']:g}: {r['counts']['source']}, "
+                   f"{r['counts']['target']} and {r['counts']['other']}"
+                   for r in found.get("refined", []))
 
 
 def _figure(model: ModelRow, assets: Path, key: str) -> str:

@@ -11,7 +11,9 @@ confidence of its reconstructions, and the real test images' confidence a dotted
 known.
 A fourth panel gives the classifier's calls on the blends of the two classes' codes (the
 pegasus experiment): the share of each model's blends called the source class, the target
-class or another class.
+class or another class. Where the moves were refined (a diffusion prior's SDEdit at noise
+levels t*, ``perturbations.refine``), each level is a dashed line of the model's colour, a bar
+and a table row beside the plain moves.
 """
 
 from __future__ import annotations
@@ -40,13 +42,30 @@ def _records(model: ModelRow) -> list[dict[str, Any]]:
     return [p.section.metrics.get("believability", {}) for p in model.parts]
 
 
-def curve(model: ModelRow, move: str, xs: str, ys: str) -> tuple[list[float], list[float]]:
-    """A model's mean curve of one move over its seeds (empty where it has none)."""
-    found = [r[move] for r in _records(model) if isinstance(r.get(move), dict)]
+def refined(record: dict[str, Any], t_star: float | None) -> dict[str, Any] | None:
+    """A move's numbers, plain (``t_star`` None) or refined at ``t_star`` (None if not)."""
+    if t_star is None:
+        return record
+    return next((r for r in record.get("refined", []) if r["t_star"] == t_star), None)
+
+
+def levels(models: Sequence[ModelRow]) -> list[float]:
+    """Every refinement level t* any model's moves were refined at, in order."""
+    return sorted({r["t_star"] for m in models for record in _records(m)
+                   for move in record.values() if isinstance(move, dict)
+                   for r in move.get("refined", [])})
+
+
+def curve(model: ModelRow, move: str, xs: str, ys: str,
+          t_star: float | None = None) -> tuple[list[float], list[float]]:
+    """A model's mean curve of one move over its seeds, plain or refined at ``t_star`` (empty
+    where it has none)."""
+    moves = [r[move] for r in _records(model) if isinstance(r.get(move), dict)]
+    found = [(m, f) for m in moves if (f := refined(m, t_star)) is not None]
     if not found:
         return [], []
-    values = [r[ys] for r in found]
-    return list(found[0][xs]), [sum(v) / len(v) for v in zip(*values, strict=True)]
+    values = [f[ys] for _, f in found]
+    return list(found[0][0][xs]), [sum(v) / len(v) for v in zip(*values, strict=True)]
 
 
 def baseline(models: Sequence[ModelRow]) -> tuple[str, float] | None:
@@ -72,9 +91,11 @@ def target_name(models: Sequence[ModelRow]) -> str:
 BLEND_CALLS = ("source", "target", "other")
 
 
-def blend_shares(model: ModelRow) -> dict[str, Any] | None:
-    """A model's blend calls, the shares averaged over its seeds (None where it has none)."""
-    found = [r["blend"] for r in _records(model) if isinstance(r.get("blend"), dict)]
+def blend_shares(model: ModelRow, t_star: float | None = None) -> dict[str, Any] | None:
+    """A model's blend calls, plain or refined at ``t_star``, the shares averaged over its
+    seeds (None where it has none)."""
+    blends = [r["blend"] for r in _records(model) if isinstance(r.get("blend"), dict)]
+    found = [f for b in blends if (f := refined(b, t_star)) is not None]
     if not found:
         return None
     return {**found[0], **{f"share_{k}": sum(b[f"share_{k}"] for b in found) / len(found)
@@ -83,7 +104,8 @@ def blend_shares(model: ModelRow) -> dict[str, Any] | None:
 
 def _blend_panel(ax: Any, models: Sequence[ModelRow]) -> None:
     """Stacked bars: each model's blends called source, target or another class."""
-    rows = [(m.label, b) for m in models if (b := blend_shares(m)) is not None]
+    rows = [(label, b) for m, t, label in variants(models)
+            if (b := blend_shares(m, t)) is not None]
     if not rows:
         ax.set_axis_off()
         return
@@ -102,6 +124,12 @@ def _blend_panel(ax: Any, models: Sequence[ModelRow]) -> None:
     ax.legend(fontsize=7)
 
 
+def variants(models: Sequence[ModelRow]) -> list[tuple[ModelRow, float | None, str]]:
+    """Each model plain, then refined at each level: (model, t* or None, label)."""
+    return [(m, t, m.label if t is None else f"{m.label} refined t*={t:g}")
+            for m in models for t in [None, *levels(models)]]
+
+
 def confidence_figure(models: Sequence[ModelRow]) -> Figure | None:
     """One panel per move, a line per model that has it, and the blend panel; None when no
     model moves codes."""
@@ -117,9 +145,12 @@ def confidence_figure(models: Sequence[ModelRow]) -> Figure | None:
     _blend_panel(axes[3], models)
     for ax, (key, xs, ys, title) in zip(axes[:3], MOVES, strict=True):
         for i, m in moved:
-            x, y = curve(m, key, xs, ys)
-            if x:
-                ax.plot(x, y, "o-", color=COLOURS[i % len(COLOURS)], label=m.label)
+            for t_star in [None, *levels(models)]:
+                x, y = curve(m, key, xs, ys, t_star)
+                if x:
+                    ax.plot(x, y, "o-" if t_star is None else "s--",
+                            color=COLOURS[i % len(COLOURS)],
+                            label=m.label if t_star is None else f"{m.label} t*={t_star:g}")
         if base is not None and key != "toward_class":
             ax.axhline(base[1], color="k", ls="--", lw=1, label=f"{base[0]} (no codes)")
         ax.set_title(title.format(target=target), fontsize=9)
@@ -155,15 +186,17 @@ def confidence_table(models: Sequence[ModelRow]) -> tuple[list[str], list[list[s
     if named is not None:
         header += [f"blend called {named.get(k, 'other')}" for k in BLEND_CALLS]
     lines = []
-    for m in models:
+    for m, t_star, label in variants(models):
         recon = [r.get("recon_confidence") for r in _records(m)]
         recon = [v for v in recon if isinstance(v, float)]
-        line = [m.label, fmt(sum(recon) / len(recon)) if recon else "–"]
-        for key, xs, ys, j in columns:
-            _, y = curve(m, key, xs, ys)
+        line = [label, fmt(sum(recon) / len(recon)) if recon and t_star is None else "–"]
+        curves = [curve(m, key, xs, ys, t_star)[1] for key, xs, ys, _ in columns]
+        if t_star is not None and not any(curves) and blend_shares(m, t_star) is None:
+            continue  # a model without a refined move: no row for that level
+        for (_, _, _, j), y in zip(columns, curves, strict=True):
             line.append(fmt(y[j]) if len(y) > j else "–")
         if named is not None:
-            shares = blend_shares(m)
+            shares = blend_shares(m, t_star)
             line += [fmt(shares[f"share_{k}"]) if shares else "–" for k in BLEND_CALLS]
         lines.append(line)
     return header, lines

@@ -224,9 +224,12 @@ def model_evaluation_seconds(settings: StudySettings, measured: Probe) -> float:
     """A model's own passes in its evaluation, at its probe's seconds per image: the NLL's
     importance samples, the samples scored and drawn, the latent map's and the perturbations'
     images, and a decoder without an encoder fitting codes to the perturbed images
-    (:data:`FIT_STEPS` passes each)."""
+    (:data:`FIT_STEPS` passes each), and a diffusion prior refining the moved codes at each
+    level (one prior draw's pass each, a sample's at t* = 1: an upper bound)."""
     e, f, p = settings.evaluation, settings.figures, settings.perturbations
     nll = e.nll_images * e.iw_samples if "nll" in e.metrics and measured.likelihood else 0
-    images = nll + e.n + f.samples + f.map_images + p.images * (len(p.sigmas) + len(p.alphas))
+    moved = p.images * (len(p.sigmas) + len(p.alphas))
+    refined = moved * len(p.refine) if measured.refines else 0
+    images = nll + e.n + f.samples + f.map_images + moved + refined
     fits = FIT_STEPS * p.images if measured.inverts else 0
     return measured.image_s * (images + fits)

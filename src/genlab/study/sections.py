@@ -57,7 +57,7 @@ FIGURES = {
 """Figure keys, in page order, and their captions."""
 
 
-UNSET_SETTINGS = {"centroid_images": CENTROID_IMAGES}
+UNSET_SETTINGS = {"centroid_images": CENTROID_IMAGES, "refine": []}
 """Settings added after studies were run, left out of the key while at their default, so that
 the sections a study wrote before (with this genlab version) keep their key and are reused."""
 

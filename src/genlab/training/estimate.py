@@ -27,7 +27,7 @@ from torch import Tensor
 
 from genlab.data.prepare import batch_input
 from genlab.models.core.base import Batch, GenerativeModel
-from genlab.models.core.capabilities import Decoder, Encoder, HasLikelihood, has
+from genlab.models.core.capabilities import Decoder, Encoder, HasLikelihood, Refiner, has
 from genlab.training.callbacks import PRIOR_FIT_IMAGES
 from genlab.training.config import RunConfig
 from genlab.training.optim import build_optimizers
@@ -57,13 +57,15 @@ def timed(step: Callable[[], Any], device: torch.device, least: int = 1,
 @dataclass
 class Probe:
     """What a probe measured of a run's model: seconds of a training epoch and of one
-    image's evaluation pass, and whether its evaluation computes an NLL and fits codes by
-    gradient steps through its decoder (no encoder: the perturbations invert images)."""
+    image's evaluation pass, whether its evaluation computes an NLL and fits codes by
+    gradient steps through its decoder (no encoder: the perturbations invert images), and
+    whether it refines moved codes with a diffusion prior (``perturbations.refine``)."""
 
     epoch_s: float
     image_s: float
     likelihood: bool
     inverts: bool
+    refines: bool = False
 
 
 @dataclass
@@ -87,7 +89,7 @@ def probe_model(model: GenerativeModel, config: RunConfig, train: Split, val: Sp
     likelihood = has(model, HasLikelihood)
     inverts = has(model, Decoder) and not has(model, Encoder)
     if model.closed_form:
-        return Probe(0.0, 0.0, likelihood, inverts)
+        return Probe(0.0, 0.0, likelihood, inverts, has(model, Refiner))
     with warnings.catch_warnings():  # the fallback to fp32 is the trainer's to say
         warnings.simplefilter("ignore")
         Precision(config.train, device).attach(model)
@@ -111,7 +113,7 @@ def probe_model(model: GenerativeModel, config: RunConfig, train: Split, val: Sp
             extra = _extras(model, config, train, device)
     image_s = held_s / len(held.x)
     return Probe(math.ceil(len(train.images) / bs) * step + len(val.images) * image_s + extra,
-                 image_s, likelihood, inverts)
+                 image_s, likelihood, inverts, has(model, Refiner))
 
 
 def _extras(model: GenerativeModel, config: RunConfig, train: Split,

@@ -72,6 +72,7 @@ async function selectRun(id) {
   options($("split"), r.splits);
   $("split").value = r.splits.includes("test") ? "test" : r.splits[0];
   $("label-row").hidden = !r.conditional;
+  $("refine-row").hidden = !r.refines; $("refine").value = "";
   buildSampling(r.sampling, r.sampling_choices);
   S.label = r.conditional ? 0 : null;
   buildSliders();
@@ -202,14 +203,20 @@ function strip(el, urls, labels, slider, onPick) {
   select(0);
 }
 
+// The noise level t* at which a diffusion prior refines the moved codes, or null (off).
+function refineLevel() {
+  const t = $("refine").value.trim();
+  return t === "" || $("refine-row").hidden ? null : Number(t);
+}
+
 async function perturb() {
   if (!S.pick) throw new Error("pick a dataset image first");
   const max = Number($("perturb-max").value), kind = $("perturb-kind").value;
   const top = kind === "noise" ? max : Math.min(max, 1);
   const values = Array.from({ length: 9 }, (_, i) => +(top * i / 8).toFixed(4));
   const out = await api(`runs/${S.run.id}/perturb`, { image: S.pick, kind, values,
-    target: $("perturb-target").value, seed: S.seed++ });
-  const moved = out.rows.slice(-values.length).map((r) => r[0]);
+    target: $("perturb-target").value, seed: S.seed++, refine: refineLevel() });
+  const moved = out.rows.slice(-values.length).map((r) => r[0]);  // refined ones when asked
   strip($("perturb-strip"), moved, values.map((v) => `${kind === "noise" ? "σ" : "α"} = ${v}`),
     $("perturb-pos"), (k) => {
       $("perturb-value").textContent = `${kind === "noise" ? "σ" : "α"} = ${values[k]}`;
@@ -221,9 +228,9 @@ async function interpolate() {
   const split = $("split").value;
   const body = { a: { split, index: Number($("interp-a").value) },
     b: { split, index: Number($("interp-b").value) }, method: $("interp-method").value,
-    steps: Number($("interp-steps").value) };
+    steps: Number($("interp-steps").value), refine: refineLevel() };
   const out = await api(`runs/${S.run.id}/interpolate`, body, null);
-  const row = out.rows[0];
+  const row = out.rows[out.rows.length - 1];  // the refined path when asked
   strip($("interp-strip"), row, out.col_labels, $("interp-pos"), (k) => {
     show(row[k], `${out.col_labels[k]} · ${out.title}`); S.numbers = out.numbers;
   });
@@ -238,7 +245,7 @@ async function blend() {
   const asked = S.shown;  // an image shown while the blend computes (a prior draw) stays
   const out = await api(`runs/${S.run.id}/blend`, { a_class: $("blend-a").value,
     b_class: $("blend-b").value, n: 6, w, flip: $("blend-flip").checked ? [0] : [],
-    flip_dims: dims });
+    flip_dims: dims, refine: refineLevel() });
   $("blend-grid").replaceChildren(...out.rows.map((row, i) => {
     const line = document.createElement("div"); line.className = "line";
     const name = document.createElement("span"); name.textContent = out.row_labels

@@ -11,6 +11,7 @@ from torch.distributions import Distribution
 
 from genlab.errors import ConfigError
 from genlab.models.core.pixels import PixelDistribution
+from genlab.models.core.sampling import SampleOptions
 from genlab.models.core.scale import LikelihoodScale
 
 if TYPE_CHECKING:
@@ -75,6 +76,18 @@ class HasLikelihood(Protocol):
     def likelihood_scale(self, binarize: str) -> LikelihoodScale: ...
 
 
+@runtime_checkable
+class Refiner(Protocol):
+    """A learned diffusion prior over the codes that brings moved codes back to its typical
+    set (SDEdit in code space, Meng et al. 2022): codes (N, *shape) noised to the level t* in
+    (0, 1] and denoised by the prior's sampler (``options``; DDIM, deterministic, by
+    default), the labels y those of a conditional prior."""
+
+    def refine(self, z: Tensor, t_star: float, y: Tensor | None = None,
+               generator: torch.Generator | None = None,
+               options: SampleOptions | None = None) -> Tensor: ...
+
+
 CAPABILITY_WORDS: dict[type, tuple[str, str]] = {
     Decoder: ("a", "latent space"),
     Encoder: ("an", "encoder"),
@@ -82,6 +95,7 @@ CAPABILITY_WORDS: dict[type, tuple[str, str]] = {
     HasELBO: ("an", "ELBO"),
     Completer: ("an", "exact completion"),
     HasLikelihood: ("a", "likelihood"),
+    Refiner: ("a", "diffusion prior over its codes"),
 }
 """Each protocol's article and noun, for error messages."""
 

@@ -11,8 +11,10 @@ batch (buffers set once, before the first step), so that the diffusion's unit-va
 assumption holds; the denoiser is a residual MLP (``parts.code_denoiser``), conditioned on
 the label when the first stage is (a CVAE). Sampling draws u by the chosen sampler (DDIM, DDPM,
 DPM-Solver++: ``DiffusionSampleOptions``), un-standardises it and decodes with the first
-stage. The encoder, the decoder and the prior the latent tools fit and grid codes in are the
-first stage's, so blends and interpolations are the first stage's.
+stage. ``refine`` (the ``Refiner`` capability) brings moved codes back to the prior's typical
+set by SDEdit (Meng et al. 2022) on the same standardised scale. The encoder, the decoder and
+the prior the latent tools fit and grid codes in are the first stage's, so blends and
+interpolations are the first stage's.
 
 Likelihood: log p(x) >= E_q [log p(x | z) + log p(z) - log q(z | x)] with log p(z) the
 diffusion's own variational bound of u (``parts.diffusion.continuous_bound``, stratified over
@@ -170,14 +172,32 @@ class DiffusionPrior(CodePrior):
                    generator: torch.Generator | None = None,
                    options: SampleOptions | None = None) -> Tensor:
         """n codes z = m + s u of the learned prior, u by the sampler of ``options``."""
+        u = self.process.sample(self.denoiser, (n, self.latent_dim), self._labels(labels),
+                                self._sampler(options), generator, self.device)
+        return self.unstandardise(u)
+
+    def _sampler(self, options: SampleOptions | None) -> DiffusionSampleOptions:
+        """The diffusion's sampling options (the defaults: DDIM, deterministic); guidance
+        only for a conditional prior."""
         opts = options if isinstance(options, DiffusionSampleOptions) else \
             DiffusionSampleOptions()
         if opts.guidance > 0 and not self.conditional:
             raise ConfigError(f"sampling option guidance={opts.guidance} needs a conditional "
                               f"first stage; {self.stage.config.name!r} is unconditional")
-        u = self.process.sample(self.denoiser, (n, self.latent_dim), self._labels(labels), opts,
-                                generator, self.device)
-        return self.unstandardise(u)
+        return opts
+
+    @torch.no_grad()
+    def refine(self, z: Tensor, t_star: float, y: Tensor | None = None,
+               generator: torch.Generator | None = None,
+               options: SampleOptions | None = None) -> Tensor:
+        """SDEdit in code space (Meng et al. 2022): the standardised codes u = (z - m) / s
+        noised to level t* and denoised by the learned prior (``GaussianDiffusion.refine``),
+        so that a moved code (noise, a class move, a blend) returns to the prior's typical
+        set; t* -> 0 keeps z, t* = 1 is a prior draw from the same noise."""
+        u = self.standardise(z.to(self.device).flatten(1))
+        out = self.process.refine(self.denoiser, u, self._labels(y), t_star,
+                                  self._sampler(options), generator)
+        return self.unstandardise(out).view_as(z)
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return self.draw_codes(n, self.labels_for(n, None), generator)

@@ -4,7 +4,8 @@ A :class:`GaussianDiffusion` holds a noise schedule and what its denoiser predic
 denoiser is any function f(x_t, t, y) of a batch x_t (N, ...), timestep indices t (N,) and
 labels y (N,) (-1: no label) or None: a U-Net over images, an MLP over a VAE's flat codes, a
 U-Net over a (c, h, w) code grid. The process gives the training loss, the samplers
-(``samplers.py``, chosen at sampling time), DDIM inversion, and classifier-free guidance as a
+(``samplers.py``, chosen at sampling time), DDIM inversion, SDEdit from an intermediate
+level (Meng et al. 2022), and classifier-free guidance as a
 wrapper of the denoiser (Ho & Salimans 2022), so a family is its network plus its data scaling.
 
 Predictions: eps (Ho et al. 2020) or v = sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho
@@ -14,6 +15,7 @@ to [-1, 1]) has its x_0 predictions clipped while sampling; None for unbounded d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -102,12 +104,33 @@ class GaussianDiffusion:
         return predict
 
     def generate(self, denoiser: Denoiser, xt: Tensor, y: Tensor | None,
-                 options: DiffusionSampleOptions, generator: torch.Generator | None) -> Tensor:
-        """x_T -> x_0 by the sampler of ``options``, guided when ``options.guidance`` > 0."""
+                 options: DiffusionSampleOptions, generator: torch.Generator | None,
+                 start: int | None = None) -> Tensor:
+        """x_T (or x_start, a timestep index) -> x_0 by the sampler of ``options``, guided
+        when ``options.guidance`` > 0."""
         if options.guidance > 0:
             denoiser = guided(denoiser, options.guidance)
         return run_sampler(self.predictor(denoiser, y), self.schedule.abar, xt, options,
-                           generator)
+                           generator, start)
+
+    def level_index(self, t_star: float) -> int:
+        """The timestep index of the noise level t* in (0, 1]: timestep ceil(t* T) of 1..T."""
+        if not 0 < t_star <= 1:
+            raise ConfigError(f"a noise level t* must lie in (0, 1], got {t_star}")
+        return max(0, math.ceil(t_star * self.schedule.steps) - 1)
+
+    def refine(self, denoiser: Denoiser, x0: Tensor, y: Tensor | None, t_star: float,
+               options: DiffusionSampleOptions,
+               generator: torch.Generator | None = None) -> Tensor:
+        """SDEdit (Meng et al. 2022): x_{t*} = sqrt(abar_{t*}) x_0 + sqrt(1 - abar_{t*}) eps,
+        eps drawn on the CPU, then the sampler of ``options`` from t* down to the data. Small
+        t* keeps x_0 nearly as it is; t* = 1 is nearly a fresh sample from the same eps (x_0
+        weighs sqrt(abar_T)). A DDIM sampler with eta = 0 is deterministic given eps."""
+        index = self.level_index(t_star)
+        noise = torch.randn(x0.shape, generator=generator, device="cpu").to(x0)
+        t = torch.full((len(x0),), index, device=x0.device)
+        return self.generate(denoiser, self.schedule.q_sample(x0, t, noise), y, options,
+                             generator, index)
 
     def sample(self, denoiser: Denoiser, shape: tuple[int, ...], y: Tensor | None,
                options: DiffusionSampleOptions, generator: torch.Generator | None = None,

@@ -139,9 +139,16 @@ second-order solver, Lu et al. 2022) and its loop."""
 
 
 def run_sampler(predict: Predict, abar: Tensor, xt: Tensor, options: DiffusionSampleOptions,
-                generator: torch.Generator | None) -> Tensor:
+                generator: torch.Generator | None, start: int | None = None) -> Tensor:
     """x_T -> x_0 by the sampler of ``options`` over ``options.steps`` of the len(abar)
-    training timesteps (noise drawn on the CPU from ``generator``)."""
+    training timesteps (noise drawn on the CPU from ``generator``). From an intermediate
+    timestep index ``start`` (SDEdit), ``xt`` is x_start and the sampler runs over the
+    timesteps 0..start with as many steps as the whole chain spends on that part of it."""
     options.validate()
     timesteps, sampler = SAMPLERS[options.sampler]
-    return sampler(predict, abar, timesteps(abar, options.steps), xt, options, generator)
+    top = len(abar) - 1 if start is None else start
+    if not 0 <= top < len(abar):
+        raise ConfigError(f"a sampler starts at a timestep index in 0..{len(abar) - 1}, "
+                          f"got {top}")
+    steps = max(1, round(options.steps * (top + 1) / len(abar)))
+    return sampler(predict, abar, timesteps(abar[:top + 1], steps), xt, options, generator)
