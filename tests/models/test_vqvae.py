@@ -114,6 +114,7 @@ def test_the_likelihood_is_the_papers_bound_below_the_exact_marginal() -> None:
     ({"codebook_size": 1}, "model.codebook_size"),
     ({"decay": 1.0}, "model.decay"),
     ({"beta": -1.0}, "model.beta"),
+    ({"hidden": [32]}, "model.hidden"),
 ])
 def test_bad_options_are_refused_naming_the_key(options: dict, words: str) -> None:
     with pytest.raises(ConfigError, match=words.replace(".", r"\.")):

@@ -75,6 +75,9 @@ class VQVAEConfig(PixelLikelihoodConfig, BackboneConfig, ModelConfig):
                               f"{self.epsilon}")
         if not 0 < self.decay < 1:
             raise ConfigError(f"model.decay must be in (0, 1), got {self.decay}")
+        if self.hidden != type(self)().hidden:
+            raise ConfigError(f"model.hidden sets the widths of an mlp backbone, which a vqvae "
+                              f"does not have (net: conv or resnet), got {self.hidden}")
 
 
 class VQVAE(EncoderDecoderModel):
