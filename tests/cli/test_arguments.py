@@ -165,12 +165,14 @@ def test_train_flags_come_from_the_config_dataclasses_and_registries() -> None:
     assert table == train_flags.derive()
     assert list(table["models"]) == list(MODELS)
     net = table["fields"]["net"]
-    assert net["choices"] == {family: list(BACKBONES) for family in net["defaults"]}
+    narrowed = {"vqvae": ["conv", "resnet"]}  # a grid of codes needs a convolutional backbone
+    assert net["choices"] == {family: narrowed.get(family, list(BACKBONES))
+                              for family in net["defaults"]}
     assert table["fields"]["binarize"]["choices"] == {"": list(BINARIZE)}
     help_text = _parser("genlab train").format_help()
     assert "--net {" + ",".join(BACKBONES) + "}" in help_text
-    assert "(model.net, for ae, vae, beta-vae, cvae, iwae, vaegan, default mlp)" in " ".join(
-        help_text.split())
+    assert ("(model.net, for ae, vae, beta-vae, cvae, iwae, vaegan, vqvae, default mlp; "
+            "vqvae: conv; vqvae takes conv, resnet)") in " ".join(help_text.split())
 
 
 LIST_VALUES = {"int list": "16,32", "float list": "0.5,0.9", "str list": "horse,bird"}

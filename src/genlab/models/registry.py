@@ -19,6 +19,7 @@ from genlab.models.families.autoencoders.ae import Autoencoder
 from genlab.models.families.autoencoders.cvae import CVAE
 from genlab.models.families.autoencoders.iwae import IWAE
 from genlab.models.families.autoencoders.vae import VAE, BetaVAE
+from genlab.models.families.autoencoders.vqvae import VQVAE
 from genlab.models.families.autoregressive.pixelcnn import PixelCNN
 from genlab.models.families.baselines.mean import ClassMean
 from genlab.models.families.baselines.pca import PCAModel
@@ -26,6 +27,7 @@ from genlab.models.families.diffusion.ddpm import DDPM
 from genlab.models.families.flows.realnvp import RealNVP
 from genlab.models.families.two_stage.diffusion_prior import DiffusionPrior
 from genlab.models.families.two_stage.gmm_prior import GMMPrior
+from genlab.models.families.two_stage.vqvae_pixelcnn import VQPixelCNN
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "mean": ClassMean,
@@ -46,6 +48,8 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "pixelcnn": PixelCNN,
     "gmm-prior": GMMPrior,
     "diffusion-prior": DiffusionPrior,
+    "vqvae": VQVAE,
+    "vqvae-pixelcnn": VQPixelCNN,
 }
 
 

@@ -289,3 +289,33 @@ def _resnet_decoder(
         ]
     layers.append(nn.Conv2d(spec.channels[0], out_channels, 3, padding=1))
     return layers
+
+
+def grid_size(spec: NetSpec, shape: tuple[int, int, int]) -> tuple[int, int]:
+    """The (h, w) of the feature grid a conv or resnet encoder of ``spec`` leaves of images
+    of ``shape``: each stage halves with floor (MNIST, two stages: 28 -> 14 -> 7)."""
+    if spec.kind == "mlp":
+        raise ConfigError("a grid of codes needs a convolutional backbone: net must be conv or "
+                          "resnet, got mlp")
+    _, h, w = _check_shape(shape)
+    return _stage_sizes(spec, h, w)[-1]
+
+
+def build_grid_encoder(spec: NetSpec, shape: tuple[int, int, int],
+                       out_channels: int) -> nn.Sequential:
+    """Images (N, C, H, W) -> a grid of ``out_channels``-D vectors (N, D, h, w): the conv or
+    resnet stages, then a 1x1 convolution instead of the flat encoders' Linear head."""
+    grid_size(spec, shape)
+    stages = _conv_encoder if spec.kind == "conv" else _resnet_encoder
+    return nn.Sequential(*stages(spec, shape[0]), nn.Conv2d(spec.channels[-1], out_channels, 1))
+
+
+def build_grid_decoder(spec: NetSpec, shape: tuple[int, int, int], in_channels: int,
+                       out_channels: int) -> nn.Sequential:
+    """A grid (N, in_channels, h, w) -> raw (N, out_channels, H, W): a 1x1 convolution to the
+    last stage's width, then the mirrored stages of :func:`build_grid_encoder`."""
+    grid_size(spec, shape)
+    stages = _conv_decoder if spec.kind == "conv" else _resnet_decoder
+    sizes = _stage_sizes(spec, shape[1], shape[2])
+    return nn.Sequential(nn.Conv2d(in_channels, spec.channels[-1], 1),
+                         *stages(spec, sizes, out_channels))

@@ -99,17 +99,15 @@ class ChannelHead(nn.Module):
         return self.out(F.relu(self.context(F.relu(context)) + earlier))
 
 
-class GatedPixelCNN(nn.Module):
-    """``layers`` gated layers of ``features`` maps and kernel ``kernel``, then the per-pixel
-    channel head with ``params`` outputs per channel; input pixels centred to [-1, 1]."""
+class GatedStacks(nn.Module):
+    """``layers`` gated layers of ``features`` maps and kernel ``kernel`` over ``inputs``
+    input maps: the context features of every position given those before it."""
 
-    def __init__(self, channels: int, features: int, layers: int, kernel: int, params: int,
-                 classes: int = 0):
+    def __init__(self, inputs: int, features: int, layers: int, kernel: int, classes: int = 0):
         super().__init__()
         self.layers = nn.ModuleList(
-            GatedLayer(channels if i == 0 else features, features, kernel, i == 0, classes)
+            GatedLayer(inputs if i == 0 else features, features, kernel, i == 0, classes)
             for i in range(layers))
-        self.head = ChannelHead(features, channels, params)
         self.features = features
 
     def biases(self, y: Tensor | None) -> list[Bias]:
@@ -153,7 +151,40 @@ class GatedPixelCNN(nn.Module):
             stores[k + 1][..., j] = h[..., -1]
         return stores[-1][..., j:j + 1]
 
+    def context(self, x: Tensor, y: Tensor | None) -> Tensor:
+        """Context features of every position of ``x`` given the positions before it."""
+        biases = self.biases(y)
+        return self.horizontal(x, self.vertical(x, biases), biases)
+
+
+class GatedPixelCNN(GatedStacks):
+    """The gated stacks over the image, then the per-pixel channel head with ``params``
+    outputs per channel; input pixels centred to [-1, 1]."""
+
+    def __init__(self, channels: int, features: int, layers: int, kernel: int, params: int,
+                 classes: int = 0):
+        super().__init__(channels, features, layers, kernel, classes)
+        self.head = ChannelHead(features, channels, params)
+
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Every pixel's parameters given the pixels before it, x in [-1, 1]."""
-        biases = self.biases(y)
-        return self.head(self.horizontal(x, self.vertical(x, biases), biases), x)
+        return self.head(self.context(x, y), x)
+
+
+class CodePixelCNN(GatedStacks):
+    """A gated PixelCNN over a grid of indices into ``codes`` codes (the prior of a VQ-VAE's
+    code grid, van den Oord et al. 2017, 4): each index embedded in ``embedding`` maps, the
+    gated stacks, then K logits per position from a 1x1 head (one channel: no channel
+    ordering within a position)."""
+
+    def __init__(self, codes: int, embedding: int, features: int, layers: int, kernel: int,
+                 classes: int = 0):
+        super().__init__(embedding, features, layers, kernel, classes)
+        self.embed = nn.Embedding(codes, embedding)
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(features, features, 1), nn.ReLU(),
+                                  nn.Conv2d(features, codes, 1))
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Logits (N, K, h, w) of every position's code given the codes before it in raster
+        order, of index grids ``z`` (N, h, w)."""
+        return self.head(self.context(self.embed(z.long()).permute(0, 3, 1, 2), y))
