@@ -34,7 +34,7 @@ def load(run: str, which: str = "best", device: str = "cpu", data_dir: str | Non
 
 
 SUBMODULES = ("cli", "data", "devices", "errors", "evaluation", "explore", "figures", "io",
-              "latent", "models", "report", "runs", "study", "training", "version")
+              "latent", "models", "progress", "report", "runs", "study", "training", "version")
 """The package's modules and subpackages (``__main__`` aside: importing it runs the CLI)."""
 
 

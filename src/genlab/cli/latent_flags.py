@@ -23,7 +23,7 @@ def _selection_args(p: argparse.ArgumentParser, prefix: str = "", what: str = "i
 
 
 def _fit_args(p: argparse.ArgumentParser) -> None:
-    from genlab.latent.fit import FIT_INITS, FIT_OPTIMIZERS
+    from genlab.latent.choices import FIT_INITS, FIT_OPTIMIZERS
 
     g = p.add_argument_group("optimiser (shared by infer and complete)")
     g.add_argument("--max-steps", type=arg.int_range(1, 10**5), default=1000, help="steps at most")
@@ -49,7 +49,7 @@ def refine_arg(p: argparse.ArgumentParser) -> None:
 
 def perturb_options(p: argparse.ArgumentParser) -> None:
     _selection_args(p)
-    from genlab.latent.noise import SCALES, SPREAD_IMAGES
+    from genlab.latent.choices import SCALES, SPREAD_IMAGES
 
     refine_arg(p)
     p.add_argument("--sigmas", type=arg.listed(arg.non_negative), default="0.25,0.5,1,2",

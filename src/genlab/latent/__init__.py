@@ -8,61 +8,28 @@ the encoder and image completion with one batched optimiser; ``masks``: completi
 it is imported on demand, as it opens runs. The CLI (``genlab latent ...``) only parses flags.
 """
 
-from genlab.latent.fit import (
-    Completion,
-    FitResult,
-    complete,
-    elbo_estimate,
-    encoder_posterior,
-    evaluate_elbo,
-    fit_posterior,
-    fit_progress,
-)
-from genlab.latent.maps import Projection, project_2d, quantile_grid
-from genlab.latent.masks import MASKS, check_mask, load_mask, make_mask
-from genlab.latent.ops import (
-    arithmetic,
-    blend,
-    class_centroids,
-    decode,
-    encode,
-    flip_signs,
-    interpolate,
-    lerp,
-    perturb,
-    pick,
-    slerp,
-    toward,
-    toward_noisy,
-)
+from __future__ import annotations
 
-__all__ = [
-    "MASKS",
-    "Completion",
-    "FitResult",
-    "Projection",
-    "arithmetic",
-    "blend",
-    "check_mask",
-    "class_centroids",
-    "complete",
-    "decode",
-    "elbo_estimate",
-    "encode",
-    "encoder_posterior",
-    "evaluate_elbo",
-    "fit_posterior",
-    "fit_progress",
-    "flip_signs",
-    "interpolate",
-    "lerp",
-    "load_mask",
-    "make_mask",
-    "perturb",
-    "pick",
-    "project_2d",
-    "quantile_grid",
-    "slerp",
-    "toward",
-    "toward_noisy",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "fit": ("Completion", "FitResult", "complete", "elbo_estimate", "encoder_posterior",
+            "evaluate_elbo", "fit_posterior", "fit_progress"),
+    "maps": ("Projection", "project_2d", "quantile_grid"),
+    "masks": ("MASKS", "check_mask", "load_mask", "make_mask"),
+    "ops": ("arithmetic", "blend", "class_centroids", "decode", "encode", "flip_signs",
+            "interpolate", "lerp", "perturb", "pick", "slerp", "toward", "toward_noisy"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """The tools, imported from their module when first named (PEP 562): importing a light
+    module of this package (``latent.choices``, for ``--help``) loads no torch."""
+    if name in _HOME_OF:
+        return getattr(importlib.import_module(f"{__name__}.{_HOME_OF[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_HOME_OF)

@@ -29,6 +29,7 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from genlab import progress
 from genlab.errors import ConfigError
+from genlab.latent.choices import FIT_INITS, FIT_OPTIMIZERS
 from genlab.latent.masks import check_mask
 from genlab.latent.ops import decode
 from genlab.models.core.base import GenerativeModel, constant_parameters
@@ -60,9 +61,6 @@ def fit_progress(report: Callable[[int, int], None]) -> contextlib.AbstractConte
 INIT_LOGVAR = -2.0
 """Start q at the prior mean with exp(-2) ~ 0.14 of the prior variance: narrow enough that the
 first gradients see a sharp decoder, wide enough to move out of a flat region."""
-FIT_OPTIMIZERS = ("adam", "sgd")
-FIT_INITS = ("mean", "normal")
-"""mean: q at the prior mean, INIT_LOGVAR; normal: whitened mean, log-variance ~ N(0, 1) (004)."""
 
 
 @dataclass

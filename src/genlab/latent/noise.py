@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from genlab.errors import ConfigError
+from genlab.latent.choices import SCALES, SPREAD_IMAGES
 from genlab.latent.ops import encode
 from genlab.models.core.capabilities import Encoder, has
 
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
     from genlab.runs import Run
 
 Scale = Literal["absolute", "relative"]
-SCALES: tuple[str, ...] = ("absolute", "relative")
-SPREAD_IMAGES = 1000
-"""Training codes (or prior draws) whose per-dimension sd is relative noise's unit: the sd of
-each dimension within a few per cent (its standard error is sd / sqrt(2 N))."""
 PRIOR_SEED = 0
 """The prior draws of a model without an encoder are seeded apart from the noise itself, so
 the unit is one fixed number per model and the noise's generator is left as it was."""
