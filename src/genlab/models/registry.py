@@ -18,6 +18,7 @@ from genlab.models.families.adversarial.wgan_gp import WGANGP
 from genlab.models.families.autoencoders.ae import Autoencoder
 from genlab.models.families.autoencoders.cvae import CVAE
 from genlab.models.families.autoencoders.iwae import IWAE
+from genlab.models.families.autoencoders.kl_ae import KLAutoencoder
 from genlab.models.families.autoencoders.vae import VAE, BetaVAE
 from genlab.models.families.autoregressive.pixelcnn import PixelCNN
 from genlab.models.families.baselines.mean import ClassMean
@@ -26,6 +27,7 @@ from genlab.models.families.diffusion.ddpm import DDPM
 from genlab.models.families.flows.realnvp import RealNVP
 from genlab.models.families.two_stage.diffusion_prior import DiffusionPrior
 from genlab.models.families.two_stage.gmm_prior import GMMPrior
+from genlab.models.families.two_stage.latent_diffusion import LatentDiffusion
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "mean": ClassMean,
@@ -35,6 +37,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "beta-vae": BetaVAE,
     "cvae": CVAE,
     "iwae": IWAE,
+    "kl-ae": KLAutoencoder,
     "vaegan": VAEGAN,
     "gan": GAN,
     "lsgan": LSGAN,
@@ -46,6 +49,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "pixelcnn": PixelCNN,
     "gmm-prior": GMMPrior,
     "diffusion-prior": DiffusionPrior,
+    "latent-diffusion": LatentDiffusion,
 }
 
 
