@@ -116,8 +116,8 @@ def test_the_partial_chain_spends_the_chains_share_of_steps(process: GaussianDif
     assert calls[0] == 299 and calls[-1] == 0 and len(calls) == 15  # 50 steps * 0.3
 
 
-def test_only_the_diffusion_prior_declares_the_refiner() -> None:
+def test_only_the_code_diffusions_declare_the_refiner() -> None:
     refiners = {name for name, cls in MODELS.items() if family_has(cls, Refiner)}
-    assert "diffusion-prior" in refiners
+    assert {"diffusion-prior", "latent-diffusion"} <= refiners
     assert not {"vae", "ae", "gmm-prior", "pca"} & refiners
     assert not has(object(), Refiner)

@@ -226,17 +226,20 @@ def _head_input(model, head: nn.Module, run) -> tuple[torch.Tensor, list[torch.T
 FP32_FAMILIES = [f for f, m in MODELS_REGISTRY.items()
                  if any(build_likelihood(name, 1, 4, 4).fp32_parameters
                         for name in m.config_class.field_choices().get("likelihood", ()))]
+FP32_NETS = [(family, net) for family in FP32_FAMILIES
+             for net in (("mlp", "conv") if "net" in MODELS_REGISTRY[family].config_class.
+                         field_choices() else (None,))]
+"""Each such family with each backbone it offers (kl-ae has its own grid nets, no ``net``)."""
 
 
-@pytest.mark.parametrize("family", FP32_FAMILIES)
-@pytest.mark.parametrize("net", ["mlp", "conv"])
+@pytest.mark.parametrize("family, net", FP32_NETS)
 def test_the_declared_fp32_layer_is_the_one_the_likelihood_reads(family, net):
     """Every family that offers a likelihood finer than bf16 declares the layer whose output
     that likelihood reads (its values, before any reshape), and no layer for another one."""
-    assert {"vae", "cvae", "iwae", "vaegan"} <= set(FP32_FAMILIES)
+    assert {"vae", "cvae", "iwae", "vaegan", "kl-ae"} <= set(FP32_FAMILIES)
     cls = MODELS_REGISTRY[family]
-    options = {**cls.tiny, "name": family, "net": net, "channels": [4, 8],
-               "likelihood": "logistic", "mixtures": 2}
+    options = {**cls.tiny, "name": family, "channels": [4, 8], "likelihood": "logistic",
+               "mixtures": 2, **({"net": net} if net else {})}
     model = build_model(config_from_dict({"model": options, "data": {"binarize": "none"}}).model,
                         (3, 8, 8), 10)
     z, y = torch.randn(2, model.latent_dim), torch.tensor([1, 2])

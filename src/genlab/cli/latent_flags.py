@@ -44,7 +44,7 @@ def refine_arg(p: argparse.ArgumentParser) -> None:
     """``--refine T_STAR``: the moved codes also brought back to a learned diffusion prior."""
     p.add_argument("--refine", type=arg.real(0, 1, low_open=True), metavar="T_STAR",
                    help="also show the moved codes noised to level T_STAR and denoised by the "
-                        "model's diffusion prior (SDEdit; diffusion-prior models only)")
+                        "model's diffusion prior (SDEdit; diffusion-prior, latent-diffusion)")
 
 
 def perturb_options(p: argparse.ArgumentParser) -> None:

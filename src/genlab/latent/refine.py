@@ -41,7 +41,8 @@ def refine_levels(model: GenerativeModel, refine: Levels, option: str = "refine"
                           f"got {bad[0]}")
     if not has(model, Refiner):
         raise ConfigError(f"{option} needs a model whose prior over its codes is a diffusion "
-                          f"(diffusion-prior); the {model.config.name!r} model's is not")
+                          f"(diffusion-prior, latent-diffusion); the {model.config.name!r} "
+                          "model's is not")
     return [float(t) for t in levels]
 
 

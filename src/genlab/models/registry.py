@@ -18,6 +18,7 @@ from genlab.models.families.adversarial.wgan_gp import WGANGP
 from genlab.models.families.autoencoders.ae import Autoencoder
 from genlab.models.families.autoencoders.cvae import CVAE
 from genlab.models.families.autoencoders.iwae import IWAE
+from genlab.models.families.autoencoders.kl_ae import KLAutoencoder
 from genlab.models.families.autoencoders.vae import VAE, BetaVAE
 from genlab.models.families.autoencoders.vqvae import VQVAE
 from genlab.models.families.autoregressive.pixelcnn import PixelCNN
@@ -27,6 +28,7 @@ from genlab.models.families.diffusion.ddpm import DDPM
 from genlab.models.families.flows.realnvp import RealNVP
 from genlab.models.families.two_stage.diffusion_prior import DiffusionPrior
 from genlab.models.families.two_stage.gmm_prior import GMMPrior
+from genlab.models.families.two_stage.latent_diffusion import LatentDiffusion
 from genlab.models.families.two_stage.vqvae_pixelcnn import VQPixelCNN
 
 MODELS: dict[str, type[GenerativeModel]] = {
@@ -37,6 +39,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "beta-vae": BetaVAE,
     "cvae": CVAE,
     "iwae": IWAE,
+    "kl-ae": KLAutoencoder,
     "vaegan": VAEGAN,
     "gan": GAN,
     "lsgan": LSGAN,
@@ -50,6 +53,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "diffusion-prior": DiffusionPrior,
     "vqvae": VQVAE,
     "vqvae-pixelcnn": VQPixelCNN,
+    "latent-diffusion": LatentDiffusion,
 }
 
 

@@ -107,6 +107,15 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
+    def label_index(self, y: Tensor | None, n: int) -> Tensor:
+        """Labels (N,) as the embedding takes them: unknown (None or -1) -> "no label"."""
+        device = self.label.weight.device
+        null = torch.full((n,), self.label.num_embeddings - 1, dtype=torch.long, device=device)
+        if y is None:
+            return null
+        y = torch.as_tensor(y, device=device).long().expand(n)
+        return torch.where(y < 0, null, y)
+
     def forward(self, x: Tensor, t: Tensor, y: Tensor) -> Tensor:
         """Predicted noise for x_t at timestep indices t (N,) with labels y (N,)."""
         height, width = x.shape[-2:]

@@ -39,15 +39,21 @@ class VAE(EncoderDecoderModel):
 
     def __init__(self, config: VAEConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__(config, shape, num_classes)
-        cond = num_classes if self.conditional else 0
-        spec = config.net_spec()
         self.likelihood = config.build_likelihood(self.shape)
+        self.encoder, self.decoder = self.networks(config)
+
+    def networks(self, config: VAEConfig) -> tuple[nn.Module, nn.Module]:
+        """The encoder, to the (mean, log-variance) halves of 2 ``latent_dim`` features, and
+        the decoder, from a code (and a one-hot label) to the likelihood head's raw output;
+        dropout where ``model.dropout``/``dropout_in`` put it."""
+        cond = self.num_classes if self.conditional else 0
+        spec = config.net_spec()
         p_enc, p_dec = config.dropout_rates()
-        self.encoder = build_encoder(spec, shape, 2 * config.latent_dim, cond_dim=cond,
-                                     dropout=p_enc)
-        self.decoder = build_decoder(
-            spec, shape, config.latent_dim + cond, self.likelihood.out_channels, dropout=p_dec
-        )
+        encoder = build_encoder(spec, self.shape, 2 * config.latent_dim, cond_dim=cond,
+                                dropout=p_enc)
+        decoder = build_decoder(spec, self.shape, config.latent_dim + cond,
+                                self.likelihood.out_channels, dropout=p_dec)
+        return encoder, decoder
 
     def full_precision_layers(self) -> list[nn.Module]:
         return self.likelihood.full_precision_layers(self.decoder)

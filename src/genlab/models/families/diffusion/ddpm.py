@@ -149,11 +149,7 @@ class DDPM(EncoderDecoderModel):
     # --- the network --------------------------------------------------------------------
     def _labels(self, y: Tensor | None, n: int) -> Tensor:
         """Labels as the network takes them: unknown (None or -1) -> the "no label" index."""
-        null = torch.full((n,), self.num_classes, dtype=torch.long, device=self.device)
-        if y is None:
-            return null
-        y = torch.as_tensor(y, device=self.device).long().expand(n)
-        return torch.where(y < 0, null, y)
+        return self.net.label_index(y, n)
 
     def denoiser(self, xt: Tensor, t: Tensor, y: Tensor | None) -> Tensor:
         """The U-Net's prediction f(x_t, t, y), in chunks of ``CPU_CHUNK`` images on a CPU."""

@@ -3,9 +3,11 @@ diffusion-prior): its first stage, whose codes, encoder and decoder it uses as t
 the latent tools move through the first stage's space; the spread of the training codes; and
 the proposal its likelihood is importance-sampled or averaged with.
 
-The first stage must have an encoder, a decoder and a flat continuous code. A deterministic
-encoder (an AE) is no proposal q(z|x): N(enc(x), (PROPOSAL_WIDTH * sd of the codes)^2) is used
-in its place, a bound on the same scale as the first stage's decoder likelihood.
+The first stage must have an encoder, a decoder and a continuous code of the rank the prior's
+network takes (``code_rank``): flat codes for gmm-prior's mixture and diffusion-prior's MLP, a
+(c, h, w) grid for latent-diffusion's U-Net. A deterministic encoder (an AE) is no proposal
+q(z|x): N(enc(x), (PROPOSAL_WIDTH * sd of the codes)^2) is used in its place, a bound on the
+same scale as the first stage's decoder likelihood.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from genlab.models.core.scale import LikelihoodScale
 
 PROPOSAL_WIDTH = 0.1
 """A deterministic encoder's proposal sd, as a fraction of each code dimension's spread."""
+CODE_RANKS = {1: "flat codes", 3: "(c, h, w) code grids"}
+"""The code ranks a prior's network can take, in words for a refusal."""
 
 
 class CodePrior(EncoderDecoderModel):
@@ -35,15 +39,18 @@ class CodePrior(EncoderDecoderModel):
 
     component_specs: ClassVar[tuple[Component, ...]] = (
         Component("first_stage", (Encoder, Decoder), "first stage"),)
+    code_rank: ClassVar[int] = 1
+    """Axes of one code that the prior's network takes: 1 (flat), 3 (a (c, h, w) grid)."""
 
     def __init__(self, config: ModelConfig, shape: tuple[int, int, int], num_classes: int,
                  components: dict[str, GenerativeModel]):
         super().__init__(config, shape, num_classes, components)
         space = require_space(self.stage, f"{config.name}'s first stage", CONTINUOUS)
-        if not space.flat:
-            raise ConfigError(f"{config.name} needs a first stage with flat codes, but the "
+        if len(space.shape) != self.code_rank:
+            raise ConfigError(f"{config.name} needs a first stage with "
+                              f"{CODE_RANKS[self.code_rank]}, but the "
                               f"{self.stage.config.name!r} model's are {space.describe()}")
-        self.register_buffer("code_sd", torch.ones(self.stage.latent_dim))
+        self.register_buffer("code_sd", torch.ones(space.shape))
         with torch.no_grad():  # one image through the encoder: a distribution or a point?
             image = torch.zeros(1, *self.shape, device=self.stage.device)
             label = torch.zeros(1, dtype=torch.long, device=image.device)
@@ -70,7 +77,8 @@ class CodePrior(EncoderDecoderModel):
         q = self.stage.encode(x, y)
         if not self.deterministic_encoder:
             return q
-        return Independent(Normal(q, (PROPOSAL_WIDTH * self.code_sd).expand_as(q)), 1)
+        sd = (PROPOSAL_WIDTH * self.code_sd).reshape(q.shape[1:])  # the encoder's layout
+        return Independent(Normal(q, sd.expand_as(q)), q.dim() - 1)
 
     def proposal_words(self) -> str:
         return (f"a Gaussian around the code (sd {PROPOSAL_WIDTH} x the codes' sd)"

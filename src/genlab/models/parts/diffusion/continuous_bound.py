@@ -1,5 +1,6 @@
-"""The variational bound of a Gaussian diffusion on continuous data x_0 in R^D (codes, not
-8-bit pixels): Ho et al. (2020, eq. 5) with a continuous decoder (Kingma et al. 2021, VDM),
+"""The variational bound of a Gaussian diffusion on continuous data x_0 in R^D (codes, flat or
+a (c, h, w) grid, not 8-bit pixels): Ho et al. (2020, eq. 5) with a continuous decoder
+(Kingma et al. 2021, VDM),
 
     -log p(x_0) <= L_T + sum_{t=2..T} L_{t-1} + L_0,
 
@@ -29,8 +30,9 @@ from torch.distributions import Normal
 
 from genlab.models.parts.diffusion.process import Denoiser, GaussianDiffusion
 
-ROW_CHUNK = 8192
-"""(code, timestep) pairs per denoiser call: the memory of one call, not the result."""
+ROW_VALUES = 2 ** 17
+"""Values of x_t per denoiser call, (code, timestep) pairs of them (8,192 of a 16-D code, 512
+of a 4 x 8 x 8 grid): the memory of one call, not the result."""
 
 
 def strata(m: int, total: int) -> Tensor:
@@ -58,14 +60,14 @@ def stratified_timesteps(n: int, m: int, total: int, generator: torch.Generator 
 
 def bound_terms(process: GaussianDiffusion, denoiser: Denoiser, x0: Tensor, y: Tensor | None,
                 t: Tensor, noise: Tensor) -> Tensor:
-    """L_t per code (N,) of float64 codes x0 (N, D) at timestep indices t (N,), x_t =
+    """L_t per code (N,) of float64 codes x0 (N, ...) at timestep indices t (N,), x_t =
     q_sample(x_0, t, noise): the decoder's -log N(x_0; mu_theta(x_1), beta_1) where t = 0,
     else the KL of step t (index t: step t + 1 of the paper). The denoiser runs in float32."""
     s = process.schedule
     xt = s.q_sample(x0, t, noise)
     eps = process.eps(denoiser, xt.float(), t, y).double()
     mean = s.model_mean(xt, t, eps)
-    decoder = -Normal(mean, s.betas[0].sqrt().to(x0)).log_prob(x0).sum(1)
+    decoder = -Normal(mean, s.betas[0].sqrt().to(x0)).log_prob(x0).flatten(1).sum(1)
     step = s.step_kl(x0, xt, t.clamp(min=1), eps)
     return torch.where(t == 0, decoder, step)
 
@@ -73,22 +75,23 @@ def bound_terms(process: GaussianDiffusion, denoiser: Denoiser, x0: Tensor, y: T
 def negative_bound(process: GaussianDiffusion, denoiser: Denoiser, x0: Tensor,
                    y: Tensor | None, m: int,
                    generator: torch.Generator | None = None) -> Tensor:
-    """The bound on -log p(x_0) per code (N,), float64 nats: L_T, L_0 and the KL terms from m
-    stratified timesteps per code (all of them when m >= T - 1). Draws, in order: the KL
-    timesteps (``stratified_timesteps``), then the noises (N, 1 + m, D) of index 0 and of
-    those, from ``generator`` (else the global RNG), on the CPU."""
+    """The bound on -log p(x_0) per code (N,) of codes (N, ...), float64 nats: L_T, L_0 and
+    the KL terms from m stratified timesteps per code (all of them when m >= T - 1). Draws,
+    in order: the KL timesteps (``stratified_timesteps``), then the noises (N, 1 + m, ...)
+    of index 0 and of those, from ``generator`` (else the global RNG), on the CPU."""
     x0 = x0.double()
-    n, dim = x0.shape
+    n = len(x0)
     kl_t, kl_sizes = stratified_timesteps(n, m, process.schedule.steps, generator, x0.device)
     t = torch.cat([torch.zeros_like(kl_t[:, :1]), kl_t], 1)
     sizes = torch.cat([torch.ones_like(kl_sizes[:1]), kl_sizes])
     used = t.shape[1]
-    noise = torch.randn((n, used, dim), generator=generator, dtype=torch.float64).to(x0.device)
+    noise = torch.randn((n, used, *x0.shape[1:]), generator=generator, dtype=torch.float64)
+    noise = noise.to(x0.device)
     rows = (x0.repeat_interleave(used, 0), t.flatten(), noise.flatten(0, 1))
     labels = None if y is None else y.repeat_interleave(used, 0)
-    terms = []
-    for start in range(0, n * used, ROW_CHUNK):
-        part = slice(start, start + ROW_CHUNK)
+    terms, chunk = [], max(1, ROW_VALUES // x0[0].numel())
+    for start in range(0, n * used, chunk):
+        part = slice(start, start + chunk)
         terms.append(bound_terms(process, denoiser, rows[0][part],
                                  None if labels is None else labels[part], rows[1][part],
                                  rows[2][part]))
