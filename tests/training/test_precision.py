@@ -227,9 +227,11 @@ FP32_FAMILIES = [f for f, m in MODELS_REGISTRY.items()
                  if any(build_likelihood(name, 1, 4, 4).fp32_parameters
                         for name in m.config_class.field_choices().get("likelihood", ()))]
 FP32_NETS = [(family, net) for family in FP32_FAMILIES
-             for net in (("mlp", "conv") if "net" in MODELS_REGISTRY[family].config_class.
+             for net in ([n for n in ("mlp", "conv") if n in MODELS_REGISTRY[family].config_class.
+                          field_choices()["net"]] if "net" in MODELS_REGISTRY[family].config_class.
                          field_choices() else (None,))]
-"""Each such family with each backbone it offers (kl-ae has its own grid nets, no ``net``)."""
+"""Each such family with each of the mlp and conv backbones it offers (kl-ae has its own grid
+nets, no ``net``; vqvae no mlp)."""
 
 
 @pytest.mark.parametrize("family, net", FP32_NETS)
@@ -242,7 +244,7 @@ def test_the_declared_fp32_layer_is_the_one_the_likelihood_reads(family, net):
                "mixtures": 2, **({"net": net} if net else {})}
     model = build_model(config_from_dict({"model": options, "data": {"binarize": "none"}}).model,
                         (3, 8, 8), 10)
-    z, y = torch.randn(2, model.latent_dim), torch.tensor([1, 2])
+    z, y = model.latent_space.prior(2, torch.Generator().manual_seed(0)), torch.tensor([1, 2])
     read, made = _head_input(model, model.likelihood, lambda: model.decode(z, y))
     assert len(made) == 1 and torch.equal(made[0].flatten(1), read.flatten(1))
     options["likelihood"] = "gaussian"
