@@ -13,7 +13,7 @@ from genlab.report.budget import budget_figure
 from genlab.report.table import ModelPart, rows
 from genlab.study import forecast
 from genlab.study.budget import CEILING
-from genlab.study.config import study_from_dict
+from genlab.study.config import load_study, study_from_dict
 from genlab.study.runner import plan, run_study
 from genlab.training.estimate import Probe, epochs_within
 
@@ -56,7 +56,9 @@ def test_a_bad_budget_is_refused_naming_the_key(classifier: Path, budget: dict,
 def test_a_budgeted_study_scores_each_model_along_its_minutes(tmp_path: Path,
                                                              classifier: Path) -> None:
     out = tmp_path / "out"
-    result = run_study(study_from_dict(_study(classifier)), tmp_path, out, executor=HERE)
+    study = study_from_dict(_study(classifier))
+    result = run_study(study, tmp_path, out, executor=HERE)
+    assert load_study(out / "study.yaml")[0].budget == study.budget  # recorded, read back
     for part in result.parts:
         run_dir = Path(part.section.run_dir)
         done = json.loads((run_dir / "summary.json").read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,15 +20,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(run, *model_args: str) -> subprocess.CompletedProcess:
-    """``genlab train MODEL_ARGS`` for one epoch on two CPU ranks into ``run``."""
-    port = free_port()
+def torchrun(run, *model_args: str, tries: int = 2) -> subprocess.CompletedProcess:
+    """``genlab train MODEL_ARGS`` for one epoch on two CPU ranks into ``run``. A rank that
+    aborts (SIGABRT) is run again once: on a loaded machine gloo's teardown has aborted a rank
+    about once in twenty runs of these tests (2026-12-07 and -08, root cause unknown), while
+    a desynchronised run fails its checks on every try."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2",
-           f"--master-port={port}", "-m", "genlab", "train", *model_args, "--epochs", "1",
-           "--batch-size", "128", "--val-size", "500", "--no-progress", "--device", "cpu",
+           f"--master-port={free_port()}", "-m", "genlab", "train", *model_args, "--epochs",
+           "1", "--batch-size", "128", "--val-size", "500", "--no-progress", "--device", "cpu",
            "--out", str(run)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0 and "(SIGABRT)" in done.stderr and tries > 1:
+        shutil.rmtree(run, ignore_errors=True)  # afresh, not onto the aborted run's files
+        return torchrun(run, *model_args, tries=tries - 1)
+    return done
 
 
 @pytest.mark.slow

@@ -134,6 +134,15 @@ class StudyConfig(StudySettings):
     budget: BudgetSettings = field(default_factory=BudgetSettings)
 
 
+def study_record(study: StudyConfig) -> dict[str, Any]:
+    """``study`` as its study.yaml records it, read back as the same study: an unset budget
+    (0 minutes) left out, which ``budget`` would refuse."""
+    record = asdict(study)
+    if study.budget == BudgetSettings():
+        del record["budget"]
+    return record
+
+
 SECTIONS = {"evaluation": EvaluationSettings, "perturbations": PerturbationSettings,
             "augmentation": AugmentationSettings, "figures": FigureSettings}
 

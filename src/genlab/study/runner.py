@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -40,6 +40,7 @@ from genlab.study.config import (
     config_hash,
     resolve_model,
     settings_of,
+    study_record,
 )
 from genlab.study.progress import Watch, labelled, watch_for
 from genlab.study.sections import report_folder, write_model_section
@@ -221,7 +222,7 @@ def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = No
 
         import_ray()  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "study.yaml", yaml.safe_dump(asdict(study), sort_keys=False))
+    write_text(out / "study.yaml", yaml.safe_dump(study_record(study), sort_keys=False))
     if executor.kind == "ray":
         sections = run_on_ray(jobs, data_dir, log, executor.address,
                               executor.cpus_per_run or 1)
@@ -232,7 +233,7 @@ def run_study(study: StudyConfig, root: Path, out: Path, device: str | None = No
         finally:
             watch.close()
     parts = [ModelPart(s, job.folder) for s, job in zip(sections, jobs, strict=True)]
-    return write_outputs(study.name, parts, out, {"study": asdict(study)})
+    return write_outputs(study.name, parts, out, {"study": study_record(study)})
 
 
 def _run_here(jobs: Sequence[Job], data_dir: str | None, watch: Watch,
