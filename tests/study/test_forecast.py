@@ -19,6 +19,7 @@ from genlab.study.config import study_from_dict
 from genlab.study.forecast import (
     JobForecast,
     StudyForecast,
+    forecast_jobs,
     model_evaluation_seconds,
     probe,
     progress_of,
@@ -67,6 +68,20 @@ def test_the_probe_measures_what_the_family_does(tmp_path: Path, classifier: Pat
     assert measured.likelihood and not measured.inverts
     gan_probe = probe(gan.config)
     assert gan_probe.inverts and not gan_probe.likelihood
+
+
+def test_a_model_built_on_a_stage_still_to_train_is_probed_on_a_fresh_build(
+        tmp_path: Path, classifier: Path) -> None:
+    raw = tiny_study(classifier)
+    raw["models"].append({"label": "prior", "config": {
+        "model": {"name": "diffusion-prior", "first_stage": "vae", "timesteps": 20,
+                  "width": 16, "blocks": 1, "bound_timesteps": 2},
+        "data": {"binarize": "dynamic"}}})
+    jobs = plan(study_from_dict(raw), tmp_path, tmp_path / "out")
+    forecasts = forecast_jobs(jobs, None, workers=1, threads=1).jobs
+    prior = forecasts[-1]
+    assert prior.note == "" and prior.train_s is not None and prior.train_s > 0
+    assert not (tmp_path / "out").exists()  # nothing trained or written for it
 
 
 def test_a_models_evaluation_counts_its_own_passes(tmp_path: Path, classifier: Path) -> None:

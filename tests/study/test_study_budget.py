@@ -101,8 +101,8 @@ def test_a_study_without_a_budget_trains_by_its_epochs(tmp_path: Path,
 
 def test_the_plan_of_a_budgeted_run_counts_the_epochs_its_minutes_allow(
         tmp_path: Path, classifier: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(forecast, "probe", lambda config, data_dir=None: Probe(0.5, 1e-3, True,
-                                                                               False))
+    monkeypatch.setattr(forecast, "probe", lambda config, data_dir=None, stages=None:
+                        Probe(0.5, 1e-3, True, False))
     job = plan(study_from_dict(_study(classifier)), tmp_path, tmp_path / "out")[0]
     planned = forecast.forecast_job(job)
     # the trainer's rule: an epoch starts while (n + 1) mean epochs fit the 1.8 s: 3 of 0.5 s

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,10 +36,15 @@ from genlab.evaluation.metrics import (
     polynomial_mmd2,
 )
 from genlab.figures.images import save_rows_figure
-from genlab.models.registry import build_model
 from genlab.study.config import StudySettings
 from genlab.study.runner import Job, built_first
-from genlab.study.schedule import dataset_of, longest_first, training_flops
+from genlab.study.schedule import (
+    dataset_of,
+    longest_first,
+    planned_model,
+    planned_stages,
+    training_flops,
+)
 from genlab.study.sections import FIGURES
 from genlab.training.config import RunConfig
 from genlab.training.estimate import Probe, Split, epochs_within, probe_model, timed
@@ -83,14 +88,16 @@ def progress_of(job: Job) -> tuple[str, int]:
     return ("partial", epochs) if checkpoint and epochs else ("new", 0)
 
 
-def probe(config: RunConfig, data_dir: str | None = None) -> Probe:
+def probe(config: RunConfig, data_dir: str | None = None,
+          stages: Mapping[str, RunConfig] | None = None) -> Probe:
     """The :class:`~genlab.training.estimate.Probe` of ``config`` on this machine: the
-    estimate the trainer prints before its first epoch, of a model built here."""
+    estimate the trainer prints before its first epoch, of a model built here (a two-stage
+    model on its first stages, ``stages``: the configs of the study's runs by directory)."""
     ds = dataset_of(config.data, data_dir)
     name = config.train.device  # "auto": the GPU where there is one, as the trainer does
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
                           if name == "auto" else name)
-    model = build_model(config.model, ds.shape, ds.num_classes).to(device)
+    model = planned_model(config, ds.shape, ds.num_classes, stages or {}).to(device)
     train = ds.split(config.data.train_split)
     val = ds.split("val" if "val" in ds.splits else "test")
     b, seed = config.data.binarize, config.data.split_seed
@@ -99,9 +106,11 @@ def probe(config: RunConfig, data_dir: str | None = None) -> Probe:
                        Split(fixed_draw(val.images, b, eval_seed(seed)), val.labels), device)
 
 
-def forecast_job(job: Job, data_dir: str | None = None) -> JobForecast:
-    """A job's status and what is left of it: the epochs not done, timed by the probe, and
-    its evaluation unless its section is written."""
+def forecast_job(job: Job, data_dir: str | None = None,
+                 stages: Mapping[str, RunConfig] | None = None) -> JobForecast:
+    """A job's status and what is left of it: the epochs not done, timed by the probe (on
+    the study's ``stages`` where it is built on them), and its evaluation unless its section
+    is written."""
     status, done = progress_of(job)
     evaluated = (job.folder / "section.json").is_file()
     try:
@@ -109,10 +118,10 @@ def forecast_job(job: Job, data_dir: str | None = None) -> JobForecast:
         base = 0.0 if evaluated else _common_evaluation(job.settings, shape)
         if status == "done":
             return JobForecast(job, status, done, 0.0, 0.0, base)
-        measured = probe(job.config, data_dir)
+        measured = probe(job.config, data_dir, stages)
         epochs = epochs_within(job.config, measured.epoch_s)
         left = max(0, epochs - done)
-        flops = (training_flops(job.config, data_dir) * left / job.config.train.epochs
+        flops = (training_flops(job.config, data_dir, stages) * left / job.config.train.epochs
                  if left else 0.0)
     except GenlabError as why:  # e.g. built on a run still to train: not built yet
         return JobForecast(job, status, done, 0.0, None, 0.0, f"not estimated: {why}")
@@ -179,7 +188,8 @@ def forecast_jobs(jobs: Sequence[Job], data_dir: str | None, workers: int,
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        forecasts = [forecast_job(job, data_dir) for job in jobs]
+        stages = planned_stages(jobs)
+        forecasts = [forecast_job(job, data_dir, stages) for job in jobs]
         if workers == 1:  # in this process, in the config's order
             order, start, ranked = built_first(range(len(jobs)), jobs), 0.0, 0.0
         else:
