@@ -51,7 +51,8 @@ def test_levels_are_checked_before_any_work(prior, vae) -> None:
         with pytest.raises(ConfigError, match=r"^--refine takes noise levels t\* in \(0, 1\]"):
             refine_levels(m, bad, "--refine")
     with pytest.raises(ConfigError, match=r"^refine needs a model whose prior over its codes "
-                       r"is a diffusion \(diffusion-prior\); the 'vae' model's is not$"):
+                       r"is a diffusion \(diffusion-prior, latent-diffusion\); "
+                       r"the 'vae' model's is not$"):
         moves.perturb(vae, vae.select("test", 2), [1.0], refine=0.5)
 
 
