@@ -1,7 +1,9 @@
-"""What every prior learned on a trained autoencoder's codes shares (gmm-prior,
-diffusion-prior): its first stage, whose codes, encoder and decoder it uses as they are, so
-the latent tools move through the first stage's space; the spread of the training codes; and
-the proposal its likelihood is importance-sampled or averaged with.
+"""What every prior learned on a trained autoencoder's codes shares. ``StagePrior`` (every
+two-stage family, vqvae-pixelcnn's discrete grid included): its first stage, whose codes,
+encoder and decoder it uses as they are, so the latent tools move through the first stage's
+space, and whose likelihood scale it reports on. ``CodePrior`` (gmm-prior, diffusion-prior,
+latent-diffusion: continuous codes) adds the spread of the training codes and the proposal its
+likelihood is importance-sampled or averaged with.
 
 The first stage must have an encoder, a decoder and a continuous code of the rank the prior's
 network takes (``code_rank``): flat codes for gmm-prior's mixture and diffusion-prior's MLP, a
@@ -34,11 +36,39 @@ CODE_RANKS = {1: "flat codes", 3: "(c, h, w) code grids"}
 """The code ranks a prior's network can take, in words for a refusal."""
 
 
-class CodePrior(EncoderDecoderModel):
-    """A first stage's decoder under a prior of its own over the first stage's codes."""
+class StagePrior(EncoderDecoderModel):
+    """A first stage's decoder under a prior of its own over the first stage's codes: the
+    first stage's encoder, decoder, code space (drawn from this model's ``sample_prior``) and
+    likelihood scale."""
 
     component_specs: ClassVar[tuple[Component, ...]] = (
         Component("first_stage", (Encoder, Decoder), "first stage"),)
+
+    @property
+    def stage(self) -> GenerativeModel:
+        return self.built_on["first_stage"]
+
+    @property
+    def latent_space(self) -> LatentSpace:
+        """The first stage's codes, drawn from this model's prior."""
+        return dataclasses.replace(self.stage.latent_space, prior=self.sample_prior)
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Distribution | Tensor:
+        return self.stage.encode(x, y)
+
+    def decode(self, z: Tensor, y: Tensor | None = None) -> PixelDistribution:
+        return self.stage.decode(z, y)
+
+    def likelihood_scale(self, binarize: str) -> LikelihoodScale:
+        return self.stage.likelihood_scale(binarize)
+
+    def likelihood_name(self) -> str:
+        return self.stage.likelihood_name()
+
+
+class CodePrior(StagePrior):
+    """A prior over a first stage's continuous codes, flat or a grid (``code_rank``)."""
+
     code_rank: ClassVar[int] = 1
     """Axes of one code that the prior's network takes: 1 (flat), 3 (a (c, h, w) grid)."""
 
@@ -57,21 +87,6 @@ class CodePrior(EncoderDecoderModel):
             probe = self.stage.encode(image, label if self.stage.conditional else None)
         self.deterministic_encoder = not isinstance(probe, Distribution)
 
-    @property
-    def stage(self) -> GenerativeModel:
-        return self.built_on["first_stage"]
-
-    @property
-    def latent_space(self) -> LatentSpace:
-        """The first stage's codes, drawn from this model's prior."""
-        return dataclasses.replace(self.stage.latent_space, prior=self.sample_prior)
-
-    def encode(self, x: Tensor, y: Tensor | None = None) -> Distribution | Tensor:
-        return self.stage.encode(x, y)
-
-    def decode(self, z: Tensor, y: Tensor | None = None) -> PixelDistribution:
-        return self.stage.decode(z, y)
-
     def proposal(self, x: Tensor, y: Tensor | None) -> Distribution:
         """q(z | x): the first stage's, or a narrow Gaussian around a deterministic code."""
         q = self.stage.encode(x, y)
@@ -83,9 +98,3 @@ class CodePrior(EncoderDecoderModel):
     def proposal_words(self) -> str:
         return (f"a Gaussian around the code (sd {PROPOSAL_WIDTH} x the codes' sd)"
                 if self.deterministic_encoder else "the first stage's q(z|x)")
-
-    def likelihood_scale(self, binarize: str) -> LikelihoodScale:
-        return self.stage.likelihood_scale(binarize)
-
-    def likelihood_name(self) -> str:
-        return self.stage.likelihood_name()

@@ -18,7 +18,6 @@ learned prior's exact log-probability of the code grid; on the first stage's sca
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -30,7 +29,6 @@ from torch.nn import functional as F
 from genlab.errors import ConfigError
 from genlab.models.core.base import (
     Batch,
-    EncoderDecoderModel,
     GenerativeModel,
     LossOutput,
     render,
@@ -38,10 +36,8 @@ from genlab.models.core.base import (
 from genlab.models.core.capabilities import Decoder, Encoder, HasLikelihood
 from genlab.models.core.components import Component
 from genlab.models.core.config import ModelConfig
-from genlab.models.core.latent_space import LatentSpace
-from genlab.models.core.pixels import PixelDistribution
 from genlab.models.core.sampling import SampleOptions, TemperatureOptions
-from genlab.models.core.scale import LikelihoodScale
+from genlab.models.families.two_stage.base import StagePrior
 from genlab.models.parts.density import chunked
 from genlab.models.parts.pixelcnn_nets import CodePixelCNN
 
@@ -68,7 +64,7 @@ class VQPixelCNNConfig(ModelConfig):
             raise ConfigError(f"model.kernel must be odd and at least 3, got {self.kernel}")
 
 
-class VQPixelCNN(EncoderDecoderModel):
+class VQPixelCNN(StagePrior):
     """A trained VQ-VAE's decoder under a gated PixelCNN prior over its code grid."""
 
     config_class = VQPixelCNNConfig
@@ -95,28 +91,12 @@ class VQPixelCNN(EncoderDecoderModel):
         self.net = CodePixelCNN(space.levels, config.embedding, config.features, config.layers,
                                 config.kernel, num_classes if self.conditional else 0)
 
-    @property
-    def stage(self) -> GenerativeModel:
-        return self.built_on["first_stage"]
-
-    @property
-    def latent_space(self) -> LatentSpace:
-        """The first stage's code grid, drawn from this model's prior."""
-        return dataclasses.replace(self.stage.latent_space, prior=self.sample_prior)
-
     def _labels(self, y: Tensor | None) -> Tensor | None:
         if not self.conditional:
             return None
         if y is None:
             raise ConfigError(f"{self.config.name} is class-conditional: pass the labels")
         return y.long().to(self.device)
-
-    # --- the first stage's encoder and decoder ---------------------------------------------
-    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.stage.encode(x, y)
-
-    def decode(self, z: Tensor, y: Tensor | None = None) -> PixelDistribution:
-        return self.stage.decode(z, y)
 
     def prior(self) -> Distribution:
         """Refused: the prior is autoregressive, not a distribution object (its draws:
@@ -180,9 +160,3 @@ class VQPixelCNN(EncoderDecoderModel):
         return ("bound log p(x | z_q(x)) + log p(z_q(x)), p(z) the gated PixelCNN's exact "
                 "log-probability of the code grid (deterministic encoder, q a point mass; "
                 "van den Oord et al. 2017)")
-
-    def likelihood_scale(self, binarize: str) -> LikelihoodScale:
-        return self.stage.likelihood_scale(binarize)
-
-    def likelihood_name(self) -> str:
-        return self.stage.likelihood_name()
